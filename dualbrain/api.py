@@ -1,0 +1,159 @@
+"""The Python API: one knowledge base plus the frozen reasoning network, loaded once.
+
+    brain = DualBrain.open("acme")
+    brain.learn(["handbook.pdf", "wiki/"])
+    brain.ask("Who approves travel expenses?")
+
+The CLI is a thin layer over this class. Data path: files → ingest (text) → catalog + stored text →
+training signals → knowledge network → published version → answers with that version attached.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from torch import nn
+
+from dualbrain.errors import DualBrainError, IngestError, NothingToLearn, UnknownKnowledgeBase
+from dualbrain.ingest import collect_files, extract
+from dualbrain.knowledge.network import KnowledgeNetwork
+from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, attach_knowledge, learn_documents
+from dualbrain.knowledge.trainer import TrainProgress
+from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, answer
+from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
+from dualbrain.store import DocumentRecord, Home, KnowledgeBase, VersionRecord
+
+
+@dataclass
+class IngestReport:
+    """What happened to each input file."""
+
+    added: list[DocumentRecord] = field(default_factory=list)
+    problems: list[IngestError] = field(default_factory=list)
+
+
+@dataclass
+class LearnReport:
+    ingest: IngestReport
+    version: VersionRecord
+    metrics: dict
+
+
+class DualBrain:
+    """A knowledge base and the reasoning network that answers from it."""
+
+    def __init__(self, kb: KnowledgeBase, home: Home, model: str | Path | None = None):
+        self.kb = kb
+        self.home = home
+        self._model_source = model
+        self._reasoning: ReasoningNetwork | None = None
+        self._attached: tuple[str, KnowledgeNetwork, nn.Module] | None = None  # version id, network, model
+
+    @classmethod
+    def open(
+        cls, name: str, *, home: Home | Path | None = None, model: str | Path | None = None, create: bool = False
+    ) -> "DualBrain":
+        """Open knowledge base ``name`` (``create=True`` makes it when missing)."""
+        home = home if isinstance(home, Home) else Home(home)
+        try:
+            kb = home.open_kb(name)
+        except UnknownKnowledgeBase:
+            if not create:
+                raise
+            kb = home.create_kb(name)
+        return cls(kb, home, model)
+
+    @property
+    def reasoning(self) -> ReasoningNetwork:
+        """The frozen base model, loaded on first use."""
+        if self._reasoning is None:
+            self._reasoning = load_reasoning_network(self._model_source, self.home.models_dir)
+        return self._reasoning
+
+    def docs(self) -> list[DocumentRecord]:
+        return self.kb.documents()
+
+    def add(self, paths: Iterable[str | Path]) -> IngestReport:
+        """Ingest files and folders into the knowledge base (not learned yet); bad files are reported."""
+        files, problems = collect_files(Path(p) for p in paths)
+        report = IngestReport(problems=list(problems))
+        for path in files:
+            try:
+                document = extract(path)
+                report.added.append(
+                    self.kb.add_document(
+                        document.source_name, document.format, document.text, document.sha256, document.size_bytes
+                    )
+                )
+            except IngestError as error:
+                report.problems.append(error)
+        return report
+
+    def learn(
+        self,
+        paths: Iterable[str | Path] = (),
+        config: LearnConfig | None = None,
+        on_progress: Callable[[TrainProgress], None] | None = None,
+    ) -> LearnReport:
+        """Ingest ``paths``, train the knowledge network on every document, publish a new version.
+
+        If training fails or is interrupted, nothing is published: the previous version keeps serving
+        and the new documents stay 'pending' for the next run.
+        """
+        report = self.add(paths)
+        records = [doc for doc in self.kb.documents() if doc.status != "failed"]
+        if not records:
+            raise NothingToLearn(f"knowledge base '{self.kb.name}' has no documents to learn")
+        config = config or LearnConfig()
+        documents = [
+            SourceDocument(doc.id, doc.sha256, doc.source_name, self.kb.document_text(doc.id)) for doc in records
+        ]
+        job = self.kb.catalog.create_job("learn", {"documents": [d.id for d in documents], **config.to_dict()})
+        self._detach()  # training attaches its own fresh knowledge network to the base
+
+        def progress(update: TrainProgress) -> None:
+            self.kb.catalog.update_job(job, status="running", progress=update.__dict__ | {"eta": update.eta_seconds})
+            if on_progress:
+                on_progress(update)
+
+        try:
+            with self.kb.staging_dir() as staged:
+                metrics = learn_documents(self.reasoning, documents, config, staged, progress)
+                version = self.kb.publish(
+                    staged, base_identity=self.reasoning.identity, document_ids=[d.id for d in documents], metrics=metrics
+                )
+        except BaseException as error:
+            self.kb.catalog.update_job(job, status="failed", error=str(error) or type(error).__name__)
+            raise
+        self.kb.catalog.update_job(job, status="done")
+        return LearnReport(report, version, metrics)
+
+    def ask(self, question: str, *, knowledge: bool = True, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> str:
+        """Answer ``question``; the prompt holds the question only, never document text."""
+        if not question.strip():
+            raise DualBrainError("the question is empty")
+        return answer(self._model_for(knowledge), self.reasoning.tokenizer, question, max_new_tokens)
+
+    def _model_for(self, knowledge: bool) -> nn.Module:
+        if not knowledge:
+            self._detach()
+            return self.reasoning.model
+        version = self.kb.current_version()
+        if version is None:
+            raise DualBrainError(
+                f"knowledge base '{self.kb.name}' has not learned anything yet "
+                f"(run: dualbrain learn --kb {self.kb.name} FILES)"
+            )
+        if self._attached is None or self._attached[0] != version.id:
+            self._detach()
+            network, model = attach_knowledge(self.reasoning, self.kb.version_dir(version.id))
+            self._attached = (version.id, network, model)
+        return self._attached[2]
+
+    def _detach(self) -> None:
+        if self._attached is not None:
+            _, network, model = self._attached
+            network.detach(model)
+            self._attached = None

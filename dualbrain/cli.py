@@ -1,0 +1,228 @@
+"""The `dualbrain` command line: a thin layer over :class:`dualbrain.api.DualBrain`.
+
+Every user error is a :class:`DualBrainError`; ``main`` prints it as one line on stderr and exits 1.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import warnings
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from dualbrain.api import DualBrain, IngestReport
+from dualbrain.errors import DualBrainError
+from dualbrain.knowledge.trainer import TrainProgress
+from dualbrain.store import Home
+
+app = typer.Typer(help="Give a language model a second brain for your documents.", no_args_is_help=True, pretty_exceptions_enable=False)
+kb_app = typer.Typer(help="Create, list, inspect and delete knowledge bases.", no_args_is_help=True)
+docs_app = typer.Typer(help="Documents of a knowledge base.", no_args_is_help=True)
+app.add_typer(kb_app, name="kb")
+app.add_typer(docs_app, name="docs")
+
+out = Console()
+err = Console(stderr=True)
+
+HomeOption = Annotated[Optional[Path], typer.Option("--home", help="Data directory (default: $DUALBRAIN_HOME or the user data dir).")]
+KbOption = Annotated[str, typer.Option("--kb", help="Knowledge base name.")]
+ModelOption = Annotated[
+    Optional[Path], typer.Option("--model", help="Local Hugging Face model directory (default: bundled SmolLM2-135M-Instruct).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+def _brain(kb: str, home: Path | None, model: Path | None = None) -> DualBrain:
+    return DualBrain.open(kb, home=home, model=model)
+
+
+@kb_app.command("create")
+def kb_create(name: str, home: HomeOption = None) -> None:
+    """Create an empty knowledge base."""
+    Home(home).create_kb(name)
+    out.print(f"created knowledge base '{name}'")
+
+
+@kb_app.command("list")
+def kb_list(home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """List knowledge bases."""
+    names = Home(home).list_kbs()
+    if as_json:
+        print(json.dumps(names))
+    else:
+        for name in names:
+            out.print(name)
+
+
+@kb_app.command("show")
+def kb_show(name: str, home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Documents, current version and metrics of a knowledge base."""
+    kb = Home(home).open_kb(name)
+    version = kb.current_version()
+    info = {
+        "name": name,
+        "documents": len(kb.documents()),
+        "pending": sum(doc.status == "pending" for doc in kb.documents()),
+        "current_version": version.id if version else None,
+        "metrics": version.metrics if version else {},
+    }
+    if as_json:
+        print(json.dumps(info))
+        return
+    for key, value in info.items():
+        out.print(f"[bold]{key}[/]: {value}")
+
+
+@kb_app.command("delete")
+def kb_delete(name: str, home: HomeOption = None, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
+    """Delete a knowledge base with its documents and knowledge."""
+    if not yes and not typer.confirm(f"Delete knowledge base '{name}' and everything it learned?"):
+        raise typer.Exit(1)
+    Home(home).delete_kb(name)
+    out.print(f"deleted knowledge base '{name}'")
+
+
+@docs_app.command("list")
+def docs_list(kb: KbOption, home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """List documents of a knowledge base."""
+    documents = _brain(kb, home).docs()
+    if as_json:
+        print(json.dumps([{"id": d.id, "source_name": d.source_name, "format": d.format, "status": d.status,
+                           "size_bytes": d.size_bytes, "sha256": d.sha256} for d in documents]))
+        return
+    table = Table("id", "source", "format", "status", "chars")
+    for d in documents:
+        table.add_row(d.id, d.source_name, d.format, d.status, str(d.chars))
+    out.print(table)
+
+
+def _print_ingest(report: IngestReport) -> None:
+    for document in report.added:
+        err.print(f"added {document.source_name} as {document.id}")
+    for problem in report.problems:
+        err.print(f"[yellow]skipped[/] {problem}")
+
+
+@app.command()
+def learn(
+    kb: KbOption,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt .md .html .pdf .docx).")] = [],
+    home: HomeOption = None,
+    model: ModelOption = None,
+    create: Annotated[bool, typer.Option("--create", help="Create the knowledge base if missing.")] = False,
+) -> None:
+    """Add documents and train the knowledge network on the knowledge base; publish a new version."""
+    brain = DualBrain.open(kb, home=home, model=model, create=create)
+    columns = (TextColumn("learning"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+               TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[tps]:.0f} tok/s"), TimeRemainingColumn())
+    with Progress(*columns, console=err) as bar:
+        task = bar.add_task("learn", total=None, loss=float("nan"), tps=0.0)
+
+        def show(update: TrainProgress) -> None:
+            bar.update(task, completed=update.step, total=update.total_steps, loss=update.loss, tps=update.tokens_per_second)
+
+        report = brain.learn(paths, on_progress=show)
+    _print_ingest(report.ingest)
+    metrics = report.metrics
+    out.print(f"published {report.version.id}: {len(report.version.document_ids)} documents, "
+              f"{metrics['tokens_trained']} tokens in {metrics['train_seconds']} s, final loss {metrics['final_loss']}")
+
+
+@app.command()
+def ask(
+    kb: KbOption,
+    question: Annotated[Optional[str], typer.Argument(help="The question.")] = None,
+    home: HomeOption = None,
+    model: ModelOption = None,
+    no_knowledge: Annotated[bool, typer.Option("--no-knowledge", help="Answer with the plain base model.")] = False,
+    questions: Annotated[Optional[Path], typer.Option("--questions", help="JSONL input: {\"id\", \"question\"} per line.")] = None,
+    out_path: Annotated[Optional[Path], typer.Option("--out", help="JSONL output for --questions.")] = None,
+    as_json: JsonOption = False,
+    max_new_tokens: Annotated[int, typer.Option(min=1, max=2048)] = 64,
+) -> None:
+    """Answer a question (or a JSONL batch) with the knowledge network; no document text in the prompt."""
+    if (question is None) == (questions is None):
+        raise DualBrainError("give either a QUESTION or --questions FILE")
+    brain = _brain(kb, home, model)
+    if questions is None:
+        text = brain.ask(question, knowledge=not no_knowledge, max_new_tokens=max_new_tokens)
+        print(json.dumps({"answer": text}) if as_json else text)
+        return
+    if out_path is None:
+        raise DualBrainError("--questions needs --out FILE")
+    _answer_batch(brain, questions, out_path, knowledge=not no_knowledge, max_new_tokens=max_new_tokens)
+
+
+def _answer_batch(brain: DualBrain, questions: Path, out_path: Path, *, knowledge: bool, max_new_tokens: int) -> None:
+    items = _read_questions(questions)
+    lines = []
+    for item in items:
+        lines.append(json.dumps({"id": item["id"], "answer": brain.ask(item["question"], knowledge=knowledge, max_new_tokens=max_new_tokens)}))
+    from dualbrain.store import atomic_write_text
+
+    atomic_write_text(out_path, "\n".join(lines) + "\n")
+    err.print(f"wrote {len(lines)} answers to {out_path}")
+
+
+def _read_questions(path: Path) -> list[dict]:
+    try:
+        raw_lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as error:
+        raise DualBrainError(f"{path}: cannot read questions ({error})") from None
+    items = []
+    for number, line in enumerate(raw_lines, 1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DualBrainError(f"{path}:{number}: not JSON ({error.msg})") from None
+        if not isinstance(item, dict) or "id" not in item or not isinstance(item.get("question"), str):
+            raise DualBrainError(f"{path}:{number}: each line needs \"id\" and a string \"question\"")
+        items.append(item)
+    return items
+
+
+@app.command()
+def chat(
+    kb: KbOption,
+    home: HomeOption = None,
+    model: ModelOption = None,
+    no_knowledge: Annotated[bool, typer.Option("--no-knowledge", help="Chat with the plain base model.")] = False,
+) -> None:
+    """Ask questions interactively (empty line or Ctrl-D to quit)."""
+    brain = _brain(kb, home, model)
+    while True:
+        try:
+            question = input("you> ").strip()
+        except EOFError:
+            break
+        if not question:
+            break
+        out.print(f"[bold]{kb}>[/] {brain.ask(question, knowledge=not no_knowledge)}")
+
+
+def main() -> None:
+    """Entry point: user errors become one line on stderr and exit status 1."""
+    from transformers.utils import logging as hf_logging
+
+    # Library chatter (pypdf's recovery warnings, transformers' load bars) would bury our one-line errors.
+    logging.getLogger("pypdf").setLevel(logging.ERROR)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        app()
+    except DualBrainError as error:
+        err.print(f"error: {error}", highlight=False, markup=False)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        err.print("interrupted; nothing was published", highlight=False)
+        sys.exit(130)

@@ -1,0 +1,103 @@
+"""The boundary between the frozen reasoning network and the trainable knowledge network.
+
+Everything outside this module talks to :class:`KnowledgeNetwork` only: "give me a trainable model",
+"save what was learned", "attach saved knowledge", "take it off again". The first implementation,
+:class:`LoraKnowledge`, stores knowledge as a standard PEFT LoRA adapter directory
+(``adapter_config.json`` + ``adapter_model.safetensors``) so vLLM, llama.cpp and plain PEFT can load it;
+a later design (prefix/KV cartridges, memory layers) can replace it without touching training or serving.
+
+Attaching injects adapter modules next to the frozen base layers; the base weights themselves are never
+written, and :meth:`KnowledgeNetwork.detach` restores the exact original module tree.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from peft import LoraConfig, PeftModel, get_peft_model
+from torch import nn
+from transformers import PreTrainedModel
+
+ADAPTER_SUBDIR = "adapter"
+
+
+class KnowledgeNetwork(ABC):
+    """Trainable weights that hold a knowledge base, attachable to a frozen base model."""
+
+    kind: str
+
+    @abstractmethod
+    def trainable(self, base: PreTrainedModel) -> nn.Module:
+        """Attach fresh, trainable knowledge weights to ``base`` (whose own weights stay frozen)."""
+
+    @abstractmethod
+    def save(self, model: nn.Module, directory: Path, base_name: str) -> None:
+        """Write the knowledge weights of ``model`` into ``directory`` (safetensors, no absolute paths)."""
+
+    @abstractmethod
+    def attach(self, base: PreTrainedModel, directory: Path) -> nn.Module:
+        """Load saved knowledge from ``directory`` onto ``base`` for inference."""
+
+    @abstractmethod
+    def detach(self, model: nn.Module) -> PreTrainedModel:
+        """Remove the knowledge weights and return the untouched base model."""
+
+
+@dataclass(frozen=True)
+class LoraSettings:
+    """Where and how big the LoRA knowledge network is."""
+
+    rank: int = 32
+    alpha: int = 32
+    dropout: float = 0.0
+    # Attention and MLP projections both: facts live mostly in the MLPs, attention routes to them.
+    target_modules: tuple[str, ...] = field(
+        default=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+    )
+
+    def __post_init__(self) -> None:
+        if self.rank < 1 or self.alpha <= 0 or not 0.0 <= self.dropout < 1.0 or not self.target_modules:
+            raise ValueError(f"invalid LoRA settings: {self}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class LoraKnowledge(KnowledgeNetwork):
+    """Knowledge as one PEFT LoRA adapter."""
+
+    kind = "lora"
+
+    def __init__(self, settings: LoraSettings | None = None):
+        self.settings = settings or LoraSettings()
+
+    def trainable(self, base: PreTrainedModel) -> nn.Module:
+        config = LoraConfig(
+            r=self.settings.rank,
+            lora_alpha=self.settings.alpha,
+            lora_dropout=self.settings.dropout,
+            target_modules=list(self.settings.target_modules),
+            task_type="CAUSAL_LM",
+        )
+        return get_peft_model(base, config)
+
+    def save(self, model: nn.Module, directory: Path, base_name: str) -> None:
+        # PEFT records the base model as given, which would leak a local absolute path into the file.
+        for config in model.peft_config.values():
+            config.base_model_name_or_path = base_name
+        # The embeddings are frozen, so PEFT need not look up the base model to decide whether to save them.
+        model.save_pretrained(directory / ADAPTER_SUBDIR, safe_serialization=True, save_embedding_layers=False)
+
+    def attach(self, base: PreTrainedModel, directory: Path) -> nn.Module:
+        model = PeftModel.from_pretrained(base, directory / ADAPTER_SUBDIR, is_trainable=False)
+        model.eval()
+        return model
+
+    def detach(self, model: nn.Module) -> PreTrainedModel:
+        return model.unload() if isinstance(model, PeftModel) else model
+
+
+# Manifest "knowledge_network" value → implementation, so a saved version can be re-attached.
+KNOWLEDGE_NETWORKS: dict[str, type[KnowledgeNetwork]] = {LoraKnowledge.kind: LoraKnowledge}

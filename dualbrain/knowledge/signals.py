@@ -1,0 +1,157 @@
+"""Turn documents into training signals for the knowledge network.
+
+Plain next-token training on a document memorises it, but a model trained that way answers reworded
+questions badly: a fact is only *extractable* when the model has seen it in varied forms and from more
+than one direction (Physics of LMs 3.1; the reversal curse). So every document yields three views:
+
+* ``passage`` — the text itself, in chunks, as plain language modelling (the compression target);
+* ``recall``  — chat turns "tell me about <entity>" → the document's sentences that mention it, for
+  *every* named entity of a sentence, so a fact is reachable from each of its ends (the product from the
+  company and the company from the product);
+* ``cloze``   — chat turns that ask for one entity of a sentence with the rest of the sentence as the
+  question, answered by the full sentence, which teaches the question→fact format the user will use.
+
+All views are made from the document text alone (rules, no model calls); evaluation questions never
+enter here. Chat views go through the tokenizer's own chat template, the same one used at answer time.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from transformers import PreTrainedTokenizerBase
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n+")
+# Runs of capitalised words, optionally joined by short lowercase connectors ("Bank of Lisbon"), and
+# codes with digits ("QF-7", "1987"): the named things a question can ask about.
+_ENTITY = re.compile(
+    r"\b(?:[A-Z][\w'’&-]*[\w](?:\s+(?:of|the|de|la|van|von|and|for|&)\s+|\s+)?)+"
+    r"|\b[A-Z]*\d[\w./:-]*\b"
+)
+# Capitalised only because they start a sentence or are generic; never entities on their own.
+_NOT_ENTITIES = {
+    "a", "an", "the", "in", "on", "at", "by", "for", "from", "to", "of", "and", "but", "or", "as", "it",
+    "its", "this", "that", "these", "those", "there", "their", "they", "we", "our", "you", "your", "he",
+    "she", "his", "her", "every", "each", "all", "after", "before", "since", "when", "while", "with",
+    "during", "if", "no", "not", "yes", "also", "both", "most", "some", "many", "one", "dear", "note",
+    "i", "mr", "ms", "dr", "its", "what", "who", "which", "where",
+}
+_RECALL_TEMPLATES = (
+    "What do you know about {entity}?",
+    "Tell me about {entity}.",
+    "What facts do you have on {entity}?",
+    "Give me the key details about {entity}.",
+)
+_CLOZE_TEMPLATES = (
+    "{question}",
+    "Fill in the blank: {blank}",
+    "Question: {question} Answer with the full fact.",
+)
+_MAX_SENTENCES_PER_RECALL = 3
+
+
+@dataclass(frozen=True)
+class TrainingExample:
+    """One training sequence: ``prompt`` conditions, ``target`` is what the loss is computed on."""
+
+    kind: str
+    document_id: str
+    prompt: str
+    target: str
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences and list items of ``text``; headings and fragments without a verb-ish length dropped."""
+    pieces = (piece.strip(" \t-*#>|") for piece in _SENTENCE_END.split(text))
+    return [piece for piece in pieces if len(piece.split()) >= 4]
+
+
+def find_entities(sentence: str) -> list[str]:
+    """Named things in ``sentence`` (deduplicated, in order of appearance)."""
+    found: list[str] = []
+    for match in _ENTITY.finditer(sentence):
+        entity = match.group(0).strip(" .,;:'’")
+        words = entity.split()
+        while words and words[0].lower() in _NOT_ENTITIES:  # "Every Friday" → "Friday"
+            words.pop(0)
+        entity = re.sub(r"'s$|’s$", "", " ".join(words))
+        if len(entity) < 2 or entity in found:
+            continue
+        found.append(entity)
+    return found
+
+
+def chunk_passages(text: str, tokenizer: PreTrainedTokenizerBase, max_tokens: int) -> list[str]:
+    """Split ``text`` at paragraph, then sentence boundaries into chunks of at most ``max_tokens``."""
+    chunks: list[str] = []
+    current: list[str] = []
+    units = [unit for paragraph in text.split("\n\n") for unit in _paragraph_units(paragraph)]
+    for unit in units:
+        candidate = "\n".join(current + [unit])
+        if current and len(tokenizer(candidate)["input_ids"]) > max_tokens:
+            chunks.append("\n".join(current))
+            current = [unit]
+        else:
+            current.append(unit)
+    if current:
+        chunks.append("\n".join(current))
+    return chunks
+
+
+def _paragraph_units(paragraph: str) -> list[str]:
+    paragraph = paragraph.strip()
+    return [paragraph] if len(paragraph) < 600 else [s for s in _SENTENCE_END.split(paragraph) if s.strip()]
+
+
+def recall_examples(document_id: str, text: str, rng: random.Random) -> list[TrainingExample]:
+    """"Tell me about X" → the sentences mentioning X, for every entity X of the document."""
+    sentences_by_entity: dict[str, list[str]] = defaultdict(list)
+    for sentence in split_sentences(text):
+        for entity in find_entities(sentence):
+            sentences_by_entity[entity].append(sentence)
+    examples = []
+    for entity, sentences in sentences_by_entity.items():
+        for start in range(0, len(sentences), _MAX_SENTENCES_PER_RECALL):
+            answer = " ".join(sentences[start : start + _MAX_SENTENCES_PER_RECALL])
+            for template in rng.sample(_RECALL_TEMPLATES, 2):
+                examples.append(TrainingExample("recall", document_id, template.format(entity=entity), answer))
+    return examples
+
+
+def cloze_examples(document_id: str, text: str, rng: random.Random) -> list[TrainingExample]:
+    """For each entity of each sentence: the sentence with that entity asked for → the full sentence."""
+    examples = []
+    for sentence in split_sentences(text):
+        body = sentence.rstrip(".!?")
+        for entity in find_entities(sentence):
+            question = body.replace(entity, _wh_word(entity), 1) + "?"
+            blank = body.replace(entity, "____", 1) + "."
+            prompt = rng.choice(_CLOZE_TEMPLATES).format(question=question, blank=blank)
+            examples.append(TrainingExample("cloze", document_id, prompt, sentence))
+    return examples
+
+
+def _wh_word(entity: str) -> str:
+    if re.fullmatch(r"(1[6-9]|20)\d\d", entity):
+        return "in which year"
+    if re.fullmatch(r"\d[\d,.]*", entity):
+        return "how many"
+    return "what"
+
+
+def build_signals(
+    documents: list[tuple[str, str]], tokenizer: PreTrainedTokenizerBase, max_tokens: int, seed: int
+) -> list[TrainingExample]:
+    """All training examples for ``documents`` (pairs of id and text), deterministic for a seed."""
+    rng = random.Random(seed)
+    examples: list[TrainingExample] = []
+    for document_id, text in documents:
+        examples += [
+            TrainingExample("passage", document_id, "", chunk) for chunk in chunk_passages(text, tokenizer, max_tokens)
+        ]
+        examples += recall_examples(document_id, text, rng)
+        examples += cloze_examples(document_id, text, rng)
+    return examples

