@@ -221,8 +221,8 @@ def main() -> None:
     try:
         app()
     except DualBrainError as error:
-        err.print(f"error: {error}", highlight=False, markup=False)
+        print(f"error: {error}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:
-        err.print("interrupted; nothing was published", highlight=False)
+        print("interrupted; nothing was published", file=sys.stderr)
         sys.exit(130)

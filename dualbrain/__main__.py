@@ -1,0 +1,5 @@
+"""`python -m dualbrain` runs the CLI."""
+
+from dualbrain.cli import main
+
+main()

@@ -1,0 +1,82 @@
+"""Learning trains only the knowledge network, saves standard PEFT files, and never touches the base."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from dualbrain.errors import IncompatibleKnowledge
+from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, attach_knowledge, learn_documents, read_manifest
+from dualbrain.knowledge.trainer import TrainSettings
+from dualbrain.reasoning.loader import load_reasoning_network
+
+DOCS = [SourceDocument("d1", "0" * 64, "a.md", "Quillfeather Aeronautics was founded in 1987 by Edda Vrankel in Marrowgate.")]
+FAST = LearnConfig(train=TrainSettings(epochs=2, batch_size=4, bf16=False))
+
+
+def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {name: tensor.clone() for name, tensor in model.state_dict().items()}
+
+
+@pytest.fixture()
+def reasoning(tiny_model_dir: Path, tmp_path: Path):
+    return load_reasoning_network(tiny_model_dir, tmp_path / "models")
+
+
+def test_base_weights_unchanged_and_module_tree_restored(reasoning, tmp_path: Path) -> None:
+    before = _state(reasoning.model)
+    modules_before = [name for name, _ in reasoning.model.named_modules()]
+    learn_documents(reasoning, DOCS, FAST, tmp_path)
+    after = reasoning.model.state_dict()
+    assert after.keys() == before.keys()
+    assert all(torch.equal(before[k], after[k]) for k in before)
+    assert [name for name, _ in reasoning.model.named_modules()] == modules_before
+    assert all(not p.requires_grad for p in reasoning.model.parameters())
+
+
+def test_saved_version_is_a_portable_peft_adapter(reasoning, tmp_path: Path) -> None:
+    metrics = learn_documents(reasoning, DOCS, FAST, tmp_path)
+    adapter = tmp_path / "adapter"
+    config = json.loads((adapter / "adapter_config.json").read_text())
+    assert not Path(config["base_model_name_or_path"]).is_absolute()
+    assert str(tmp_path) not in (adapter / "adapter_config.json").read_text()
+    assert load_file(adapter / "adapter_model.safetensors")  # safetensors, not pickle
+    assert not list(tmp_path.rglob("*.bin")) and not list(tmp_path.rglob("*.pt"))
+    manifest = read_manifest(tmp_path)
+    assert manifest["base_identity"] == reasoning.identity
+    assert manifest["documents"] == [{"id": "d1", "sha256": "0" * 64, "source_name": "a.md"}]
+    assert manifest["metrics"] == metrics and metrics["tokens_trained"] > 0
+
+
+def test_no_knowledge_logits_are_bit_identical_to_the_plain_model(reasoning, tmp_path: Path) -> None:
+    ids = reasoning.tokenizer("Who founded Quillfeather?", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        plain = reasoning.model(ids).logits
+    learn_documents(reasoning, DOCS, FAST, tmp_path)
+    network, with_knowledge = attach_knowledge(reasoning, tmp_path)
+    with torch.no_grad():
+        knowing = with_knowledge(ids).logits
+        with with_knowledge.disable_adapter():
+            disabled = with_knowledge(ids).logits
+    assert not torch.equal(plain, knowing)  # the knowledge network does change the output …
+    assert torch.equal(plain, disabled)  # … and switched off, the output is the plain model's, bit for bit
+    network.detach(with_knowledge)
+    with torch.no_grad():
+        assert torch.equal(plain, reasoning.model(ids).logits)
+
+
+def test_learning_is_deterministic_for_a_seed(reasoning, tmp_path: Path) -> None:
+    learn_documents(reasoning, DOCS, FAST, tmp_path / "a")
+    learn_documents(reasoning, DOCS, FAST, tmp_path / "b")
+    first = load_file(tmp_path / "a" / "adapter" / "adapter_model.safetensors")
+    second = load_file(tmp_path / "b" / "adapter" / "adapter_model.safetensors")
+    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+
+
+def test_knowledge_for_another_base_model_is_refused(reasoning, other_tiny_model_dir: Path, tmp_path: Path) -> None:
+    learn_documents(reasoning, DOCS, FAST, tmp_path)
+    other = load_reasoning_network(other_tiny_model_dir, tmp_path / "models")
+    with pytest.raises(IncompatibleKnowledge, match="trained on base model"):
+        attach_knowledge(other, tmp_path)

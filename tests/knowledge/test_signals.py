@@ -1,0 +1,61 @@
+"""Training signals come from document text only, in three views, deterministically."""
+
+import random
+from pathlib import Path
+
+from transformers import AutoTokenizer
+
+from dualbrain.knowledge.signals import build_signals, chunk_passages, cloze_examples, find_entities, recall_examples, split_sentences
+
+TEXT = (
+    "# Overview\n\nQuillfeather Aeronautics was founded in 1987 by Edda Vrankel in Marrowgate. "
+    "The chief executive of Quillfeather is Marta Oyelaran.\n\n"
+    "Every Friday afternoon is reserved for the Tinkering Hour."
+)
+
+
+def test_sentences_drop_headings_and_keep_facts() -> None:
+    sentences = split_sentences(TEXT)
+    assert sentences[0].startswith("Quillfeather Aeronautics was founded")
+    assert "Overview" not in " ".join(sentences)
+    assert len(sentences) == 3
+
+
+def test_entities_are_named_things_without_sentence_openers() -> None:
+    assert find_entities("Quillfeather Aeronautics was founded in 1987 by Edda Vrankel in Marrowgate.") == [
+        "Quillfeather Aeronautics", "1987", "Edda Vrankel", "Marrowgate"
+    ]
+    assert find_entities("Every Friday afternoon is reserved for the Tinkering Hour.") == ["Friday", "Tinkering Hour"]
+
+
+def test_recall_reaches_a_fact_from_each_of_its_entities() -> None:
+    examples = recall_examples("d1", TEXT, random.Random(0))
+    founded = "Quillfeather Aeronautics was founded in 1987 by Edda Vrankel in Marrowgate."
+    asked_about = {e.prompt for e in examples if founded in e.target}
+    for entity in ("Edda Vrankel", "Marrowgate", "1987", "Quillfeather Aeronautics"):
+        assert any(entity in prompt for prompt in asked_about)
+
+
+def test_cloze_asks_for_each_entity_and_answers_with_the_sentence() -> None:
+    examples = cloze_examples("d1", TEXT, random.Random(0))
+    ceo = [e for e in examples if e.target == "The chief executive of Quillfeather is Marta Oyelaran."]
+    assert {("Marta Oyelaran" in e.prompt) for e in ceo} == {False, True}  # one hides the CEO, one the company
+    assert all(e.kind == "cloze" and e.document_id == "d1" for e in examples)
+
+
+def test_passages_respect_the_token_budget(tiny_model_dir: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    chunks = chunk_passages(TEXT * 5, tokenizer, max_tokens=64)
+    assert len(chunks) > 1
+    assert all(len(tokenizer(c)["input_ids"]) <= 64 or "\n" not in c for c in chunks)
+
+
+def test_signals_are_deterministic_and_come_from_the_documents_only(tiny_model_dir: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    first = build_signals([("d1", TEXT)], tokenizer, 128, seed=3)
+    assert first == build_signals([("d1", TEXT)], tokenizer, 128, seed=3)
+    assert {e.kind for e in first} == {"passage", "recall", "cloze"}
+    sentences = split_sentences(TEXT)
+    for example in first:
+        if example.kind != "passage":
+            assert example.target in sentences or all(part in TEXT for part in example.target.split(". "))

@@ -1,0 +1,112 @@
+"""CLI: every command has --help; user errors exit non-zero with one clear line and no traceback."""
+
+import io
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from dualbrain import cli
+
+from dualbrain.api import DualBrain
+from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.trainer import TrainSettings
+
+COMMANDS = [[], ["kb"], ["kb", "create"], ["kb", "list"], ["kb", "show"], ["kb", "delete"], ["docs"], ["docs", "list"],
+            ["learn"], ["ask"], ["chat"]]
+
+
+@dataclass
+class Result:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture()
+def run(capfd: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch):
+    """Run the real entry point (``dualbrain.cli.main``) in-process, as the console script does."""
+
+    def invoke(*args: str, home: Path, stdin: str | None = None) -> Result:
+        capfd.readouterr()
+        monkeypatch.setenv("DUALBRAIN_HOME", str(home))
+        monkeypatch.setattr(sys, "argv", ["dualbrain", *args])
+        monkeypatch.setattr(sys, "stdin", io.StringIO(stdin or ""))
+        try:
+            cli.main()
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else 1
+        captured = capfd.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return invoke
+
+
+def assert_one_line_error(result: Result, expected: str) -> None:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert expected in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.startswith("error:")]) == 1
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(run, command: list[str], tmp_path: Path) -> None:
+    result = run(*command, "--help", home=tmp_path)
+    assert result.returncode == 0 and "Usage" in result.stdout
+
+
+def test_kb_lifecycle_and_errors(run, tmp_path: Path) -> None:
+    assert run("kb", "create", "acme", home=tmp_path).returncode == 0
+    assert json.loads(run("kb", "list", "--json", home=tmp_path).stdout) == ["acme"]
+    assert json.loads(run("kb", "show", "acme", "--json", home=tmp_path).stdout)["current_version"] is None
+    assert_one_line_error(run("kb", "create", "acme", home=tmp_path), "exists")
+    assert_one_line_error(run("kb", "create", "Bad Name!", home=tmp_path), "error:")
+    assert_one_line_error(run("kb", "show", "nope", home=tmp_path), "unknown knowledge base 'nope'")
+    assert_one_line_error(run("ask", "--kb", "acme", "Who?", home=tmp_path), "has not learned anything yet")
+    assert_one_line_error(run("ask", "--kb", "nope", "Who?", home=tmp_path), "unknown knowledge base")
+    assert_one_line_error(run("learn", "--kb", "acme", str(tmp_path / "missing.pdf"), home=tmp_path), "no documents")
+    assert_one_line_error(run("ask", "--kb", "acme", home=tmp_path), "either a QUESTION or --questions")
+    assert_one_line_error(run("ask", "--kb", "acme", "--no-knowledge", "--model", str(tmp_path), "Who?", home=tmp_path),
+                          "not a Hugging Face model directory")
+    assert run("kb", "delete", "acme", "--yes", home=tmp_path).returncode == 0
+    assert json.loads(run("kb", "list", "--json", home=tmp_path).stdout) == []
+
+
+def test_learn_docs_ask_and_batch(run, tmp_path: Path, tiny_model_dir: Path) -> None:
+    home = tmp_path / "home"
+    corpus = tmp_path / "acme.md"
+    corpus.write_text("The chief executive of Quillfeather is Marta Oyelaran.\n")
+    # Learning itself goes through the API with a one-epoch config to stay fast; the CLI path is `learn` below.
+    DualBrain.open("acme", home=home, model=tiny_model_dir, create=True).learn([corpus], LearnConfig(train=TrainSettings(epochs=1, bf16=False)))
+    docs = json.loads(run("docs", "list", "--kb", "acme", "--json", home=home).stdout)
+    assert [(d["source_name"], d["status"]) for d in docs] == [("acme.md", "learned")] and docs[0]["id"]
+
+    model = ["--model", str(tiny_model_dir)]
+    single = run("ask", "--kb", "acme", *model, "--json", "--max-new-tokens", "4", "Who runs it?", home=home)
+    assert single.returncode == 0, single.stderr
+    assert set(json.loads(single.stdout)) == {"answer"}
+
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": "a", "question": "Who?"}\n{"id": 7, "question": "When?"}\n')
+    out = tmp_path / "answers.jsonl"
+    batch = run("ask", "--kb", "acme", *model, "--questions", str(questions), "--out", str(out), "--max-new-tokens", "4", home=home)
+    assert batch.returncode == 0, batch.stderr
+    assert [json.loads(line)["id"] for line in out.read_text().splitlines()] == ["a", 7]
+
+    questions.write_text('{"id": "a"}\n')
+    assert_one_line_error(run("ask", "--kb", "acme", *model, "--questions", str(questions), "--out", str(out), home=home),
+                          "q.jsonl:1")
+    chat = run("chat", "--kb", "acme", *model, home=home, stdin="Who?\n\n")
+    assert chat.returncode == 0 and "acme>" in chat.stdout
+
+
+def test_knowledge_is_not_attached_to_another_base_model(run, tmp_path: Path, tiny_model_dir: Path, other_tiny_model_dir: Path) -> None:
+    home = tmp_path / "home"
+    corpus = tmp_path / "acme.md"
+    corpus.write_text("The chief executive of Quillfeather is Marta Oyelaran.\n")
+    DualBrain.open("acme", home=home, model=tiny_model_dir, create=True).learn([corpus], LearnConfig(train=TrainSettings(epochs=1, bf16=False)))
+    assert_one_line_error(run("ask", "--kb", "acme", "--model", str(other_tiny_model_dir), "Who?", home=home),
+                          "trained on base model")
