@@ -18,7 +18,7 @@ $(BIN)/dualbrain: requirements.txt pyproject.toml
 	touch $@
 
 demo: venv
-	$(BIN)/python -m dualbrain.demo samples/quillfeather samples/quillfeather-questions.jsonl
+	$(BIN)/python -m dualbrain.demo samples/orrowind samples/orrowind-questions.jsonl
 
 test: venv
 	$(BIN)/python -m pytest -q

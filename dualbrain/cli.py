@@ -19,7 +19,8 @@ from rich.table import Table
 
 from dualbrain.api import DualBrain, IngestReport
 from dualbrain.errors import DualBrainError
-from dualbrain.knowledge.trainer import TrainProgress
+from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.trainer import TrainProgress, TrainSettings
 from dualbrain.store import Home
 
 app = typer.Typer(help="Give a language model a second brain for your documents.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -117,9 +118,12 @@ def learn(
     home: HomeOption = None,
     model: ModelOption = None,
     create: Annotated[bool, typer.Option("--create", help="Create the knowledge base if missing.")] = False,
+    epochs: Annotated[int, typer.Option(min=1, help="Passes over the training signals.")] = TrainSettings.epochs,
+    seed: Annotated[int, typer.Option(help="Seed for data order and initialisation (same seed, same result).")] = TrainSettings.seed,
 ) -> None:
     """Add documents and train the knowledge network on the knowledge base; publish a new version."""
     brain = DualBrain.open(kb, home=home, model=model, create=create)
+    config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed))
     columns = (TextColumn("learning"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
                TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[tps]:.0f} tok/s"), TimeRemainingColumn())
     with Progress(*columns, console=err) as bar:
@@ -128,7 +132,7 @@ def learn(
         def show(update: TrainProgress) -> None:
             bar.update(task, completed=update.step, total=update.total_steps, loss=update.loss, tps=update.tokens_per_second)
 
-        report = brain.learn(paths, on_progress=show)
+        report = brain.learn(paths, config, on_progress=show)
     _print_ingest(report.ingest)
     metrics = report.metrics
     out.print(f"published {report.version.id}: {len(report.version.document_ids)} documents, "

@@ -9,7 +9,7 @@ from dualbrain.errors import DualBrainError, NothingToLearn, UnknownKnowledgeBas
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings
 
-FAST = LearnConfig(train=TrainSettings(epochs=1, batch_size=8, bf16=False))
+FAST = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, batch_size=8, bf16=False))
 
 
 @pytest.fixture()

@@ -79,12 +79,13 @@ def test_learn_docs_ask_and_batch(run, tmp_path: Path, tiny_model_dir: Path) -> 
     home = tmp_path / "home"
     corpus = tmp_path / "acme.md"
     corpus.write_text("The chief executive of Quillfeather is Marta Oyelaran.\n")
-    # Learning itself goes through the API with a one-epoch config to stay fast; the CLI path is `learn` below.
-    DualBrain.open("acme", home=home, model=tiny_model_dir, create=True).learn([corpus], LearnConfig(train=TrainSettings(epochs=1, bf16=False)))
+    model = ["--model", str(tiny_model_dir)]
+    learned = run("learn", "--kb", "acme", "--create", *model, "--epochs", "1", str(corpus), home=home)
+    assert learned.returncode == 0, learned.stderr
+    assert "published v0001" in learned.stdout and "added acme.md" in learned.stderr
     docs = json.loads(run("docs", "list", "--kb", "acme", "--json", home=home).stdout)
     assert [(d["source_name"], d["status"]) for d in docs] == [("acme.md", "learned")] and docs[0]["id"]
 
-    model = ["--model", str(tiny_model_dir)]
     single = run("ask", "--kb", "acme", *model, "--json", "--max-new-tokens", "4", "Who runs it?", home=home)
     assert single.returncode == 0, single.stderr
     assert set(json.loads(single.stdout)) == {"answer"}
@@ -107,6 +108,6 @@ def test_knowledge_is_not_attached_to_another_base_model(run, tmp_path: Path, ti
     home = tmp_path / "home"
     corpus = tmp_path / "acme.md"
     corpus.write_text("The chief executive of Quillfeather is Marta Oyelaran.\n")
-    DualBrain.open("acme", home=home, model=tiny_model_dir, create=True).learn([corpus], LearnConfig(train=TrainSettings(epochs=1, bf16=False)))
+    DualBrain.open("acme", home=home, model=tiny_model_dir, create=True).learn([corpus], LearnConfig(train=TrainSettings(epochs=1, min_steps=0, bf16=False)))
     assert_one_line_error(run("ask", "--kb", "acme", "--model", str(other_tiny_model_dir), "Who?", home=home),
                           "trained on base model")

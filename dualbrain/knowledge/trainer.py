@@ -32,6 +32,9 @@ class TrainSettings:
     """Optimisation settings for one learning run."""
 
     epochs: int = 6
+    # A tiny corpus gives only a handful of batches per epoch; repeat epochs until this many steps so a
+    # three-fact document is learned as thoroughly as a long one.
+    min_steps: int = 60
     learning_rate: float = 1e-3
     batch_size: int = 8
     max_tokens: int = 256
@@ -40,7 +43,7 @@ class TrainSettings:
     bf16: bool = True
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.max_tokens < 16:
+        if self.epochs < 1 or self.min_steps < 0 or self.batch_size < 1 or self.max_tokens < 16:
             raise ValueError(f"invalid training settings: {self}")
         if not 0 < self.learning_rate < 1 or not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"invalid training settings: {self}")
@@ -117,7 +120,9 @@ def train_knowledge(
     """
     if not examples:
         raise ValueError("no training examples")
-    accelerator = Accelerator(mixed_precision="bf16" if settings.bf16 else "no")
+    # Accelerate keeps its state per process and refuses a second, different mixed-precision setting, so
+    # it always gets the same arguments and bf16 is applied here with autocast, per run.
+    accelerator = Accelerator()
     set_seed(settings.seed)
     model = network.trainable(base)
     model.train()
@@ -128,14 +133,17 @@ def train_knowledge(
     )
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
-    total_steps = settings.epochs * math.ceil(len(loader) / accelerator.num_processes)
+    steps_per_epoch = math.ceil(len(loader) / accelerator.num_processes)
+    epochs = max(settings.epochs, math.ceil(settings.min_steps / steps_per_epoch))
+    total_steps = epochs * steps_per_epoch
     scheduler = get_cosine_schedule_with_warmup(optimizer, int(settings.warmup_ratio * total_steps), total_steps)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
     step, tokens, loss_value, started = 0, 0, float("nan"), time.perf_counter()
-    for epoch in range(settings.epochs):
+    for epoch in range(epochs):
         for batch in loader:
-            loss = model(**batch).loss
+            with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=settings.bf16):
+                loss = model(**batch).loss
             accelerator.backward(loss)
             optimizer.step()
             scheduler.step()

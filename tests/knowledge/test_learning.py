@@ -13,7 +13,7 @@ from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.reasoning.loader import load_reasoning_network
 
 DOCS = [SourceDocument("d1", "0" * 64, "a.md", "Quillfeather Aeronautics was founded in 1987 by Edda Vrankel in Marrowgate.")]
-FAST = LearnConfig(train=TrainSettings(epochs=2, batch_size=4, bf16=False))
+FAST = LearnConfig(train=TrainSettings(epochs=2, min_steps=0, batch_size=4, bf16=False))
 
 
 def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
