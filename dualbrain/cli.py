@@ -8,20 +8,23 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from dualbrain.api import DualBrain, IngestReport
+from dualbrain.api import DualBrain, IngestReport, LearnReport
+from dualbrain.demo import compare, load_questions
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import TrainProgress, TrainSettings
-from dualbrain.store import Home
+from dualbrain.store import Home, atomic_write_text
 
 app = typer.Typer(help="Give a language model a second brain for your documents.", no_args_is_help=True, pretty_exceptions_enable=False)
 kb_app = typer.Typer(help="Create, list, inspect and delete knowledge bases.", no_args_is_help=True)
@@ -111,6 +114,19 @@ def _print_ingest(report: IngestReport) -> None:
         err.print(f"[yellow]skipped[/] {problem}")
 
 
+def _learn_with_progress(brain: DualBrain, paths: list[Path], config: LearnConfig) -> LearnReport:
+    """Learn with a live bar: steps, loss, tokens/s and ETA."""
+    columns = (TextColumn("learning"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+               TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[tps]:.0f} tok/s"), TimeRemainingColumn())
+    with Progress(*columns, console=err) as bar:
+        task = bar.add_task("learn", total=None, loss=float("nan"), tps=0.0)
+
+        def show(update: TrainProgress) -> None:
+            bar.update(task, completed=update.step, total=update.total_steps, loss=update.loss, tps=update.tokens_per_second)
+
+        return brain.learn(paths, config, on_progress=show)
+
+
 @app.command()
 def learn(
     kb: KbOption,
@@ -123,16 +139,7 @@ def learn(
 ) -> None:
     """Add documents and train the knowledge network on the knowledge base; publish a new version."""
     brain = DualBrain.open(kb, home=home, model=model, create=create)
-    config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed))
-    columns = (TextColumn("learning"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
-               TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[tps]:.0f} tok/s"), TimeRemainingColumn())
-    with Progress(*columns, console=err) as bar:
-        task = bar.add_task("learn", total=None, loss=float("nan"), tps=0.0)
-
-        def show(update: TrainProgress) -> None:
-            bar.update(task, completed=update.step, total=update.total_steps, loss=update.loss, tps=update.tokens_per_second)
-
-        report = brain.learn(paths, config, on_progress=show)
+    report = _learn_with_progress(brain, paths, LearnConfig(train=TrainSettings(epochs=epochs, seed=seed)))
     _print_ingest(report.ingest)
     metrics = report.metrics
     out.print(f"published {report.version.id}: {len(report.version.document_ids)} documents, "
@@ -169,8 +176,6 @@ def _answer_batch(brain: DualBrain, questions: Path, out_path: Path, *, knowledg
     lines = []
     for item in items:
         lines.append(json.dumps({"id": item["id"], "answer": brain.ask(item["question"], knowledge=knowledge, max_new_tokens=max_new_tokens)}))
-    from dualbrain.store import atomic_write_text
-
     atomic_write_text(out_path, "\n".join(lines) + "\n")
     err.print(f"wrote {len(lines)} answers to {out_path}")
 
@@ -211,6 +216,36 @@ def chat(
         if not question:
             break
         out.print(f"[bold]{kb}>[/] {brain.ask(question, knowledge=not no_knowledge)}")
+
+
+@app.command()
+def demo(
+    corpus: Annotated[Path, typer.Argument(help="Folder of sample documents.")],
+    questions: Annotated[Path, typer.Argument(help="JSONL: {\"question\", \"answers\": [...]} per line.")],
+    kb: Annotated[str, typer.Option("--kb", help="Knowledge base to use.")] = "demo",
+    home: HomeOption = None,
+    model: ModelOption = None,
+) -> None:
+    """Learn a corpus (only if something is new), then compare base-model and dualbrain answers."""
+    items = load_questions(questions)
+    brain = DualBrain.open(kb, home=home, model=model, create=True)
+    added = brain.add([corpus])
+    if added.added or brain.kb.current_version() is None:
+        started = time.perf_counter()
+        report = _learn_with_progress(brain, [], LearnConfig())
+        out.print(f"learned {len(report.version.document_ids)} documents "
+                  f"({report.metrics['tokens_trained']} tokens trained) in {time.perf_counter() - started:.0f} s")
+    rows = compare(brain, items)
+    table = Table("question", "base model", "dualbrain", title="Answers with no document text in the prompt", show_lines=True)
+    for row in rows:
+        table.add_row(row.question, _marked(row.base_answer, row.base_correct), _marked(row.knowledge_answer, row.knowledge_correct))
+    out.print(table)
+    out.print(f"correct: base model {sum(r.base_correct for r in rows)}/{len(rows)}, "
+              f"dualbrain {sum(r.knowledge_correct for r in rows)}/{len(rows)}")
+
+
+def _marked(answer: str, correct: bool) -> str:
+    return f"{'[green]✓[/]' if correct else '[red]✗[/]'} {escape(answer)}"
 
 
 def main() -> None:

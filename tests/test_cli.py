@@ -15,7 +15,7 @@ from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings
 
 COMMANDS = [[], ["kb"], ["kb", "create"], ["kb", "list"], ["kb", "show"], ["kb", "delete"], ["docs"], ["docs", "list"],
-            ["learn"], ["ask"], ["chat"]]
+            ["learn"], ["ask"], ["chat"], ["demo"]]
 
 
 @dataclass
@@ -111,3 +111,19 @@ def test_knowledge_is_not_attached_to_another_base_model(run, tmp_path: Path, ti
     DualBrain.open("acme", home=home, model=tiny_model_dir, create=True).learn([corpus], LearnConfig(train=TrainSettings(epochs=1, min_steps=0, bf16=False)))
     assert_one_line_error(run("ask", "--kb", "acme", "--model", str(other_tiny_model_dir), "Who?", home=home),
                           "trained on base model")
+
+
+def test_demo_learns_once_and_compares(run, tmp_path: Path, tiny_model_dir: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.md").write_text("The chief executive of Quillfeather is Marta Oyelaran.\n")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"question": "Who runs Quillfeather?", "answers": ["Oyelaran"]}\n')
+    args = ("demo", str(corpus), str(questions), "--model", str(tiny_model_dir))
+    first = run(*args, home=tmp_path / "home")
+    assert first.returncode == 0, first.stderr
+    assert "learned 1 documents" in first.stdout and "correct: base model" in first.stdout
+    second = run(*args, home=tmp_path / "home")
+    assert second.returncode == 0 and "learned" not in second.stdout  # nothing new: no retraining
+    questions.write_text('{"question": "Who?"}\n')
+    assert_one_line_error(run(*args, home=tmp_path / "home"), "needs a \"question\" and a non-empty \"answers\"")

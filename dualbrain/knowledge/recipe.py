@@ -15,6 +15,7 @@ from pathlib import Path
 
 from dualbrain.errors import IncompatibleKnowledge
 from dualbrain.knowledge.network import KNOWLEDGE_NETWORKS, KnowledgeNetwork, LoraKnowledge, LoraSettings
+from dualbrain.knowledge.questions import write_questions
 from dualbrain.knowledge.signals import build_signals
 from dualbrain.knowledge.trainer import TrainProgress, TrainSettings, train_knowledge
 from dualbrain.reasoning.loader import ReasoningNetwork
@@ -30,9 +31,11 @@ class LearnConfig:
 
     lora: LoraSettings = field(default_factory=LoraSettings)
     train: TrainSettings = field(default_factory=TrainSettings)
+    # Let the frozen model reword each fact as a question (the `question` view); costs generation time.
+    self_study: bool = True
 
     def to_dict(self) -> dict:
-        return {"lora": self.lora.to_dict(), "train": self.train.to_dict()}
+        return {"lora": self.lora.to_dict(), "train": self.train.to_dict(), "self_study": self.self_study}
 
 
 @dataclass(frozen=True)
@@ -55,8 +58,9 @@ def learn_documents(
     The base model comes back untouched (knowledge detached). Returns the run's metrics.
     """
     network = LoraKnowledge(config.lora)
+    writer = (lambda pairs: write_questions(reasoning, pairs)) if config.self_study else None
     examples = build_signals(
-        [(doc.id, doc.text) for doc in documents], reasoning.tokenizer, config.train.max_tokens, config.train.seed
+        [(doc.id, doc.text) for doc in documents], reasoning.tokenizer, config.train.max_tokens, config.train.seed, writer
     )
     model, result, accelerator = train_knowledge(
         reasoning.model, reasoning.tokenizer, network, examples, config.train, on_progress

@@ -9,10 +9,11 @@ than one direction (Physics of LMs 3.1; the reversal curse). So every document y
   *every* named entity of a sentence, so a fact is reachable from each of its ends (the product from the
   company and the company from the product);
 * ``cloze``   — chat turns that ask for one entity of a sentence with the rest of the sentence as the
-  question, answered by the full sentence, which teaches the question→fact format the user will use.
+  question, answered by the full sentence, which teaches the question→fact format the user will use;
+* ``question`` — the same (sentence, entity) pairs asked in natural, reworded form, the question written
+  by the frozen reasoning network itself (self-study, see ``questions.py``), answered by the sentence.
 
-All views are made from the document text alone (rules, no model calls); evaluation questions never
-enter here. Chat views go through the tokenizer's own chat template, the same one used at answer time.
+All views are made from the document text alone; evaluation questions never enter here. Chat views go through the tokenizer's own chat template, the same one used at answer time.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
@@ -51,6 +53,9 @@ _CLOZE_TEMPLATES = (
     "Question: {question} Answer with the full fact.",
 )
 _MAX_SENTENCES_PER_RECALL = 3
+
+# Writes one question per (sentence, answer) pair, None where it has no usable question.
+QuestionWriter = Callable[[list[tuple[str, str]]], list["str | None"]]
 
 
 @dataclass(frozen=True)
@@ -134,6 +139,24 @@ def cloze_examples(document_id: str, text: str, rng: random.Random) -> list[Trai
     return examples
 
 
+def question_examples(
+    documents: list[tuple[str, str]], write_questions: QuestionWriter
+) -> list[TrainingExample]:
+    """Reworded questions for every (sentence, entity) pair of every document → the sentence."""
+    pairs = [
+        (document_id, sentence, entity)
+        for document_id, text in documents
+        for sentence in split_sentences(text)
+        for entity in find_entities(sentence)
+    ]
+    questions = write_questions([(sentence, entity) for _, sentence, entity in pairs])
+    return [
+        TrainingExample("question", document_id, question, sentence)
+        for (document_id, sentence, _), question in zip(pairs, questions)
+        if question
+    ]
+
+
 def _wh_word(entity: str) -> str:
     if re.fullmatch(r"(1[6-9]|20)\d\d", entity):
         return "in which year"
@@ -143,9 +166,16 @@ def _wh_word(entity: str) -> str:
 
 
 def build_signals(
-    documents: list[tuple[str, str]], tokenizer: PreTrainedTokenizerBase, max_tokens: int, seed: int
+    documents: list[tuple[str, str]],
+    tokenizer: PreTrainedTokenizerBase,
+    max_tokens: int,
+    seed: int,
+    write_questions: QuestionWriter | None = None,
 ) -> list[TrainingExample]:
-    """All training examples for ``documents`` (pairs of id and text), deterministic for a seed."""
+    """All training examples for ``documents`` (pairs of id and text), deterministic for a seed.
+
+    ``write_questions`` adds the self-study ``question`` view; without it only rule-made views are built.
+    """
     rng = random.Random(seed)
     examples: list[TrainingExample] = []
     for document_id, text in documents:
@@ -154,4 +184,6 @@ def build_signals(
         ]
         examples += recall_examples(document_id, text, rng)
         examples += cloze_examples(document_id, text, rng)
+    if write_questions is not None:
+        examples += question_examples(documents, write_questions)
     return examples

@@ -1,6 +1,7 @@
-"""Answer a question with whatever model is given: the frozen base alone or base + knowledge.
+"""Generate text with whatever model is given: the frozen base alone or base + knowledge.
 
-Greedy decoding, so answers are reproducible; the prompt holds the question only (no document text).
+Greedy decoding, so output is reproducible. Prompts are generated in left-padded batches (the loader sets
+``padding_side="left"``), which on a CPU is several times faster per prompt than one at a time.
 """
 
 from __future__ import annotations
@@ -15,16 +16,29 @@ DEFAULT_MAX_NEW_TOKENS = 64
 
 
 @torch.inference_mode()
+def generate_batch(
+    model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: list[str], max_new_tokens: int, batch_size: int = 16
+) -> list[str]:
+    """Greedy continuations of ``prompts`` (already formatted model input), in order."""
+    outputs: list[str] = []
+    for start in range(0, len(prompts), batch_size):
+        encoded = tokenizer(
+            prompts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
+        )
+        generated = model.generate(
+            **encoded,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            pad_token_id=tokenizer.pad_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+        new_tokens = generated[:, encoded["input_ids"].shape[1] :]
+        outputs += [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    return outputs
+
+
 def answer(
     model: nn.Module, tokenizer: PreTrainedTokenizerBase, question: str, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
 ) -> str:
-    """The model's greedy answer to ``question``."""
-    encoded = tokenizer(question_prompt(tokenizer, question), return_tensors="pt", add_special_tokens=False)
-    output = model.generate(
-        **encoded,
-        max_new_tokens=max_new_tokens,
-        do_sample=False,
-        pad_token_id=tokenizer.pad_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-    )
-    return tokenizer.decode(output[0, encoded["input_ids"].shape[1] :], skip_special_tokens=True).strip()
+    """The model's greedy answer to ``question``; the prompt holds the question only."""
+    return generate_batch(model, tokenizer, [question_prompt(tokenizer, question)], max_new_tokens)[0]

@@ -1,24 +1,27 @@
-"""The one place that turns a user question into model input text.
+"""The one place that turns questions and conversations into model input text.
 
 Training (chat-style knowledge views) and answering must format questions identically, otherwise the
 knowledge network learns a format it never sees at answer time. Chat models use their own chat template;
-base models without one get a plain "Question/Answer" frame.
+base models without one get plain "Question/Answer" frames.
 """
 
 from __future__ import annotations
 
 from transformers import PreTrainedTokenizerBase
 
-_PLAIN_FRAME = "Question: {question}\nAnswer: "
+_PLAIN_TURN = {"user": "Question: {content}\n", "assistant": "Answer: {content}\n\n"}
+
+
+def conversation_prompt(tokenizer: PreTrainedTokenizerBase, messages: list[dict[str, str]]) -> str:
+    """Model input for ``messages`` (alternating user/assistant, ending with user), up to the answer."""
+    if tokenizer.chat_template:
+        return tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+    return "".join(_PLAIN_TURN[m["role"]].format(content=m["content"]) for m in messages) + "Answer: "
 
 
 def question_prompt(tokenizer: PreTrainedTokenizerBase, question: str) -> str:
     """Model input that asks ``question`` and ends where the answer begins."""
-    if tokenizer.chat_template:
-        return tokenizer.apply_chat_template(
-            [{"role": "user", "content": question}], add_generation_prompt=True, tokenize=False
-        )
-    return _PLAIN_FRAME.format(question=question)
+    return conversation_prompt(tokenizer, [{"role": "user", "content": question}])
 
 
 def answer_suffix(tokenizer: PreTrainedTokenizerBase) -> str:

@@ -51,7 +51,7 @@ class KnowledgeBase:
     def add_document(self, source_name: str, format: str, text: str, sha256: str, size_bytes: int) -> DocumentRecord:
         """Store a document's text and catalog it as 'pending'; known content raises DuplicateDocument."""
         self.catalog.reject_duplicate(sha256, source_name)  # before any file is written
-        doc_id = "d" + sha256[:12]
+        doc_id = "d" + sha256[:16]  # 64 bits: a prefix collision is not a practical concern
         path = self._document_path(doc_id)
         atomic_write_text(path, text)
         try:

@@ -25,7 +25,7 @@ def stage(staged, content):
 def test_add_document_stores_text_and_row(kb):
     text = "Travel expenses are approved by the CFO.\r\nLine two ü"
     record = add_text(kb, text, "handbook.md")
-    assert record.id == "d" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    assert record.id == "d" + hashlib.sha256(text.encode()).hexdigest()[:16]
     assert (record.source_name, record.status, record.chars) == ("handbook.md", "pending", len(text))
     assert kb.document_text(record.id) == text
     assert kb.documents() == [record]

@@ -1,0 +1,54 @@
+"""Self-study questions: the frozen reasoning network rewords each fact as a natural question.
+
+Rule-made views (``signals.py``) keep the document's own wording; users do not. So for every
+(sentence, entity) pair the frozen model is asked, with two worked examples, for a question whose answer
+is that entity. Only the model's *question* is used: the training target stays the document's own
+sentence, so nothing the model might invent becomes knowledge. Questions that leak the answer, are not a
+single question, or share no words with the fact are dropped.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dualbrain.reasoning.generate import generate_batch
+from dualbrain.reasoning.loader import ReasoningNetwork
+from dualbrain.reasoning.prompting import conversation_prompt
+
+_INSTRUCTION = (
+    'Here is a fact: "{sentence}"\n'
+    'Write a question that asks for "{answer}" without using the words "{answer}". Reply with the question only.'
+)
+# A made-up fact unrelated to any corpus, showing the wanted form (reworded, answer left out).
+_EXAMPLE_FACT = "The river port of Dunmore was built in 1871 by the engineer Ada Pell."
+_EXAMPLES = (("Ada Pell", "Which engineer built the river port of Dunmore?"), ("1871", "When was the Dunmore river port constructed?"))
+_WORD = re.compile(r"[a-z0-9]{4,}")
+_MAX_QUESTION_TOKENS = 32
+
+
+def _prompt(reasoning: ReasoningNetwork, sentence: str, answer: str) -> str:
+    messages = []
+    for example_answer, example_question in _EXAMPLES:
+        messages.append({"role": "user", "content": _INSTRUCTION.format(sentence=_EXAMPLE_FACT, answer=example_answer)})
+        messages.append({"role": "assistant", "content": example_question})
+    messages.append({"role": "user", "content": _INSTRUCTION.format(sentence=sentence, answer=answer)})
+    return conversation_prompt(reasoning.tokenizer, messages)
+
+
+def usable_question(text: str, sentence: str, answer: str) -> str | None:
+    """The first line of ``text`` if it is one real question about ``sentence`` that hides ``answer``."""
+    question = text.strip().splitlines()[0].strip() if text.strip() else ""
+    words = question.split()
+    if not question.endswith("?") or question.count("?") != 1 or not 4 <= len(words) <= 30:
+        return None
+    if answer.lower() in question.lower() or "answer" in question.lower():
+        return None
+    shared = set(_WORD.findall(question.lower())) & set(_WORD.findall(sentence.lower()))
+    return question if shared else None
+
+
+def write_questions(reasoning: ReasoningNetwork, pairs: list[tuple[str, str]]) -> list[str | None]:
+    """One self-study question per (sentence, answer) pair, or None where the model's attempt is unusable."""
+    prompts = [_prompt(reasoning, sentence, answer) for sentence, answer in pairs]
+    drafts = generate_batch(reasoning.model, reasoning.tokenizer, prompts, _MAX_QUESTION_TOKENS)
+    return [usable_question(draft, sentence, answer) for draft, (sentence, answer) in zip(drafts, pairs)]
