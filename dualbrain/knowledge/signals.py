@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from transformers import PreTrainedTokenizerBase
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n+")
+_ABBREVIATION_END = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Prof|St|Mt|No|Inc|Ltd|Co|Corp|Jr|Sr|vs|etc|e\.g|i\.e)\.$")
 # Runs of capitalised words, optionally joined by short lowercase connectors ("Bank of Lisbon"), and
 # codes with digits ("QF-7", "1987"): the named things a question can ask about.
 _ENTITY = re.compile(
@@ -70,7 +71,13 @@ class TrainingExample:
 
 def split_sentences(text: str) -> list[str]:
     """Sentences and list items of ``text``; headings and fragments without a verb-ish length dropped."""
-    pieces = (piece.strip(" \t-*#>|") for piece in _SENTENCE_END.split(text))
+    pieces: list[str] = []
+    for piece in _SENTENCE_END.split(text):
+        piece = piece.strip(" \t-*#>|")
+        if pieces and _ABBREVIATION_END.search(pieces[-1]):
+            pieces[-1] += " " + piece  # "Dr." ends a title, not the sentence
+        else:
+            pieces.append(piece)
     return [piece for piece in pieces if len(piece.split()) >= 4]
 
 

@@ -1,0 +1,43 @@
+"""Self-study questions: only real, answer-hiding questions about the fact are kept."""
+
+from pathlib import Path
+
+from dualbrain.knowledge.questions import usable_question, write_questions
+from dualbrain.knowledge.signals import question_examples
+from dualbrain.reasoning.loader import load_reasoning_network
+
+FACT = "The head of the Cinderpool Laboratory is Dr. Kasimir Oduya."
+
+
+def test_a_good_question_is_kept() -> None:
+    assert usable_question("Who leads the Cinderpool Laboratory?\nExtra", FACT, "Kasimir Oduya") == (
+        "Who leads the Cinderpool Laboratory?"
+    )
+
+
+def test_bad_drafts_are_dropped() -> None:
+    assert usable_question("Is Kasimir Oduya the head of the lab?", FACT, "Kasimir Oduya") is None  # leaks answer
+    assert usable_question("The head of the Cinderpool Laboratory.", FACT, "Kasimir Oduya") is None  # no question
+    assert usable_question("What is the answer to this question?", FACT, "Kasimir Oduya") is None
+    assert usable_question("Who? What? Where is it now?", FACT, "Kasimir Oduya") is None  # several questions
+    assert usable_question("What colour is the sky today?", FACT, "Kasimir Oduya") is None  # unrelated
+    assert usable_question("", FACT, "Kasimir Oduya") is None
+
+
+def test_question_view_pairs_every_entity_and_keeps_the_sentence_as_answer() -> None:
+    asked = []
+
+    def writer(pairs):
+        asked.extend(pairs)
+        return [f"Which one in '{sentence[:10]}'?" if i % 2 == 0 else None for i, (sentence, _) in enumerate(pairs)]
+
+    examples = question_examples([("d1", FACT)], writer)
+    assert asked == [(FACT, "Cinderpool Laboratory"), (FACT, "Kasimir Oduya")]
+    assert [(e.kind, e.target) for e in examples] == [("question", FACT)]  # the unusable draft is dropped
+
+
+def test_write_questions_runs_the_frozen_model(tiny_model_dir: Path, tmp_path: Path) -> None:
+    reasoning = load_reasoning_network(tiny_model_dir, tmp_path)
+    questions = write_questions(reasoning, [(FACT, "Kasimir Oduya"), (FACT, "Cinderpool Laboratory")])
+    assert len(questions) == 2  # a random tiny model writes nonsense, which the filter turns into None
+    assert all(q is None or q.endswith("?") for q in questions)
