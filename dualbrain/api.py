@@ -11,7 +11,7 @@ training signals → knowledge network → published version → answers with th
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from torch import nn
@@ -114,7 +114,7 @@ class DualBrain:
         self._detach()  # training attaches its own fresh knowledge network to the base
 
         def progress(update: TrainProgress) -> None:
-            self.kb.catalog.update_job(job, status="running", progress=update.__dict__ | {"eta": update.eta_seconds})
+            self.kb.catalog.update_job(job, status="running", progress=asdict(update) | {"eta_seconds": update.eta_seconds})
             if on_progress:
                 on_progress(update)
 

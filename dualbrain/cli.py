@@ -70,10 +70,11 @@ def kb_show(name: str, home: HomeOption = None, as_json: JsonOption = False) -> 
     """Documents, current version and metrics of a knowledge base."""
     kb = Home(home).open_kb(name)
     version = kb.current_version()
+    documents = kb.documents()
     info = {
         "name": name,
-        "documents": len(kb.documents()),
-        "pending": sum(doc.status == "pending" for doc in kb.documents()),
+        "documents": len(documents),
+        "pending": sum(doc.status == "pending" for doc in documents),
         "current_version": version.id if version else None,
         "metrics": version.metrics if version else {},
     }
