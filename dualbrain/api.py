@@ -20,7 +20,7 @@ from dualbrain.errors import DualBrainError, IngestError, NothingToLearn, Unknow
 from dualbrain.ingest import collect_files, extract
 from dualbrain.knowledge.network import KnowledgeNetwork
 from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, attach_knowledge, learn_documents
-from dualbrain.knowledge.trainer import TrainProgress
+from dualbrain.knowledge.trainer import LearnProgress
 from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, answer
 from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
 from dualbrain.store import DocumentRecord, Home, KnowledgeBase, VersionRecord
@@ -95,7 +95,7 @@ class DualBrain:
         self,
         paths: Iterable[str | Path] = (),
         config: LearnConfig | None = None,
-        on_progress: Callable[[TrainProgress], None] | None = None,
+        on_progress: Callable[[LearnProgress], None] | None = None,
     ) -> LearnReport:
         """Ingest ``paths``, train the knowledge network on every document, publish a new version.
 
@@ -113,7 +113,7 @@ class DualBrain:
         job = self.kb.catalog.create_job("learn", {"documents": [d.id for d in documents], **config.to_dict()})
         self._detach()  # training attaches its own fresh knowledge network to the base
 
-        def progress(update: TrainProgress) -> None:
+        def progress(update: LearnProgress) -> None:
             self.kb.catalog.update_job(job, status="running", progress=asdict(update) | {"eta_seconds": update.eta_seconds})
             if on_progress:
                 on_progress(update)

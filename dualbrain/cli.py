@@ -23,7 +23,7 @@ from dualbrain.api import DualBrain, IngestReport, LearnReport
 from dualbrain.demo import compare, load_questions
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.recipe import LearnConfig
-from dualbrain.knowledge.trainer import TrainProgress, TrainSettings
+from dualbrain.knowledge.trainer import LearnProgress, TrainSettings
 from dualbrain.store import Home, atomic_write_text
 
 app = typer.Typer(help="Give a language model a second brain for your documents.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -117,12 +117,15 @@ def _print_ingest(report: IngestReport) -> None:
 
 def _learn_with_progress(brain: DualBrain, paths: list[Path], config: LearnConfig) -> LearnReport:
     """Learn with a live bar: steps, loss, tokens/s and ETA."""
-    columns = (TextColumn("learning"), BarColumn(), TextColumn("{task.completed}/{task.total} steps"),
+    columns = (TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[tps]:.0f} tok/s"), TimeRemainingColumn())
+    labels = {"questions": "writing questions", "training": "training"}
     with Progress(*columns, console=err) as bar:
-        task = bar.add_task("learn", total=None, loss=float("nan"), tps=0.0)
+        task = bar.add_task("preparing", total=None, loss=float("nan"), tps=0.0)
 
-        def show(update: TrainProgress) -> None:
+        def show(update: LearnProgress) -> None:
+            if bar.tasks[0].description != labels[update.phase]:
+                bar.reset(task, description=labels[update.phase])  # a new phase: restart the bar and its ETA
             bar.update(task, completed=update.step, total=update.total_steps, loss=update.loss, tps=update.tokens_per_second)
 
         return brain.learn(paths, config, on_progress=show)

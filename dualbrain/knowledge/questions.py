@@ -10,6 +10,7 @@ single question, or share no words with the fact are dropped.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from dualbrain.reasoning.generate import generate_batch
 from dualbrain.reasoning.loader import ReasoningNetwork
@@ -47,8 +48,12 @@ def usable_question(text: str, sentence: str, answer: str) -> str | None:
     return question if shared else None
 
 
-def write_questions(reasoning: ReasoningNetwork, pairs: list[tuple[str, str]]) -> list[str | None]:
+def write_questions(
+    reasoning: ReasoningNetwork,
+    pairs: list[tuple[str, str]],
+    on_batch: Callable[[int, int], None] | None = None,
+) -> list[str | None]:
     """One self-study question per (sentence, answer) pair, or None where the model's attempt is unusable."""
     prompts = [_prompt(reasoning, sentence, answer) for sentence, answer in pairs]
-    drafts = generate_batch(reasoning.model, reasoning.tokenizer, prompts, _MAX_QUESTION_TOKENS)
+    drafts = generate_batch(reasoning.model, reasoning.tokenizer, prompts, _MAX_QUESTION_TOKENS, on_batch=on_batch)
     return [usable_question(draft, sentence, answer) for draft, (sentence, answer) in zip(drafts, pairs)]

@@ -9,6 +9,7 @@ dualbrain refuse to attach knowledge to the wrong base model.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from dualbrain.errors import IncompatibleKnowledge
 from dualbrain.knowledge.network import KNOWLEDGE_NETWORKS, KnowledgeNetwork, LoraKnowledge, LoraSettings
 from dualbrain.knowledge.questions import write_questions
 from dualbrain.knowledge.signals import build_signals
-from dualbrain.knowledge.trainer import TrainProgress, TrainSettings, train_knowledge
+from dualbrain.knowledge.trainer import LearnProgress, TrainSettings, train_knowledge
 from dualbrain.reasoning.loader import ReasoningNetwork
 from dualbrain.store.atomic import atomic_write_text
 
@@ -51,14 +52,20 @@ def learn_documents(
     documents: list[SourceDocument],
     config: LearnConfig,
     out_dir: Path,
-    on_progress: Callable[[TrainProgress], None] | None = None,
+    on_progress: Callable[[LearnProgress], None] | None = None,
 ) -> dict:
     """Train a knowledge network on ``documents`` and write it with its manifest into ``out_dir``.
 
     The base model comes back untouched (knowledge detached). Returns the run's metrics.
     """
     network = LoraKnowledge(config.lora)
-    writer = (lambda pairs: write_questions(reasoning, pairs)) if config.self_study else None
+    started = time.perf_counter()
+
+    def questions_progress(done: int, total: int) -> None:
+        if on_progress:
+            on_progress(LearnProgress("questions", done, total, 0, float("nan"), 0.0, time.perf_counter() - started))
+
+    writer = (lambda pairs: write_questions(reasoning, pairs, questions_progress)) if config.self_study else None
     examples = build_signals(
         [(doc.id, doc.text) for doc in documents], reasoning.tokenizer, config.train.max_tokens, config.train.seed, writer
     )

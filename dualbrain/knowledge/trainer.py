@@ -53,9 +53,14 @@ class TrainSettings:
 
 
 @dataclass(frozen=True)
-class TrainProgress:
-    """A snapshot for progress bars and job records."""
+class LearnProgress:
+    """A snapshot for progress bars and job records.
 
+    ``phase`` is "questions" while the frozen model writes self-study questions (steps are batches; no
+    loss yet), then "training" (steps are optimiser steps).
+    """
+
+    phase: str
     step: int
     total_steps: int
     epoch: int
@@ -111,7 +116,7 @@ def train_knowledge(
     network: KnowledgeNetwork,
     examples: list[TrainingExample],
     settings: TrainSettings,
-    on_progress: Callable[[TrainProgress], None] | None = None,
+    on_progress: Callable[[LearnProgress], None] | None = None,
 ) -> tuple[torch.nn.Module, TrainResult, Accelerator]:
     """Attach fresh knowledge weights to ``base`` and fit them to ``examples``.
 
@@ -153,7 +158,7 @@ def train_knowledge(
             loss_value = accelerator.reduce(loss.detach(), reduction="mean").item()
             if on_progress and accelerator.is_main_process:
                 elapsed = time.perf_counter() - started
-                on_progress(TrainProgress(step, total_steps, epoch + 1, loss_value, tokens / elapsed, elapsed))
+                on_progress(LearnProgress("training", step, total_steps, epoch + 1, loss_value, tokens / elapsed, elapsed))
     accelerator.wait_for_everyone()
     model = accelerator.unwrap_model(model)
     model.eval()

@@ -6,6 +6,8 @@ Greedy decoding, so output is reproducible. Prompts are generated in left-padded
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
@@ -17,10 +19,19 @@ DEFAULT_MAX_NEW_TOKENS = 64
 
 @torch.inference_mode()
 def generate_batch(
-    model: nn.Module, tokenizer: PreTrainedTokenizerBase, prompts: list[str], max_new_tokens: int, batch_size: int = 16
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: list[str],
+    max_new_tokens: int,
+    batch_size: int = 16,
+    on_batch: Callable[[int, int], None] | None = None,
 ) -> list[str]:
-    """Greedy continuations of ``prompts`` (already formatted model input), in order."""
+    """Greedy continuations of ``prompts`` (already formatted model input), in order.
+
+    ``on_batch(done, total)`` is called after each batch, for progress display.
+    """
     outputs: list[str] = []
+    total_batches = -(-len(prompts) // batch_size)
     for start in range(0, len(prompts), batch_size):
         encoded = tokenizer(
             prompts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
@@ -34,6 +45,8 @@ def generate_batch(
         )
         new_tokens = generated[:, encoded["input_ids"].shape[1] :]
         outputs += [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+        if on_batch:
+            on_batch(start // batch_size + 1, total_batches)
     return outputs
 
 
