@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from dualbrain.errors import IncompatibleKnowledge
+from dualbrain.errors import DualBrainError, IncompatibleKnowledge
 from dualbrain.knowledge.network import KNOWLEDGE_NETWORKS, KnowledgeNetwork, LoraKnowledge, LoraSettings
 from dualbrain.knowledge.questions import write_questions
 from dualbrain.knowledge.signals import build_signals
@@ -24,6 +24,7 @@ from dualbrain.store.atomic import atomic_write_text
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
+_REQUIRED_MANIFEST_KEYS = {"base_model", "base_identity", "knowledge_network"}
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,13 @@ def learn_documents(
 
 
 def read_manifest(version_dir: Path) -> dict:
-    return json.loads((version_dir / MANIFEST).read_text())
+    try:
+        manifest = json.loads((version_dir / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise DualBrainError(f"knowledge version {version_dir.name} is unreadable ({error}); relearn") from None
+    if not isinstance(manifest, dict) or not _REQUIRED_MANIFEST_KEYS <= manifest.keys():
+        raise DualBrainError(f"knowledge version {version_dir.name} is unreadable (incomplete manifest); relearn")
+    return manifest
 
 
 def attach_knowledge(reasoning: ReasoningNetwork, version_dir: Path) -> tuple[KnowledgeNetwork, object]:

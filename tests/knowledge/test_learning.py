@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from dualbrain.errors import IncompatibleKnowledge
+from dualbrain.errors import DualBrainError, IncompatibleKnowledge
 from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, attach_knowledge, learn_documents, read_manifest
 from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.reasoning.loader import load_reasoning_network
@@ -82,3 +82,12 @@ def test_knowledge_for_another_base_model_is_refused(reasoning, other_tiny_model
     other = load_reasoning_network(other_tiny_model_dir, tmp_path / "models")
     with pytest.raises(IncompatibleKnowledge, match="trained on base model"):
         attach_knowledge(other, tmp_path)
+
+
+def test_a_damaged_version_is_a_clear_error(reasoning, tmp_path: Path) -> None:
+    learn_documents(reasoning, DOCS, FAST, tmp_path)
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(DualBrainError, match="unreadable"):
+        attach_knowledge(reasoning, tmp_path)
+    with pytest.raises(DualBrainError, match="unreadable"):
+        attach_knowledge(reasoning, tmp_path / "missing")
