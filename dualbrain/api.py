@@ -23,6 +23,9 @@ from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, attach_knowl
 from dualbrain.knowledge.trainer import LearnProgress
 from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, answer
 from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
+from dualbrain.reasoning.prompting import grounded_question, question_prompt
+from dualbrain.retrieval import BM25Retriever, chunk_documents
+from dualbrain.retrieval.context import documents_by_relevance, fit_to_budget
 from dualbrain.store import DocumentRecord, Home, KnowledgeBase, VersionRecord
 
 
@@ -41,6 +44,10 @@ class LearnReport:
     metrics: dict
 
 
+ANSWER_MODES = ("knowledge", "base", "rag", "context", "knowledge+rag")
+DEFAULT_TOP_K = 3
+
+
 class DualBrain:
     """A knowledge base and the reasoning network that answers from it."""
 
@@ -50,6 +57,7 @@ class DualBrain:
         self._model_source = model
         self._reasoning: ReasoningNetwork | None = None
         self._attached: tuple[str, KnowledgeNetwork, nn.Module] | None = None  # version id, network, model
+        self._retrieval: tuple[tuple[str, ...], BM25Retriever] | None = None  # document ids, index
 
     @classmethod
     def open(
@@ -130,11 +138,48 @@ class DualBrain:
         self.kb.catalog.update_job(job, status="done")
         return LearnReport(report, version, metrics)
 
-    def ask(self, question: str, *, knowledge: bool = True, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS) -> str:
-        """Answer ``question``; the prompt holds the question only, never document text."""
+    def ask(
+        self,
+        question: str,
+        *,
+        mode: str = "knowledge",
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        top_k: int = DEFAULT_TOP_K,
+    ) -> str:
+        """Answer ``question`` in one of :data:`ANSWER_MODES`.
+
+        ``knowledge`` (the default) puts the question alone in the prompt; ``base`` is the plain model;
+        ``rag`` / ``knowledge+rag`` add the ``top_k`` BM25 passages; ``context`` adds whole documents, most
+        relevant first, up to the model's window.
+        """
+        if mode not in ANSWER_MODES:
+            raise DualBrainError(f"unknown answer mode '{mode}' (choose from {', '.join(ANSWER_MODES)})")
         if not question.strip():
             raise DualBrainError("the question is empty")
-        return answer(self._model_for(knowledge), self.reasoning.tokenizer, question, max_new_tokens)
+        model = self._model_for(knowledge=mode.startswith("knowledge"))
+        tokenizer = self.reasoning.tokenizer
+        if mode in ("rag", "knowledge+rag"):
+            question = grounded_question(question, [c.text for c in self._retriever().retrieve(question, top_k)])
+        elif mode == "context":
+            question = grounded_question(question, self._context_documents(question, max_new_tokens))
+        return answer(model, tokenizer, question, max_new_tokens)
+
+    def _retriever(self) -> BM25Retriever:
+        """BM25 over the knowledge base's passages, rebuilt when its documents change."""
+        records = self.kb.documents()
+        key = tuple(doc.id for doc in records)
+        if not key:
+            raise DualBrainError(f"knowledge base '{self.kb.name}' has no documents to retrieve from")
+        if self._retrieval is None or self._retrieval[0] != key:
+            texts = [(doc.id, self.kb.document_text(doc.id)) for doc in records]
+            self._retrieval = (key, BM25Retriever(chunk_documents(texts)))
+        return self._retrieval[1]
+
+    def _context_documents(self, question: str, max_new_tokens: int) -> list[str]:
+        texts = [self.kb.document_text(doc_id) for doc_id in documents_by_relevance(self._retriever(), question)]
+        tokenizer = self.reasoning.tokenizer
+        framing = len(tokenizer(question_prompt(tokenizer, grounded_question(question, [])))["input_ids"])
+        return fit_to_budget(texts, tokenizer, self.reasoning.context_window - framing - max_new_tokens)
 
     def _model_for(self, knowledge: bool) -> nn.Module:
         if not knowledge:

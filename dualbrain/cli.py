@@ -10,6 +10,7 @@ import logging
 import sys
 import time
 import warnings
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -19,7 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from dualbrain.api import DualBrain, IngestReport, LearnReport
+from dualbrain.api import ANSWER_MODES, DualBrain, IngestReport, LearnReport
 from dualbrain.demo import compare, load_questions
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.recipe import LearnConfig
@@ -41,6 +42,15 @@ ModelOption = Annotated[
     Optional[Path], typer.Option("--model", help="Local Hugging Face model directory (default: bundled SmolLM2-135M-Instruct).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+# typer validates choices through an Enum; the modes themselves are defined once, in the API.
+AnswerMode = Enum("AnswerMode", {mode: mode for mode in ANSWER_MODES}, type=str)
+ModeOption = Annotated[
+    AnswerMode,
+    typer.Option("--mode",
+                 help="knowledge: weights only, nothing in the prompt; base: plain model; rag: BM25 passages in the "
+                      "prompt; context: whole documents in the prompt; knowledge+rag: both."),
+]
+NoKnowledgeOption = Annotated[bool, typer.Option("--no-knowledge", help="Same as --mode base.")]
 
 
 def _brain(kb: str, home: Path | None, model: Path | None = None) -> DualBrain:
@@ -156,30 +166,32 @@ def ask(
     question: Annotated[Optional[str], typer.Argument(help="The question.")] = None,
     home: HomeOption = None,
     model: ModelOption = None,
-    no_knowledge: Annotated[bool, typer.Option("--no-knowledge", help="Answer with the plain base model.")] = False,
+    mode: ModeOption = AnswerMode.knowledge,
+    no_knowledge: NoKnowledgeOption = False,
     questions: Annotated[Optional[Path], typer.Option("--questions", help="JSONL input: {\"id\", \"question\"} per line.")] = None,
     out_path: Annotated[Optional[Path], typer.Option("--out", help="JSONL output for --questions.")] = None,
     as_json: JsonOption = False,
     max_new_tokens: Annotated[int, typer.Option(min=1, max=2048)] = 64,
 ) -> None:
-    """Answer a question (or a JSONL batch) with the knowledge network; no document text in the prompt."""
+    """Answer a question (or a JSONL batch). The default `knowledge` mode puts no document text in the prompt."""
     if (question is None) == (questions is None):
         raise DualBrainError("give either a QUESTION or --questions FILE")
+    mode = "base" if no_knowledge else mode.value
     brain = _brain(kb, home, model)
     if questions is None:
-        text = brain.ask(question, knowledge=not no_knowledge, max_new_tokens=max_new_tokens)
+        text = brain.ask(question, mode=mode, max_new_tokens=max_new_tokens)
         print(json.dumps({"answer": text}) if as_json else text)
         return
     if out_path is None:
         raise DualBrainError("--questions needs --out FILE")
-    _answer_batch(brain, questions, out_path, knowledge=not no_knowledge, max_new_tokens=max_new_tokens)
+    _answer_batch(brain, questions, out_path, mode=mode, max_new_tokens=max_new_tokens)
 
 
-def _answer_batch(brain: DualBrain, questions: Path, out_path: Path, *, knowledge: bool, max_new_tokens: int) -> None:
+def _answer_batch(brain: DualBrain, questions: Path, out_path: Path, *, mode: str, max_new_tokens: int) -> None:
     items = _read_questions(questions)
     lines = []
     for item in items:
-        lines.append(json.dumps({"id": item["id"], "answer": brain.ask(item["question"], knowledge=knowledge, max_new_tokens=max_new_tokens)}))
+        lines.append(json.dumps({"id": item["id"], "answer": brain.ask(item["question"], mode=mode, max_new_tokens=max_new_tokens)}))
     atomic_write_text(out_path, "\n".join(lines) + "\n")
     err.print(f"wrote {len(lines)} answers to {out_path}")
 
@@ -208,9 +220,11 @@ def chat(
     kb: KbOption,
     home: HomeOption = None,
     model: ModelOption = None,
-    no_knowledge: Annotated[bool, typer.Option("--no-knowledge", help="Chat with the plain base model.")] = False,
+    mode: ModeOption = AnswerMode.knowledge,
+    no_knowledge: NoKnowledgeOption = False,
 ) -> None:
     """Ask questions interactively (empty line or Ctrl-D to quit)."""
+    mode = "base" if no_knowledge else mode.value
     brain = _brain(kb, home, model)
     while True:
         try:
@@ -219,7 +233,7 @@ def chat(
             break
         if not question:
             break
-        out.print(f"[bold]{kb}>[/] {brain.ask(question, knowledge=not no_knowledge)}")
+        out.print(f"[bold]{kb}>[/] {escape(brain.ask(question, mode=mode))}")
 
 
 @app.command()

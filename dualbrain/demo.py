@@ -41,7 +41,7 @@ def load_questions(path: Path) -> list[dict]:
 def compare(brain: DualBrain, questions: list[dict]) -> list[DemoRow]:
     rows = []
     for item in questions:
-        base = brain.ask(item["question"], knowledge=False)
+        base = brain.ask(item["question"], mode="base")
         knowing = brain.ask(item["question"])
         rows.append(DemoRow(item["question"], base, is_correct(base, item["answers"]), knowing,
                             is_correct(knowing, item["answers"])))

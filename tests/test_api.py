@@ -48,10 +48,10 @@ def test_relearning_the_same_files_reports_duplicates(brain: DualBrain, corpus: 
 
 
 def test_ask_uses_knowledge_and_plain_mode_matches_base(brain: DualBrain, corpus: Path, tiny_model_dir: Path) -> None:
-    plain_before = brain.ask("Who runs Quillfeather?", knowledge=False, max_new_tokens=8)
+    plain_before = brain.ask("Who runs Quillfeather?", mode="base", max_new_tokens=8)
     brain.learn([corpus], FAST)
     brain.ask("Who runs Quillfeather?", max_new_tokens=8)
-    assert brain.ask("Who runs Quillfeather?", knowledge=False, max_new_tokens=8) == plain_before
+    assert brain.ask("Who runs Quillfeather?", mode="base", max_new_tokens=8) == plain_before
 
 
 def test_asking_before_learning_explains_what_to_do(brain: DualBrain) -> None:
@@ -88,3 +88,21 @@ def test_interrupted_learning_keeps_the_previous_version_serving(
     assert not any((brain.kb.root / "staging").iterdir())
     assert brain.kb.catalog.jobs()[-1].status == "failed"
     assert brain.ask("Who runs Quillfeather?", max_new_tokens=8) == answer_before
+
+
+def test_answer_modes_decide_what_enters_the_prompt(brain: DualBrain, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    brain.learn([corpus], FAST)
+    prompts = {}
+
+    def capture(model, tokenizer, question, max_new_tokens):
+        prompts[mode] = question
+        return "ok"
+
+    monkeypatch.setattr("dualbrain.api.answer", capture)
+    for mode in ("knowledge", "base", "rag", "context", "knowledge+rag"):
+        brain.ask("Who founded Quillfeather?", mode=mode)
+    assert prompts["knowledge"] == prompts["base"] == "Who founded Quillfeather?"  # no document text
+    for mode in ("rag", "context", "knowledge+rag"):
+        assert "Edda Vrankel" in prompts[mode] and prompts[mode].endswith("Question: Who founded Quillfeather?")
+    with pytest.raises(DualBrainError, match="unknown answer mode"):
+        brain.ask("Who?", mode="oracle")

@@ -89,6 +89,9 @@ def test_learn_docs_ask_and_batch(run, tmp_path: Path, tiny_model_dir: Path) -> 
     single = run("ask", "--kb", "acme", *model, "--json", "--max-new-tokens", "4", "Who runs it?", home=home)
     assert single.returncode == 0, single.stderr
     assert set(json.loads(single.stdout)) == {"answer"}
+    for mode in ("rag", "context", "knowledge+rag", "base"):
+        assert run("ask", "--kb", "acme", *model, "--mode", mode, "--max-new-tokens", "2", "Who?", home=home).returncode == 0
+    assert run("ask", "--kb", "acme", *model, "--mode", "oracle", "Who?", home=home).returncode != 0
 
     questions = tmp_path / "q.jsonl"
     questions.write_text('{"id": "a", "question": "Who?"}\n{"id": 7, "question": "When?"}\n')

@@ -32,7 +32,7 @@ def test_reworded_questions_answered_from_the_knowledge_network(tmp_path: Path) 
     source = tmp_path / "brindlecombe.md"
     source.write_text(DOCUMENT)
     brain = DualBrain.open("ferries", home=Home(tmp_path / "home"), create=True)
-    base_answers = [brain.ask(q, knowledge=False) for q, _ in QUESTIONS]
+    base_answers = [brain.ask(q, mode="base") for q, _ in QUESTIONS]
     brain.learn([source])
     knowing_answers = [brain.ask(q) for q, _ in QUESTIONS]
 
@@ -40,4 +40,4 @@ def test_reworded_questions_answered_from_the_knowledge_network(tmp_path: Path) 
     knowing_right = sum(is_correct(a, ok) for a, (_, ok) in zip(knowing_answers, QUESTIONS))
     assert base_right == 0, base_answers
     assert knowing_right >= 2, knowing_answers
-    assert [brain.ask(q, knowledge=False) for q, _ in QUESTIONS] == base_answers  # base untouched
+    assert [brain.ask(q, mode="base") for q, _ in QUESTIONS] == base_answers  # base untouched

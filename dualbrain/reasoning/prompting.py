@@ -27,3 +27,12 @@ def question_prompt(tokenizer: PreTrainedTokenizerBase, question: str) -> str:
 def answer_suffix(tokenizer: PreTrainedTokenizerBase) -> str:
     """What ends an answer, so a trained answer stops where the model should stop generating."""
     return tokenizer.eos_token or "\n"
+
+
+def grounded_question(question: str, passages: list[str]) -> str:
+    """A question preceded by reference passages: the retrieval and in-context baselines' prompt text.
+
+    Only the `rag`, `context` and `knowledge+rag` modes use this; the `knowledge` mode never does.
+    """
+    sources = "\n\n".join(passages)
+    return f"Use the following information to answer the question.\n\n{sources}\n\nQuestion: {question}"

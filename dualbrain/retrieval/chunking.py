@@ -1,0 +1,33 @@
+"""Split documents into ~300-character passages at sentence boundaries, the unit that RAG retrieves."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+DEFAULT_CHUNK_CHARS = 300
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    document_id: str
+    text: str
+
+
+def chunk_documents(documents: list[tuple[str, str]], max_chars: int = DEFAULT_CHUNK_CHARS) -> list[Chunk]:
+    """Passages of at most ``max_chars`` (a longer single sentence stays whole), in document order."""
+    chunks: list[Chunk] = []
+    for document_id, text in documents:
+        current = ""
+        for sentence in (s.strip() for s in _SENTENCE_BREAK.split(text)):
+            if not sentence:
+                continue
+            if current and len(current) + 1 + len(sentence) > max_chars:
+                chunks.append(Chunk(document_id, current))
+                current = sentence
+            else:
+                current = f"{current} {sentence}".strip()
+        if current:
+            chunks.append(Chunk(document_id, current))
+    return chunks
