@@ -21,7 +21,7 @@ from dualbrain.ingest import collect_files, extract
 from dualbrain.knowledge.network import KnowledgeNetwork
 from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, attach_knowledge, learn_documents
 from dualbrain.knowledge.trainer import LearnProgress
-from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, answer
+from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, answer
 from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
 from dualbrain.reasoning.prompting import grounded_question, question_prompt
 from dualbrain.retrieval import BM25Retriever, chunk_documents
@@ -152,17 +152,32 @@ class DualBrain:
         ``rag`` / ``knowledge+rag`` add the ``top_k`` BM25 passages; ``context`` adds whole documents, most
         relevant first, up to the model's window.
         """
+        return self.generate(question, mode=mode, max_new_tokens=max_new_tokens, top_k=top_k).text
+
+    def generate(
+        self,
+        question: str,
+        *,
+        mode: str = "knowledge",
+        max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+        top_k: int = DEFAULT_TOP_K,
+        documents: list[str] | None = None,
+    ) -> Generation:
+        """Like :meth:`ask`, with prompt size and timings; ``documents`` replaces the ranked documents of
+        the ``context`` mode (the benchmark's oracle passes exactly the documents holding the answer)."""
         if mode not in ANSWER_MODES:
             raise DualBrainError(f"unknown answer mode '{mode}' (choose from {', '.join(ANSWER_MODES)})")
         if not question.strip():
             raise DualBrainError("the question is empty")
+        if documents is not None and mode != "context":
+            raise DualBrainError("documents can only be given in the context mode")
         model = self._model_for(knowledge=mode.startswith("knowledge"))
-        tokenizer = self.reasoning.tokenizer
         if mode in ("rag", "knowledge+rag"):
             question = grounded_question(question, [c.text for c in self._retriever().retrieve(question, top_k)])
         elif mode == "context":
-            question = grounded_question(question, self._context_documents(question, max_new_tokens))
-        return answer(model, tokenizer, question, max_new_tokens)
+            texts = documents if documents is not None else self._documents_by_relevance(question)
+            question = grounded_question(question, self._fit_window(question, texts, max_new_tokens))
+        return answer(model, self.reasoning.tokenizer, question, max_new_tokens)
 
     def _retriever(self) -> BM25Retriever:
         """BM25 over the knowledge base's passages, rebuilt when its documents change."""
@@ -175,8 +190,10 @@ class DualBrain:
             self._retrieval = (key, BM25Retriever(chunk_documents(texts)))
         return self._retrieval[1]
 
-    def _context_documents(self, question: str, max_new_tokens: int) -> list[str]:
-        texts = [self.kb.document_text(doc_id) for doc_id in documents_by_relevance(self._retriever(), question)]
+    def _documents_by_relevance(self, question: str) -> list[str]:
+        return [self.kb.document_text(doc_id) for doc_id in documents_by_relevance(self._retriever(), question)]
+
+    def _fit_window(self, question: str, texts: list[str], max_new_tokens: int) -> list[str]:
         tokenizer = self.reasoning.tokenizer
         framing = len(tokenizer(question_prompt(tokenizer, grounded_question(question, [])))["input_ids"])
         return fit_to_budget(texts, tokenizer, self.reasoning.context_window - framing - max_new_tokens)

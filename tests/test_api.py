@@ -8,6 +8,7 @@ from dualbrain.api import DualBrain
 from dualbrain.errors import DualBrainError, NothingToLearn, UnknownKnowledgeBase
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings
+from dualbrain.reasoning.generate import Generation
 
 FAST = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, batch_size=8, bf16=False))
 
@@ -96,7 +97,7 @@ def test_answer_modes_decide_what_enters_the_prompt(brain: DualBrain, corpus: Pa
 
     def capture(model, tokenizer, question, max_new_tokens):
         prompts[mode] = question
-        return "ok"
+        return Generation("ok", 1, 0.0, 0.0)
 
     monkeypatch.setattr("dualbrain.api.answer", capture)
     for mode in ("knowledge", "base", "rag", "context", "knowledge+rag"):
@@ -106,3 +107,8 @@ def test_answer_modes_decide_what_enters_the_prompt(brain: DualBrain, corpus: Pa
         assert "Edda Vrankel" in prompts[mode] and prompts[mode].endswith("Question: Who founded Quillfeather?")
     with pytest.raises(DualBrainError, match="unknown answer mode"):
         brain.ask("Who?", mode="oracle")
+    mode = "oracle-context"
+    brain.generate("Who founded Quillfeather?", mode="context", documents=["Only this text."])
+    assert "Only this text." in prompts[mode] and "Edda Vrankel" not in prompts[mode]
+    with pytest.raises(DualBrainError, match="only be given in the context mode"):
+        brain.generate("Who?", mode="knowledge", documents=["leak"])

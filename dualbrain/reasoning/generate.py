@@ -6,11 +6,14 @@ Greedy decoding, so output is reproducible. Prompts are generated in left-padded
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 from torch import nn
 from transformers import PreTrainedTokenizerBase
+from transformers.generation.streamers import BaseStreamer
 
 from dualbrain.reasoning.prompting import question_prompt
 
@@ -50,8 +53,50 @@ def generate_batch(
     return outputs
 
 
+@dataclass(frozen=True)
+class Generation:
+    """One answer with the figures the benchmark reports."""
+
+    text: str
+    prompt_tokens: int
+    first_token_seconds: float  # time to first token: reading the prompt + one decoding step
+    total_seconds: float
+
+
+class _FirstTokenClock(BaseStreamer):
+    """Notes when generate() emits its first new token (its first put() is the prompt itself)."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.first_token_at: float | None = None
+        self._puts = 0
+
+    def put(self, value: torch.Tensor) -> None:
+        self._puts += 1
+        if self._puts == 2 and self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+
+    def end(self) -> None:
+        pass
+
+
+@torch.inference_mode()
 def answer(
     model: nn.Module, tokenizer: PreTrainedTokenizerBase, question: str, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
-) -> str:
-    """The model's greedy answer to ``question``; the prompt holds the question only."""
-    return generate_batch(model, tokenizer, [question_prompt(tokenizer, question)], max_new_tokens)[0]
+) -> Generation:
+    """The model's greedy answer to ``question`` (the whole user turn), timed."""
+    encoded = tokenizer(question_prompt(tokenizer, question), return_tensors="pt", add_special_tokens=False)
+    clock = _FirstTokenClock()
+    generated = model.generate(
+        **encoded,
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        streamer=clock,
+    )
+    finished = time.perf_counter()
+    prompt_tokens = encoded["input_ids"].shape[1]
+    text = tokenizer.decode(generated[0, prompt_tokens:], skip_special_tokens=True).strip()
+    first = (clock.first_token_at or finished) - clock.started
+    return Generation(text, prompt_tokens, first, finished - clock.started)
