@@ -21,6 +21,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from dualbrain.api import ANSWER_MODES, DualBrain, IngestReport, LearnReport
+from dualbrain.bench.report import to_markdown, write_report
+from dualbrain.bench.runner import SYSTEMS, BenchConfig, run_bench
 from dualbrain.demo import compare, load_questions
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.recipe import LearnConfig
@@ -260,6 +262,39 @@ def demo(
     out.print(table)
     out.print(f"correct: base model {sum(r.base_correct for r in rows)}/{len(rows)}, "
               f"dualbrain {sum(r.knowledge_correct for r in rows)}/{len(rows)}")
+
+
+@app.command()
+def bench(
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.json, report.md, accuracy.png.")] = Path("bench-report"),
+    organisations: Annotated[int, typer.Option("--docs", min=1, help="Fictional organisations (5 documents, ~1 KB text each).")] = 2,
+    questions: Annotated[int, typer.Option("--questions", min=1, max=15, help="Questions per organisation.")] = 15,
+    seed: Annotated[int, typer.Option(help="Seed of the generated corpus and of learning.")] = 0,
+    systems: Annotated[Optional[list[str]], typer.Option("--system", help=f"Repeat to choose: {', '.join(SYSTEMS)}.")] = None,
+    model: ModelOption = None,
+) -> None:
+    """Benchmark base, rag-bm25, context (oracle), knowledge and knowledge+rag on a generated corpus."""
+    try:
+        config = BenchConfig(organisations, questions, seed, tuple(systems or SYSTEMS))
+    except ValueError as error:
+        raise DualBrainError(str(error)) from None
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise DualBrainError(f"{out_dir} is not empty; choose a new --out folder")
+    columns = (TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn())
+    with Progress(*columns, console=err) as bar:
+        task = bar.add_task("learning", total=None)
+
+        def answered(done: int, total: int) -> None:
+            if bar.tasks[0].description != "answering":
+                bar.reset(task, description="answering")
+            bar.update(task, completed=done, total=total)
+
+        report = run_bench(config, out_dir, model, LearnConfig(train=TrainSettings(seed=seed)),
+                           on_progress=lambda u: bar.update(task, description=f"learning ({u.phase})", completed=u.step, total=u.total_steps),
+                           on_answer=answered)
+    paths = write_report(report, out_dir)
+    out.print(to_markdown(report), markup=False, highlight=False)
+    out.print(f"wrote {', '.join(str(p) for p in paths.values())}")
 
 
 def _marked(answer: str, correct: bool) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dualbrain.api import DualBrain
+from dualbrain.bench.scoring import contains_answer
 from dualbrain.errors import DualBrainError
 
 
@@ -21,10 +22,6 @@ class DemoRow:
     base_correct: bool
     knowledge_answer: str
     knowledge_correct: bool
-
-
-def is_correct(answer: str, accepted: list[str]) -> bool:
-    return any(option.lower() in answer.lower() for option in accepted)
 
 
 def load_questions(path: Path) -> list[dict]:
@@ -43,6 +40,6 @@ def compare(brain: DualBrain, questions: list[dict]) -> list[DemoRow]:
     for item in questions:
         base = brain.ask(item["question"], mode="base")
         knowing = brain.ask(item["question"])
-        rows.append(DemoRow(item["question"], base, is_correct(base, item["answers"]), knowing,
-                            is_correct(knowing, item["answers"])))
+        rows.append(DemoRow(item["question"], base, contains_answer(base, item["answers"]), knowing,
+                            contains_answer(knowing, item["answers"])))
     return rows

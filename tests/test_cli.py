@@ -15,7 +15,7 @@ from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings
 
 COMMANDS = [[], ["kb"], ["kb", "create"], ["kb", "list"], ["kb", "show"], ["kb", "delete"], ["docs"], ["docs", "list"],
-            ["learn"], ["ask"], ["chat"], ["demo"]]
+            ["learn"], ["ask"], ["chat"], ["demo"], ["bench"]]
 
 
 @dataclass
@@ -130,3 +130,14 @@ def test_demo_learns_once_and_compares(run, tmp_path: Path, tiny_model_dir: Path
     assert second.returncode == 0 and "learned" not in second.stdout  # nothing new: no retraining
     questions.write_text('{"question": "Who?"}\n')
     assert_one_line_error(run(*args, home=tmp_path / "home"), "needs a \"question\" and a non-empty \"answers\"")
+
+
+def test_bench_writes_its_report_and_refuses_a_used_folder(run, tmp_path: Path, tiny_model_dir: Path) -> None:
+    out = tmp_path / "report"
+    args = ("bench", "--docs", "1", "--questions", "2", "--model", str(tiny_model_dir), "--out", str(out))
+    result = run(*args, home=tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    assert {p.name for p in out.iterdir()} >= {"report.json", "report.md", "accuracy.png"}
+    assert "| knowledge |" in result.stdout
+    assert_one_line_error(run(*args, home=tmp_path / "home"), "is not empty")
+    assert_one_line_error(run("bench", "--system", "oracle", "--out", str(tmp_path / "x"), home=tmp_path), "unknown systems")

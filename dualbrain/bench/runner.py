@@ -1,0 +1,132 @@
+"""Run every answer system on one generated corpus, with the same base model, in one process.
+
+The knowledge network learns the corpus documents only (through the normal `learn` path); the questions
+are asked, never trained on, and the report records exactly which data training saw.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from dualbrain.api import DualBrain
+from dualbrain.bench.fictional import QUESTION_KINDS, Corpus, generate_corpus
+from dualbrain.bench.scoring import is_correct
+from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.trainer import LearnProgress
+from dualbrain.store import Home
+
+# Benchmark system → (answer mode, whether the oracle documents go in the prompt).
+SYSTEMS: dict[str, tuple[str, bool]] = {
+    "base": ("base", False),
+    "rag-bm25": ("rag", False),
+    "context": ("context", True),
+    "knowledge": ("knowledge", False),
+    "knowledge+rag": ("knowledge+rag", False),
+}
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    organisations: int = 2
+    questions_per_organisation: int = 15
+    seed: int = 0
+    systems: tuple[str, ...] = tuple(SYSTEMS)
+    max_new_tokens: int = 48
+    top_k: int = 3
+
+    def __post_init__(self) -> None:
+        unknown = set(self.systems) - set(SYSTEMS)
+        if unknown or not self.systems:
+            raise ValueError(f"unknown systems {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
+        if self.organisations < 1 or self.questions_per_organisation < 1:
+            raise ValueError("need at least one organisation and one question")
+
+
+def run_bench(
+    config: BenchConfig,
+    out_dir: Path,
+    model: str | Path | None = None,
+    learn_config: LearnConfig | None = None,
+    on_progress: Callable[[LearnProgress], None] | None = None,
+    on_answer: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Learn a generated corpus, answer its questions with every system, return the report dict."""
+    corpus = generate_corpus(config.organisations, config.questions_per_organisation, config.seed)
+    corpus_dir = _write_corpus(corpus, out_dir / "corpus")
+    brain = DualBrain.open("bench", home=Home(out_dir / "home"), model=model, create=True)
+    started = time.perf_counter()
+    learned = brain.learn([corpus_dir], learn_config, on_progress=on_progress)
+    learn_seconds = time.perf_counter() - started
+
+    rows = []
+    total = len(config.systems) * len(corpus.questions)
+    for system in config.systems:
+        mode, oracle = SYSTEMS[system]
+        for question in corpus.questions:
+            gold = [corpus_dir.joinpath(name).read_text() for name in question.gold_documents] if oracle else None
+            generation = brain.generate(
+                question.question, mode=mode, max_new_tokens=config.max_new_tokens, top_k=config.top_k, documents=gold
+            )
+            rows.append({"system": system, "id": question.id, "kind": question.kind, "question": question.question,
+                         "answers": list(question.answers), "answer": generation.text,
+                         "correct": is_correct(generation.text, question.answers), **_figures(generation)})
+            if on_answer:
+                on_answer(len(rows), total)
+    version_dir = brain.kb.version_dir(learned.version.id)
+    return {
+        "config": asdict(config),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
+                    "threads": torch.get_num_threads()},
+        "base_model": brain.reasoning.name,
+        "training_data": {
+            "documents": sorted(corpus.documents),
+            "examples_by_kind": learned.metrics["examples_by_kind"],
+            "note": "the knowledge network was trained on these documents only; no benchmark question or answer",
+        },
+        "learning": {"wall_seconds": round(learn_seconds, 1), "tokens_trained": learned.metrics["tokens_trained"],
+                     "corpus_characters": sum(len(t) for t in corpus.documents.values()),
+                     "adapter_bytes": sum(f.stat().st_size for f in version_dir.rglob("*.safetensors"))},
+        "summary": summarise(rows, config.systems),
+        "answers": rows,
+    }
+
+
+def _figures(generation) -> dict:
+    return {"prompt_tokens": generation.prompt_tokens, "first_token_seconds": round(generation.first_token_seconds, 4),
+            "total_seconds": round(generation.total_seconds, 4)}
+
+
+def summarise(rows: list[dict], systems: tuple[str, ...]) -> dict:
+    """Per system: accuracy per question kind and overall (answerable), and mean cost per answer."""
+    summary = {}
+    for system in systems:
+        mine = [r for r in rows if r["system"] == system]
+        by_kind = {}
+        for kind in QUESTION_KINDS:
+            kind_rows = [r for r in mine if r["kind"] == kind]
+            if kind_rows:
+                by_kind[kind] = round(sum(r["correct"] for r in kind_rows) / len(kind_rows), 3)
+        answerable = [r for r in mine if r["kind"] != "unanswerable"]
+        mean = lambda key: round(sum(r[key] for r in mine) / len(mine), 4)  # noqa: E731
+        summary[system] = {
+            "accuracy": round(sum(r["correct"] for r in answerable) / max(len(answerable), 1), 3),
+            "by_kind": by_kind,
+            "prompt_tokens": mean("prompt_tokens"),
+            "first_token_seconds": mean("first_token_seconds"),
+            "total_seconds": mean("total_seconds"),
+        }
+    return summary
+
+
+def _write_corpus(corpus: Corpus, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, text in corpus.documents.items():
+        (directory / name).write_text(text, encoding="utf-8")
+    return directory

@@ -1,0 +1,67 @@
+"""The benchmark: generated corpora, honest scoring, integrity of training data, and a tiny-model run."""
+
+import json
+from pathlib import Path
+
+from dualbrain.bench.fictional import QUESTION_KINDS, generate_corpus
+from dualbrain.bench.report import write_report
+from dualbrain.bench.runner import BenchConfig, run_bench
+from dualbrain.bench.scoring import abstains, is_correct
+from dualbrain.ingest import extract
+from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.signals import build_signals
+from dualbrain.knowledge.trainer import TrainSettings
+from transformers import AutoTokenizer
+
+
+def test_corpus_is_seeded_and_has_every_question_kind() -> None:
+    first, second = generate_corpus(3, seed=7), generate_corpus(3, seed=7)
+    assert first.documents == second.documents and first.questions == second.questions
+    assert generate_corpus(3, seed=8).documents != first.documents
+    assert {q.kind for q in first.questions} == set(QUESTION_KINDS)
+    assert len(first.documents) == 15
+
+
+def test_every_answer_is_in_its_gold_documents() -> None:
+    corpus = generate_corpus(2, seed=1)
+    for question in corpus.questions:
+        gold_text = " ".join(corpus.documents[name] for name in question.gold_documents)
+        assert all(answer in gold_text for answer in question.answers), question
+
+
+def test_training_data_never_contains_the_questions(tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Integrity: no benchmark question appears in the documents or in any rule-made training example."""
+    corpus = generate_corpus(2, seed=3)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    texts = []
+    for name, content in corpus.documents.items():
+        (tmp_path / name).write_text(content)
+        texts.append((name, extract(tmp_path / name).text))
+    examples = build_signals(texts, tokenizer, 256, seed=0)
+    training_text = " ".join(f"{e.prompt} {e.target}" for e in examples).lower()
+    documents_text = " ".join(corpus.documents.values()).lower()
+    for question in corpus.questions:
+        assert question.question.lower() not in training_text
+        assert question.question.lower() not in documents_text
+
+
+def test_scoring_rewards_answers_and_abstention() -> None:
+    assert is_correct("It was founded by Ada Pell.", ("Ada Pell", "Pell"))
+    assert not is_correct("It was founded by Bob.", ("Ada Pell",))
+    assert is_correct("I don't know who that is.", ()) and abstains("That is not mentioned.")
+    assert not is_correct("The CFO is Ada Pell.", ())
+
+
+def test_bench_runs_every_system_and_writes_reports(tiny_model_dir: Path, tmp_path: Path) -> None:
+    config = BenchConfig(organisations=1, questions_per_organisation=4, max_new_tokens=4)
+    learn = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, bf16=False), self_study=False)
+    report = run_bench(config, tmp_path / "run", model=tiny_model_dir, learn_config=learn)
+    assert set(report["summary"]) == {"base", "rag-bm25", "context", "knowledge", "knowledge+rag"}
+    assert len(report["answers"]) == 5 * 4
+    prompt_tokens = {s: v["prompt_tokens"] for s, v in report["summary"].items()}
+    assert prompt_tokens["knowledge"] == prompt_tokens["base"] < prompt_tokens["rag-bm25"]
+    assert report["training_data"]["documents"] == sorted(generate_corpus(1).documents)
+    paths = write_report(report, tmp_path / "out")
+    assert json.loads(paths["json"].read_text())["summary"] == report["summary"]
+    assert "| knowledge |" in paths["markdown"].read_text()
+    assert paths["chart"].read_bytes().startswith(b"\x89PNG")
