@@ -10,10 +10,12 @@ training signals → knowledge network → published version → answers with th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from accelerate import PartialState
 from torch import nn
 
 from dualbrain.errors import DualBrainError, IngestError, NothingToLearn, UnknownKnowledgeBase
@@ -111,7 +113,7 @@ class DualBrain:
         and the new documents stay 'pending' for the next run.
         """
         report = self.add(paths)
-        records = [doc for doc in self.kb.documents() if doc.status != "failed"]
+        records = self.kb.documents()
         if not records:
             raise NothingToLearn(f"knowledge base '{self.kb.name}' has no documents to learn")
         config = config or LearnConfig()
@@ -126,12 +128,16 @@ class DualBrain:
             if on_progress:
                 on_progress(update)
 
+        processes = PartialState()  # one process, or one of several under torchrun / accelerate launch
         try:
             with self.kb.staging_dir() as staged:
                 metrics = learn_documents(self.reasoning, documents, config, staged, progress)
-                version = self.kb.publish(
-                    staged, base_identity=self.reasoning.identity, document_ids=[d.id for d in documents], metrics=metrics
-                )
+                if processes.is_main_process:  # only the main process wrote the knowledge network
+                    self.kb.publish(
+                        staged, base_identity=self.reasoning.identity, document_ids=[d.id for d in documents], metrics=metrics
+                    )
+            processes.wait_for_everyone()
+            version = self.kb.current_version()
         except BaseException as error:
             self.kb.catalog.update_job(job, status="failed", error=str(error) or type(error).__name__)
             raise
@@ -171,13 +177,13 @@ class DualBrain:
             raise DualBrainError("the question is empty")
         if documents is not None and mode != "context":
             raise DualBrainError("documents can only be given in the context mode")
-        model = self._model_for(knowledge=mode.startswith("knowledge"))
         if mode in ("rag", "knowledge+rag"):
             question = grounded_question(question, [c.text for c in self._retriever().retrieve(question, top_k)])
         elif mode == "context":
             texts = documents if documents is not None else self._documents_by_relevance(question)
             question = grounded_question(question, self._fit_window(question, texts, max_new_tokens))
-        return answer(model, self.reasoning.tokenizer, question, max_new_tokens)
+        with self._model(knowledge=mode.startswith("knowledge")) as model:
+            return answer(model, self.reasoning.tokenizer, question, max_new_tokens)
 
     def _retriever(self) -> BM25Retriever:
         """BM25 over the knowledge base's passages, rebuilt when its documents change."""
@@ -198,10 +204,19 @@ class DualBrain:
         framing = len(tokenizer(question_prompt(tokenizer, grounded_question(question, [])))["input_ids"])
         return fit_to_budget(texts, tokenizer, self.reasoning.context_window - framing - max_new_tokens)
 
-    def _model_for(self, knowledge: bool) -> nn.Module:
-        if not knowledge:
-            self._detach()
-            return self.reasoning.model
+    @contextmanager
+    def _model(self, knowledge: bool) -> Iterator[nn.Module]:
+        """The model to answer with: base + current knowledge, or the plain base model."""
+        if knowledge:
+            yield self._knowing_model()
+        elif self._attached is None:
+            yield self.reasoning.model
+        else:  # switch the attached knowledge off rather than unloading and reloading it per question
+            _, network, model = self._attached
+            with network.switched_off(model):
+                yield model
+
+    def _knowing_model(self) -> nn.Module:
         version = self.kb.current_version()
         if version is None:
             raise DualBrainError(

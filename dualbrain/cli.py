@@ -10,6 +10,8 @@ import logging
 import sys
 import time
 import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
@@ -27,6 +29,7 @@ from dualbrain.demo import compare, load_questions
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import LearnProgress, TrainSettings
+from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS
 from dualbrain.store import Home, atomic_write_text
 
 app = typer.Typer(help="Give a language model a second brain for your documents.", no_args_is_help=True, pretty_exceptions_enable=False)
@@ -127,20 +130,32 @@ def _print_ingest(report: IngestReport) -> None:
         err.print(f"[yellow]skipped[/] {problem}")
 
 
-def _learn_with_progress(brain: DualBrain, paths: list[Path], config: LearnConfig) -> LearnReport:
-    """Learn with a live bar: steps, loss, tokens/s and ETA."""
-    columns = (TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+@contextmanager
+def _phase_bar() -> Iterator[Callable[..., None]]:
+    """A live bar (steps, loss, tokens/s, ETA) that restarts, ETA included, whenever the phase changes."""
+    columns = (TextColumn("{task.description:<20}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
                TextColumn("loss {task.fields[loss]:.3f}"), TextColumn("{task.fields[tps]:.0f} tok/s"), TimeRemainingColumn())
-    labels = {"questions": "writing questions", "training": "training"}
     with Progress(*columns, console=err) as bar:
         task = bar.add_task("preparing", total=None, loss=float("nan"), tps=0.0)
 
-        def show(update: LearnProgress) -> None:
-            if bar.tasks[0].description != labels[update.phase]:
-                bar.reset(task, description=labels[update.phase])  # a new phase: restart the bar and its ETA
-            bar.update(task, completed=update.step, total=update.total_steps, loss=update.loss, tps=update.tokens_per_second)
+        def show(phase: str, step: int, total: int, loss: float = float("nan"), tps: float = 0.0) -> None:
+            if bar.tasks[0].description != phase:
+                bar.reset(task, description=phase)
+            bar.update(task, completed=step, total=total, loss=loss, tps=tps)
 
-        return brain.learn(paths, config, on_progress=show)
+        yield show
+
+
+_PHASES = {"questions": "writing questions", "training": "training"}
+
+
+def _show_learning(show: Callable[..., None]) -> Callable[[LearnProgress], None]:
+    return lambda u: show(_PHASES[u.phase], u.step, u.total_steps, u.loss, u.tokens_per_second)
+
+
+def _learn_with_progress(brain: DualBrain, config: LearnConfig) -> LearnReport:
+    with _phase_bar() as show:
+        return brain.learn([], config, on_progress=_show_learning(show))
 
 
 @app.command()
@@ -155,8 +170,8 @@ def learn(
 ) -> None:
     """Add documents and train the knowledge network on the knowledge base; publish a new version."""
     brain = DualBrain.open(kb, home=home, model=model, create=create)
-    report = _learn_with_progress(brain, paths, LearnConfig(train=TrainSettings(epochs=epochs, seed=seed)))
-    _print_ingest(report.ingest)
+    _print_ingest(brain.add(paths))  # before training, so skipped files are seen at once
+    report = _learn_with_progress(brain, LearnConfig(train=TrainSettings(epochs=epochs, seed=seed)))
     metrics = report.metrics
     out.print(f"published {report.version.id}: {len(report.version.document_ids)} documents, "
               f"{metrics['tokens_trained']} tokens in {metrics['train_seconds']} s, final loss {metrics['final_loss']}")
@@ -173,7 +188,7 @@ def ask(
     questions: Annotated[Optional[Path], typer.Option("--questions", help="JSONL input: {\"id\", \"question\"} per line.")] = None,
     out_path: Annotated[Optional[Path], typer.Option("--out", help="JSONL output for --questions.")] = None,
     as_json: JsonOption = False,
-    max_new_tokens: Annotated[int, typer.Option(min=1, max=2048)] = 64,
+    max_new_tokens: Annotated[int, typer.Option(min=1, max=2048)] = DEFAULT_MAX_NEW_TOKENS,
 ) -> None:
     """Answer a question (or a JSONL batch). The default `knowledge` mode puts no document text in the prompt."""
     if (question is None) == (questions is None):
@@ -250,9 +265,10 @@ def demo(
     items = load_questions(questions)
     brain = DualBrain.open(kb, home=home, model=model, create=True)
     added = brain.add([corpus])
+    _print_ingest(added)
     if added.added or brain.kb.current_version() is None:
         started = time.perf_counter()
-        report = _learn_with_progress(brain, [], LearnConfig())
+        report = _learn_with_progress(brain, LearnConfig())
         out.print(f"learned {len(report.version.document_ids)} documents "
                   f"({report.metrics['tokens_trained']} tokens trained) in {time.perf_counter() - started:.0f} s")
     rows = compare(brain, items)
@@ -272,6 +288,7 @@ def bench(
     seed: Annotated[int, typer.Option(help="Seed of the generated corpus and of learning.")] = 0,
     systems: Annotated[Optional[list[str]], typer.Option("--system", help=f"Repeat to choose: {', '.join(SYSTEMS)}.")] = None,
     model: ModelOption = None,
+    home: HomeOption = None,
 ) -> None:
     """Benchmark base, rag-bm25, context (oracle), knowledge and knowledge+rag on a generated corpus."""
     try:
@@ -280,18 +297,9 @@ def bench(
         raise DualBrainError(str(error)) from None
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DualBrainError(f"{out_dir} is not empty; choose a new --out folder")
-    columns = (TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.completed}/{task.total}"), TimeRemainingColumn())
-    with Progress(*columns, console=err) as bar:
-        task = bar.add_task("learning", total=None)
-
-        def answered(done: int, total: int) -> None:
-            if bar.tasks[0].description != "answering":
-                bar.reset(task, description="answering")
-            bar.update(task, completed=done, total=total)
-
-        report = run_bench(config, out_dir, model, LearnConfig(train=TrainSettings(seed=seed)),
-                           on_progress=lambda u: bar.update(task, description=f"learning ({u.phase})", completed=u.step, total=u.total_steps),
-                           on_answer=answered)
+    with _phase_bar() as show:
+        report = run_bench(config, out_dir, model, LearnConfig(train=TrainSettings(seed=seed)), Home(home).models_dir,
+                           on_progress=_show_learning(show), on_answer=lambda done, total: show("answering", done, total))
     paths = write_report(report, out_dir)
     out.print(to_markdown(report), markup=False, highlight=False)
     out.print(f"wrote {', '.join(str(p) for p in paths.values())}")

@@ -30,9 +30,19 @@ def load_questions(path: Path) -> list[dict]:
         items = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except (OSError, ValueError) as error:
         raise DualBrainError(f"{path}: cannot read demo questions ({error})") from None
-    if not items or not all(isinstance(i.get("question"), str) and i.get("answers") for i in items):
+    if not items or not all(_is_demo_question(item) for item in items):
         raise DualBrainError(f"{path}: every line needs a \"question\" and a non-empty \"answers\" list")
     return items
+
+
+def _is_demo_question(item: object) -> bool:
+    return (
+        isinstance(item, dict)
+        and isinstance(item.get("question"), str)
+        and isinstance(item.get("answers"), list)
+        and bool(item["answers"])
+        and all(isinstance(answer, str) for answer in item["answers"])
+    )
 
 
 def compare(brain: DualBrain, questions: list[dict]) -> list[DemoRow]:

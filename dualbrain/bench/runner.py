@@ -54,13 +54,17 @@ def run_bench(
     out_dir: Path,
     model: str | Path | None = None,
     learn_config: LearnConfig | None = None,
+    models_dir: Path | None = None,
     on_progress: Callable[[LearnProgress], None] | None = None,
     on_answer: Callable[[int, int], None] | None = None,
 ) -> dict:
-    """Learn a generated corpus, answer its questions with every system, return the report dict."""
+    """Learn a generated corpus, answer its questions with every system, return the report dict.
+
+    The knowledge base lives in ``out_dir/home``; ``models_dir`` shares an existing converted-model cache.
+    """
     corpus = generate_corpus(config.organisations, config.questions_per_organisation, config.seed)
     corpus_dir = _write_corpus(corpus, out_dir / "corpus")
-    brain = DualBrain.open("bench", home=Home(out_dir / "home"), model=model, create=True)
+    brain = DualBrain.open("bench", home=Home(out_dir / "home", models_dir), model=model, create=True)
     started = time.perf_counter()
     learned = brain.learn([corpus_dir], learn_config, on_progress=on_progress)
     learn_seconds = time.perf_counter() - started

@@ -13,6 +13,7 @@ written, and :meth:`KnowledgeNetwork.detach` restores the exact original module 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -43,6 +44,10 @@ class KnowledgeNetwork(ABC):
     @abstractmethod
     def detach(self, model: nn.Module) -> PreTrainedModel:
         """Remove the knowledge weights and return the untouched base model."""
+
+    @abstractmethod
+    def switched_off(self, model: nn.Module) -> AbstractContextManager[nn.Module]:
+        """While inside, ``model`` computes exactly what the plain base model computes (no reloading)."""
 
 
 @dataclass(frozen=True)
@@ -97,6 +102,9 @@ class LoraKnowledge(KnowledgeNetwork):
 
     def detach(self, model: nn.Module) -> PreTrainedModel:
         return model.unload() if isinstance(model, PeftModel) else model
+
+    def switched_off(self, model: nn.Module) -> AbstractContextManager[nn.Module]:
+        return model.disable_adapter()
 
 
 # Manifest "knowledge_network" value → implementation, so a saved version can be re-attached.

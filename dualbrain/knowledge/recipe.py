@@ -70,29 +70,33 @@ def learn_documents(
     examples = build_signals(
         [(doc.id, doc.text) for doc in documents], reasoning.tokenizer, config.train.max_tokens, config.train.seed, writer
     )
+    # train_knowledge takes its own knowledge weights off again if training fails; after it returns,
+    # they come off here, whether saving works or not, so the base model is always left as it was.
     model, result, accelerator = train_knowledge(
         reasoning.model, reasoning.tokenizer, network, examples, config.train, on_progress
     )
-    metrics = {
-        "final_loss": round(result.final_loss, 4),
-        "steps": result.steps,
-        "tokens_trained": result.tokens_trained,
-        "train_seconds": round(result.seconds, 1),
-        "examples_by_kind": result.examples_by_kind,
-    }
-    if accelerator.is_main_process:
-        network.save(model, out_dir, reasoning.name)
-        manifest = {
-            "format": MANIFEST_FORMAT,
-            "knowledge_network": network.kind,
-            "base_model": reasoning.name,
-            "base_identity": reasoning.identity,
-            "config": config.to_dict(),
-            "documents": [{"id": d.id, "sha256": d.sha256, "source_name": d.source_name} for d in documents],
-            "metrics": metrics,
+    try:
+        metrics = {
+            "final_loss": round(result.final_loss, 4),
+            "steps": result.steps,
+            "tokens_trained": result.tokens_trained,
+            "train_seconds": round(result.seconds, 1),
+            "examples_by_kind": result.examples_by_kind,
         }
-        atomic_write_text(out_dir / MANIFEST, json.dumps(manifest, indent=2))
-    network.detach(model)
+        if accelerator.is_main_process:
+            network.save(model, out_dir, reasoning.name)
+            manifest = {
+                "format": MANIFEST_FORMAT,
+                "knowledge_network": network.kind,
+                "base_model": reasoning.name,
+                "base_identity": reasoning.identity,
+                "config": config.to_dict(),
+                "documents": [{"id": d.id, "sha256": d.sha256, "source_name": d.source_name} for d in documents],
+                "metrics": metrics,
+            }
+            atomic_write_text(out_dir / MANIFEST, json.dumps(manifest, indent=2))
+    finally:
+        network.detach(model)
     return metrics
 
 
@@ -103,6 +107,8 @@ def read_manifest(version_dir: Path) -> dict:
         raise DualBrainError(f"knowledge version {version_dir.name} is unreadable ({error}); relearn") from None
     if not isinstance(manifest, dict) or not _REQUIRED_MANIFEST_KEYS <= manifest.keys():
         raise DualBrainError(f"knowledge version {version_dir.name} is unreadable (incomplete manifest); relearn")
+    if manifest.get("format", MANIFEST_FORMAT) > MANIFEST_FORMAT:
+        raise DualBrainError(f"knowledge version {version_dir.name} was written by a newer dualbrain; upgrade")
     return manifest
 
 
@@ -116,5 +122,10 @@ def attach_knowledge(reasoning: ReasoningNetwork, version_dir: Path) -> tuple[Kn
             f"(identity {reasoning.identity[:12]}); pass the matching --model"
         )
     # The adapter's own config file says how it is shaped; only the kind of network is needed here.
+    if manifest["knowledge_network"] not in KNOWLEDGE_NETWORKS:
+        raise DualBrainError(f"knowledge version {version_dir.name} uses an unknown network '{manifest['knowledge_network']}'")
     network = KNOWLEDGE_NETWORKS[manifest["knowledge_network"]]()
-    return network, network.attach(reasoning.model, version_dir)
+    try:
+        return network, network.attach(reasoning.model, version_dir)
+    except (OSError, ValueError, KeyError, RuntimeError) as error:
+        raise DualBrainError(f"knowledge version {version_dir.name} cannot be attached ({error}); relearn") from None

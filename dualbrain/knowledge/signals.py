@@ -2,7 +2,7 @@
 
 Plain next-token training on a document memorises it, but a model trained that way answers reworded
 questions badly: a fact is only *extractable* when the model has seen it in varied forms and from more
-than one direction (Physics of LMs 3.1; the reversal curse). So every document yields three views:
+than one direction (Physics of LMs 3.1; the reversal curse). So every document yields four views:
 
 * ``passage`` — the text itself, in chunks, as plain language modelling (the compression target);
 * ``recall``  — chat turns "tell me about <entity>" → the document's sentences that mention it, for

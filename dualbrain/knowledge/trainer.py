@@ -132,6 +132,8 @@ def train_knowledge(
     model = network.trainable(base)
     model.train()
     rows = [tokenize_example(example, tokenizer, settings.max_tokens) for example in examples]
+    # A prompt that fills the whole budget leaves nothing to learn (and an all-ignored batch has a NaN loss).
+    rows = [row for row in rows if any(label != IGNORE_INDEX for label in row["labels"])]
     generator = torch.Generator().manual_seed(settings.seed)
     loader = DataLoader(
         rows, batch_size=settings.batch_size, shuffle=True, generator=generator, collate_fn=_collate(tokenizer.pad_token_id)
@@ -145,20 +147,24 @@ def train_knowledge(
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
     step, tokens, loss_value, started = 0, 0, float("nan"), time.perf_counter()
-    for epoch in range(epochs):
-        for batch in loader:
-            with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=settings.bf16):
-                loss = model(**batch).loss
-            accelerator.backward(loss)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            tokens += int(batch["attention_mask"].sum()) * accelerator.num_processes
-            loss_value = accelerator.reduce(loss.detach(), reduction="mean").item()
-            if on_progress and accelerator.is_main_process:
-                elapsed = time.perf_counter() - started
-                on_progress(LearnProgress("training", step, total_steps, epoch + 1, loss_value, tokens / elapsed, elapsed))
+    try:
+        for epoch in range(epochs):
+            for batch in loader:
+                with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=settings.bf16):
+                    loss = model(**batch).loss
+                accelerator.backward(loss)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                tokens += int(batch["attention_mask"].sum()) * accelerator.num_processes
+                loss_value = accelerator.reduce(loss.detach(), reduction="mean").item()
+                if on_progress and accelerator.is_main_process:
+                    elapsed = time.perf_counter() - started
+                    on_progress(LearnProgress("training", step, total_steps, epoch + 1, loss_value, tokens / elapsed, elapsed))
+    except BaseException:
+        network.detach(accelerator.unwrap_model(model))  # a failed run leaves no knowledge weights behind
+        raise
     accelerator.wait_for_everyone()
     model = accelerator.unwrap_model(model)
     model.eval()

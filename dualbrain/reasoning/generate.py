@@ -38,7 +38,7 @@ def generate_batch(
     for start in range(0, len(prompts), batch_size):
         encoded = tokenizer(
             prompts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
-        )
+        ).to(model.device)
         generated = model.generate(
             **encoded,
             max_new_tokens=max_new_tokens,
@@ -85,7 +85,7 @@ def answer(
     model: nn.Module, tokenizer: PreTrainedTokenizerBase, question: str, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
 ) -> Generation:
     """The model's greedy answer to ``question`` (the whole user turn), timed."""
-    encoded = tokenizer(question_prompt(tokenizer, question), return_tensors="pt", add_special_tokens=False)
+    encoded = tokenizer(question_prompt(tokenizer, question), return_tensors="pt", add_special_tokens=False).to(model.device)
     clock = _FirstTokenClock()
     generated = model.generate(
         **encoded,

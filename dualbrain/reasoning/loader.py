@@ -26,10 +26,10 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from dualbrain.errors import DualBrainError
+from dualbrain.store.atomic import atomic_write_text
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
 _DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-_IDENTITY_FILE = "dualbrain-identity.json"
 # Files whose bytes define what the model computes; anything else (README, licences) is irrelevant.
 _IDENTITY_SUFFIXES = (".json", ".safetensors", ".model", ".txt", ".jinja")
 
@@ -67,23 +67,28 @@ def load_reasoning_network(model: str | Path | None, models_dir: Path) -> Reason
             raise DualBrainError(f"{model}: not a Hugging Face model directory (no config.json)")
         name = model_dir.name
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-    loaded = AutoModelForCausalLM.from_pretrained(model_dir, local_files_only=True, dtype=torch.float32)
+    if not any(model_dir.glob("*.safetensors")):
+        raise DualBrainError(f"{model_dir}: no .safetensors weights (pickled .bin weights are not loaded)")
+    loaded = AutoModelForCausalLM.from_pretrained(
+        model_dir, local_files_only=True, dtype=torch.float32, use_safetensors=True
+    )
     if tokenizer.pad_token is None:
         # Padding only ever appears under the attention mask, so reusing EOS is harmless.
         tokenizer.pad_token = tokenizer.eos_token
     # Generation batches prompts of different lengths; decoder-only models need the padding on the left.
     # (Training pads its own batches and does not depend on this.)
     tokenizer.padding_side = "left"
-    return ReasoningNetwork(freeze(loaded), tokenizer, model_identity(model_dir), name)
+    return ReasoningNetwork(freeze(loaded), tokenizer, model_identity(model_dir, models_dir), name)
 
 
-def model_identity(model_dir: Path) -> str:
-    """sha256 over the model's defining files, cached next to them by (name, size, mtime)."""
-    files = sorted(
-        p for p in model_dir.iterdir() if p.is_file() and p.suffix in _IDENTITY_SUFFIXES and p.name != _IDENTITY_FILE
-    )
+def model_identity(model_dir: Path, cache_dir: Path) -> str:
+    """sha256 over the model's defining files; cached in ``cache_dir`` by (path, name, size, mtime).
+
+    The cache lives in our own data directory: a user's model directory is never written to.
+    """
+    files = sorted(p for p in model_dir.iterdir() if p.is_file() and p.suffix in _IDENTITY_SUFFIXES)
     fingerprint = [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files]
-    cache = model_dir / _IDENTITY_FILE
+    cache = cache_dir / "identities" / (hashlib.sha256(str(model_dir.resolve()).encode()).hexdigest()[:24] + ".json")
     try:
         cached = json.loads(cache.read_text())
         if cached["fingerprint"] == fingerprint:
@@ -97,8 +102,9 @@ def model_identity(model_dir: Path) -> str:
             for block in iter(lambda: handle.read(1 << 24), b""):
                 digest.update(block)
     identity = digest.hexdigest()
-    try:  # the cache is an optimisation; a read-only model directory is fine
-        _write_json_atomic(cache, {"fingerprint": fingerprint, "identity": identity})
+    try:  # the cache is an optimisation; an unwritable data directory only costs a re-hash
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(cache, json.dumps({"fingerprint": fingerprint, "identity": identity}))
     except OSError:
         pass
     return identity
@@ -123,7 +129,13 @@ def ensure_default_model(models_dir: Path) -> Path:
     plain.load_state_dict(gguf_model.state_dict())
     plain.save_pretrained(staging)
     tokenizer.save_pretrained(staging)
-    os.replace(staging, target)  # a half-converted model is never visible under the final name
+    try:
+        os.replace(staging, target)  # a half-converted model is never visible under the final name
+    except OSError:
+        # Another process finished the same conversion first; its copy is identical.
+        shutil.rmtree(staging, ignore_errors=True)
+        if not (target / "config.json").is_file():
+            raise
     return target
 
 
@@ -136,9 +148,3 @@ def _bundled_gguf() -> Path:
     if not path.is_file():
         raise DualBrainError(f"bundled model file missing: {path}")
     return path
-
-
-def _write_json_atomic(path: Path, payload: dict) -> None:
-    temp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    temp.write_text(json.dumps(payload))
-    os.replace(temp, path)

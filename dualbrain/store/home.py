@@ -48,9 +48,11 @@ def _check_name(name: str) -> None:
 class Home:
     """All knowledge bases under ``root`` (default: :func:`default_home`); created on first write."""
 
-    def __init__(self, root: Path | None = None):
+    def __init__(self, root: Path | None = None, models_dir: Path | None = None):
         self.root = Path(root).expanduser() if root is not None else default_home()
-        self.models_dir = self.root / "models"
+        # Converted base models are large and identical everywhere; another home (a benchmark's
+        # scratch home, say) can share one cache instead of converting again.
+        self.models_dir = Path(models_dir) if models_dir is not None else self.root / "models"
         self._kbs_dir = self.root / "kbs"
 
     def create_kb(self, name: str) -> KnowledgeBase:
