@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])|\n+")
-_ABBREVIATION_END = re.compile(r"\b(?:Dr|Mr|Mrs|Ms|Prof|St|Mt|No|Inc|Ltd|Co|Corp|Jr|Sr|vs|etc|e\.g|i\.e)\.$")
+from dualbrain.ingest.sentences import sentences
+
 # Runs of capitalised words, optionally joined by short lowercase connectors ("Bank of Lisbon"), and
 # codes with digits ("QF-7", "1987"): the named things a question can ask about.
 _ENTITY = re.compile(
@@ -70,14 +70,8 @@ class TrainingExample:
 
 
 def split_sentences(text: str) -> list[str]:
-    """Sentences and list items of ``text``; headings and fragments without a verb-ish length dropped."""
-    pieces: list[str] = []
-    for piece in _SENTENCE_END.split(text):
-        piece = piece.strip(" \t-*#>|")
-        if pieces and _ABBREVIATION_END.search(pieces[-1]):
-            pieces[-1] += " " + piece  # "Dr." ends a title, not the sentence
-        else:
-            pieces.append(piece)
+    """Fact-bearing sentences and list items of ``text``: markup stripped, headings and short fragments dropped."""
+    pieces = (piece.strip(" \t-*#>|") for piece in sentences(text))
     return [piece for piece in pieces if len(piece.split()) >= 4]
 
 
@@ -115,7 +109,7 @@ def chunk_passages(text: str, tokenizer: PreTrainedTokenizerBase, max_tokens: in
 
 def _paragraph_units(paragraph: str) -> list[str]:
     paragraph = paragraph.strip()
-    return [paragraph] if len(paragraph) < 600 else [s for s in _SENTENCE_END.split(paragraph) if s.strip()]
+    return [paragraph] if len(paragraph) < 600 else sentences(paragraph)
 
 
 def recall_examples(document_id: str, text: str, rng: random.Random) -> list[TrainingExample]:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from dualbrain.ingest.sentences import sentences
+
 DEFAULT_CHUNK_CHARS = 300
-_SENTENCE_BREAK = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 @dataclass(frozen=True)
@@ -20,9 +20,7 @@ def chunk_documents(documents: list[tuple[str, str]], max_chars: int = DEFAULT_C
     chunks: list[Chunk] = []
     for document_id, text in documents:
         current = ""
-        for sentence in (s.strip() for s in _SENTENCE_BREAK.split(text)):
-            if not sentence:
-                continue
+        for sentence in sentences(text):
             if current and len(current) + 1 + len(sentence) > max_chars:
                 chunks.append(Chunk(document_id, current))
                 current = sentence
