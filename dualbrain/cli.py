@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from dualbrain.api import ANSWER_MODES, DualBrain, IngestReport, LearnReport
+from dualbrain.api import ANSWER_MODES, RETRIEVERS, DualBrain, IngestReport, LearnReport
 from dualbrain.bench.report import to_markdown, write_report
 from dualbrain.bench.runner import SYSTEMS, BenchConfig, run_bench
 from dualbrain.demo import compare, load_questions
@@ -56,6 +56,8 @@ ModeOption = Annotated[
                       "prompt; context: whole documents in the prompt; knowledge+rag: both."),
 ]
 NoKnowledgeOption = Annotated[bool, typer.Option("--no-knowledge", help="Same as --mode base.")]
+Retriever = Enum("Retriever", {kind: kind for kind in RETRIEVERS}, type=str)
+RetrieverOption = Annotated[Retriever, typer.Option("--retriever", help="Passages for rag modes: bm25 or embed (all-MiniLM-L6-v2).")]
 
 
 def _brain(kb: str, home: Path | None, model: Path | None = None) -> DualBrain:
@@ -185,6 +187,7 @@ def ask(
     model: ModelOption = None,
     mode: ModeOption = AnswerMode.knowledge,
     no_knowledge: NoKnowledgeOption = False,
+    retriever: RetrieverOption = Retriever.bm25,
     questions: Annotated[Optional[Path], typer.Option("--questions", help="JSONL input: {\"id\", \"question\"} per line.")] = None,
     out_path: Annotated[Optional[Path], typer.Option("--out", help="JSONL output for --questions.")] = None,
     as_json: JsonOption = False,
@@ -196,19 +199,19 @@ def ask(
     mode = "base" if no_knowledge else mode.value
     brain = _brain(kb, home, model)
     if questions is None:
-        text = brain.ask(question, mode=mode, max_new_tokens=max_new_tokens)
+        text = brain.ask(question, mode=mode, max_new_tokens=max_new_tokens, retriever=retriever.value)
         print(json.dumps({"answer": text}) if as_json else text)
         return
     if out_path is None:
         raise DualBrainError("--questions needs --out FILE")
-    _answer_batch(brain, questions, out_path, mode=mode, max_new_tokens=max_new_tokens)
+    _answer_batch(brain, questions, out_path, mode=mode, max_new_tokens=max_new_tokens, retriever=retriever.value)
 
 
-def _answer_batch(brain: DualBrain, questions: Path, out_path: Path, *, mode: str, max_new_tokens: int) -> None:
+def _answer_batch(brain: DualBrain, questions: Path, out_path: Path, *, mode: str, max_new_tokens: int, retriever: str) -> None:
     items = _read_questions(questions)
     lines = []
     for item in items:
-        lines.append(json.dumps({"id": item["id"], "answer": brain.ask(item["question"], mode=mode, max_new_tokens=max_new_tokens)}))
+        lines.append(json.dumps({"id": item["id"], "answer": brain.ask(item["question"], mode=mode, max_new_tokens=max_new_tokens, retriever=retriever)}))
     atomic_write_text(out_path, "\n".join(lines) + "\n")
     err.print(f"wrote {len(lines)} answers to {out_path}")
 

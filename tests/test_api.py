@@ -107,6 +107,11 @@ def test_answer_modes_decide_what_enters_the_prompt(brain: DualBrain, corpus: Pa
         assert "Edda Vrankel" in prompts[mode] and prompts[mode].endswith("Question: Who founded Quillfeather?")
     with pytest.raises(DualBrainError, match="unknown answer mode"):
         brain.ask("Who?", mode="oracle")
+    mode = "rag-embed"
+    brain.ask("Who founded Quillfeather?", mode="rag", retriever="embed")
+    assert "Edda Vrankel" in prompts[mode]
+    with pytest.raises(DualBrainError, match="unknown retriever"):
+        brain.ask("Who?", mode="rag", retriever="grep")
     mode = "oracle-context"
     brain.generate("Who founded Quillfeather?", mode="context", documents=["Only this text."])
     assert "Only this text." in prompts[mode] and "Edda Vrankel" not in prompts[mode]

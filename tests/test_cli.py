@@ -91,6 +91,7 @@ def test_learn_docs_ask_and_batch(run, tmp_path: Path, tiny_model_dir: Path) -> 
     assert set(json.loads(single.stdout)) == {"answer"}
     for mode in ("rag", "context", "knowledge+rag", "base"):
         assert run("ask", "--kb", "acme", *model, "--mode", mode, "--max-new-tokens", "2", "Who?", home=home).returncode == 0
+    assert run("ask", "--kb", "acme", *model, "--mode", "rag", "--retriever", "embed", "--max-new-tokens", "2", "Who?", home=home).returncode == 0
     assert run("ask", "--kb", "acme", *model, "--mode", "oracle", "Who?", home=home).returncode != 0
 
     questions = tmp_path / "q.jsonl"

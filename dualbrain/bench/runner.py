@@ -22,13 +22,14 @@ from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import LearnProgress
 from dualbrain.store import Home
 
-# Benchmark system → (answer mode, whether the oracle documents go in the prompt).
-SYSTEMS: dict[str, tuple[str, bool]] = {
-    "base": ("base", False),
-    "rag-bm25": ("rag", False),
-    "context": ("context", True),
-    "knowledge": ("knowledge", False),
-    "knowledge+rag": ("knowledge+rag", False),
+# Benchmark system → (answer mode, retriever, whether the oracle documents go in the prompt).
+SYSTEMS: dict[str, tuple[str, str, bool]] = {
+    "base": ("base", "bm25", False),
+    "rag-bm25": ("rag", "bm25", False),
+    "rag-embed": ("rag", "embed", False),
+    "context": ("context", "bm25", True),
+    "knowledge": ("knowledge", "bm25", False),
+    "knowledge+rag": ("knowledge+rag", "bm25", False),
 }
 
 
@@ -72,11 +73,12 @@ def run_bench(
     rows = []
     total = len(config.systems) * len(corpus.questions)
     for system in config.systems:
-        mode, oracle = SYSTEMS[system]
+        mode, retriever, oracle = SYSTEMS[system]
         for question in corpus.questions:
             gold = [corpus_dir.joinpath(name).read_text() for name in question.gold_documents] if oracle else None
             generation = brain.generate(
-                question.question, mode=mode, max_new_tokens=config.max_new_tokens, top_k=config.top_k, documents=gold
+                question.question, mode=mode, max_new_tokens=config.max_new_tokens, top_k=config.top_k,
+                retriever=retriever, documents=gold,
             )
             rows.append({"system": system, "id": question.id, "kind": question.kind, "question": question.question,
                          "answers": list(question.answers), "answer": generation.text,

@@ -56,8 +56,8 @@ def test_bench_runs_every_system_and_writes_reports(tiny_model_dir: Path, tmp_pa
     config = BenchConfig(organisations=1, questions_per_organisation=4, max_new_tokens=4)
     learn = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, bf16=False), self_study=False)
     report = run_bench(config, tmp_path / "run", model=tiny_model_dir, learn_config=learn)
-    assert set(report["summary"]) == {"base", "rag-bm25", "context", "knowledge", "knowledge+rag"}
-    assert len(report["answers"]) == 5 * 4
+    assert set(report["summary"]) == {"base", "rag-bm25", "rag-embed", "context", "knowledge", "knowledge+rag"}
+    assert len(report["answers"]) == 6 * 4
     prompt_tokens = {s: v["prompt_tokens"] for s, v in report["summary"].items()}
     assert prompt_tokens["knowledge"] == prompt_tokens["base"] < prompt_tokens["rag-bm25"]
     assert report["training_data"]["documents"] == sorted(generate_corpus(1).documents)

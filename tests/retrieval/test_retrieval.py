@@ -35,3 +35,11 @@ def test_context_orders_documents_and_fits_the_budget(tiny_model_dir: Path) -> N
     assert fit_to_budget(texts, tokenizer, 10_000) == texts
     cut = fit_to_budget(texts, tokenizer, 12)
     assert len(cut) == 1 and len(tokenizer(cut[0], add_special_tokens=False)["input_ids"]) <= 12
+
+
+def test_embedding_retrieval_matches_meaning_not_words() -> None:
+    from dualbrain.retrieval.embed import EmbeddingRetriever
+
+    retriever = EmbeddingRetriever(chunk_documents(DOCS, max_chars=60))
+    # No word of the question occurs in the passage it should find.
+    assert "740 kilometres" in retriever.retrieve("How far can the aircraft travel?", k=1)[0].text

