@@ -26,9 +26,9 @@ from dualbrain.knowledge.trainer import LearnProgress
 from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, answer
 from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
 from dualbrain.reasoning.prompting import grounded_question, question_prompt
-from dualbrain.retrieval import BM25Retriever, chunk_documents
-from dualbrain.retrieval.embed import EmbeddingRetriever
+from dualbrain.retrieval import BM25Retriever, Retriever, chunk_documents
 from dualbrain.retrieval.context import documents_by_relevance, fit_to_budget
+from dualbrain.retrieval.embed import EmbeddingRetriever
 from dualbrain.store import DocumentRecord, Home, KnowledgeBase, VersionRecord
 
 
@@ -48,7 +48,7 @@ class LearnReport:
 
 
 ANSWER_MODES = ("knowledge", "base", "rag", "context", "knowledge+rag")
-RETRIEVERS = {"bm25": BM25Retriever, "embed": EmbeddingRetriever}
+RETRIEVERS: dict[str, Callable[[list], Retriever]] = {"bm25": BM25Retriever, "embed": EmbeddingRetriever}
 DEFAULT_TOP_K = 3
 
 
@@ -61,7 +61,7 @@ class DualBrain:
         self._model_source = model
         self._reasoning: ReasoningNetwork | None = None
         self._attached: tuple[str, KnowledgeNetwork, nn.Module] | None = None  # version id, network, model
-        self._retrievers: dict[str, tuple[tuple[str, ...], object]] = {}  # kind → (document ids, index)
+        self._retrievers: dict[str, tuple[tuple[str, ...], Retriever]] = {}  # kind → (document ids, index)
 
     @classmethod
     def open(
@@ -191,7 +191,7 @@ class DualBrain:
         with self._model(knowledge=mode.startswith("knowledge")) as model:
             return answer(model, self.reasoning.tokenizer, question, max_new_tokens)
 
-    def _retriever(self, kind: str = "bm25"):
+    def _retriever(self, kind: str = "bm25") -> Retriever:
         """An index of ``kind`` over the knowledge base's passages, rebuilt when its documents change."""
         records = self.kb.documents()
         key = tuple(doc.id for doc in records)

@@ -5,6 +5,6 @@ prompt, for the `rag`, `context` and `knowledge+rag` answer modes and for `dualb
 """
 
 from dualbrain.retrieval.bm25 import BM25Retriever
-from dualbrain.retrieval.chunking import Chunk, chunk_documents
+from dualbrain.retrieval.chunking import Chunk, Retriever, chunk_documents
 
-__all__ = ["BM25Retriever", "Chunk", "chunk_documents"]
+__all__ = ["BM25Retriever", "Chunk", "Retriever", "chunk_documents"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from dualbrain.ingest.sentences import sentences
 
@@ -13,6 +14,14 @@ DEFAULT_CHUNK_CHARS = 300
 class Chunk:
     document_id: str
     text: str
+
+
+class Retriever(Protocol):
+    """What every retrieval baseline offers: its passages, and the best ``k`` for a question."""
+
+    chunks: list[Chunk]
+
+    def retrieve(self, question: str, k: int) -> list[Chunk]: ...
 
 
 def chunk_documents(documents: list[tuple[str, str]], max_chars: int = DEFAULT_CHUNK_CHARS) -> list[Chunk]:
