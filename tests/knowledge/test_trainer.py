@@ -1,0 +1,25 @@
+"""The training loop's target-only loss."""
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from dualbrain.knowledge.signals import TrainingExample
+from dualbrain.knowledge.trainer import IGNORE_INDEX, _collate, target_loss, tokenize_example
+
+
+def test_target_loss_equals_the_full_model_loss(tiny_model_dir: Path) -> None:
+    """Computing logits only where a target is predicted must not change the loss (shift and masks align)."""
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    examples = [
+        TrainingExample("cloze", "d", "Who founded Quillfeather?", "Edda Vrankel founded Quillfeather in 1987."),
+        TrainingExample("passage", "d", "", "Quillfeather builds gliders in Marrowgate."),
+        TrainingExample("recall", "d", "Tell me about the Wrenlark 9, the glider with the longest range of all.", "It flies 340 km."),
+    ]
+    batch = _collate(tokenizer.pad_token_id)([tokenize_example(e, tokenizer, 256) for e in examples])
+    assert (batch["labels"] == IGNORE_INDEX).any() and (batch["attention_mask"] == 0).any()  # prompts and padding present
+    with torch.no_grad():
+        expected = model(**batch).loss
+        assert torch.allclose(target_loss(model, batch), expected, atol=1e-5)
