@@ -18,7 +18,7 @@ from dualbrain.errors import DualBrainError, IncompatibleKnowledge
 from dualbrain.knowledge.network import KNOWLEDGE_NETWORKS, KnowledgeNetwork, LoraKnowledge, LoraSettings
 from dualbrain.knowledge.questions import write_questions
 from dualbrain.knowledge.signals import build_signals
-from dualbrain.knowledge.trainer import LearnProgress, TrainSettings, train_knowledge
+from dualbrain.knowledge.trainer import EpochHook, LearnProgress, TrainSettings, train_knowledge
 from dualbrain.reasoning.loader import ReasoningNetwork
 from dualbrain.store.atomic import atomic_write_text
 
@@ -54,6 +54,7 @@ def learn_documents(
     config: LearnConfig,
     out_dir: Path,
     on_progress: Callable[[LearnProgress], None] | None = None,
+    on_epoch_end: EpochHook | None = None,
 ) -> dict:
     """Train a knowledge network on ``documents`` and write it with its manifest into ``out_dir``.
 
@@ -73,7 +74,7 @@ def learn_documents(
     # train_knowledge takes its own knowledge weights off again if training fails; after it returns,
     # they come off here, whether saving works or not, so the base model is always left as it was.
     model, result, accelerator = train_knowledge(
-        reasoning.model, reasoning.tokenizer, network, examples, config.train, on_progress
+        reasoning.model, reasoning.tokenizer, network, examples, config.train, on_progress, on_epoch_end
     )
     try:
         metrics = {

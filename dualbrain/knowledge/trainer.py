@@ -125,6 +125,19 @@ def target_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch
     return F.cross_entropy(logits.float(), labels[:, 1:][predicts_target[:, :-1]])
 
 
+# Called after each epoch with the epoch number and the model (knowledge attached, eval mode).
+EpochHook = Callable[[int, torch.nn.Module], None]
+
+
+def _run_epoch_hook(hook: EpochHook, epoch: int, model: torch.nn.Module, accelerator: Accelerator) -> None:
+    if accelerator.is_main_process:
+        model.eval()
+        with torch.no_grad():
+            hook(epoch, accelerator.unwrap_model(model))
+        model.train()
+    accelerator.wait_for_everyone()
+
+
 def train_knowledge(
     base: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -132,11 +145,13 @@ def train_knowledge(
     examples: list[TrainingExample],
     settings: TrainSettings,
     on_progress: Callable[[LearnProgress], None] | None = None,
+    on_epoch_end: EpochHook | None = None,
 ) -> tuple[torch.nn.Module, TrainResult, Accelerator]:
     """Attach fresh knowledge weights to ``base`` and fit them to ``examples``.
 
     Returns the (unwrapped) model with knowledge attached, the run's figures, and the accelerator (the
-    caller saves on the main process only).
+    caller saves on the main process only). ``on_epoch_end(epoch, model)`` runs on the main process after
+    every epoch with the model in eval mode, e.g. to draw a learning curve.
     """
     if not examples:
         raise ValueError("no training examples")
@@ -180,6 +195,8 @@ def train_knowledge(
                 if on_progress and accelerator.is_main_process:
                     elapsed = time.perf_counter() - started
                     on_progress(LearnProgress("training", step, total_steps, epoch + 1, loss_value, tokens / elapsed, elapsed))
+            if on_epoch_end:
+                _run_epoch_hook(on_epoch_end, epoch + 1, model, accelerator)
     except BaseException:
         network.detach(accelerator.unwrap_model(model))  # a failed run leaves no knowledge weights behind
         raise

@@ -1,4 +1,4 @@
-"""The training loop's target-only loss."""
+"""The training loop: the target-only loss and the per-epoch hook."""
 
 from pathlib import Path
 
@@ -6,7 +6,8 @@ import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from dualbrain.knowledge.signals import TrainingExample
-from dualbrain.knowledge.trainer import IGNORE_INDEX, _collate, target_loss, tokenize_example
+from dualbrain.knowledge.network import LoraKnowledge, LoraSettings
+from dualbrain.knowledge.trainer import IGNORE_INDEX, TrainSettings, _collate, target_loss, tokenize_example, train_knowledge
 
 
 def test_target_loss_equals_the_full_model_loss(tiny_model_dir: Path) -> None:
@@ -23,3 +24,16 @@ def test_target_loss_equals_the_full_model_loss(tiny_model_dir: Path) -> None:
     with torch.no_grad():
         expected = model(**batch).loss
         assert torch.allclose(target_loss(model, batch), expected, atol=1e-5)
+
+
+def test_epoch_hook_sees_each_epoch_in_eval_mode(tiny_model_dir: Path) -> None:
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    examples = [TrainingExample("passage", "d", "", "Quillfeather builds gliders in Marrowgate.")] * 4
+    seen: list[tuple[int, bool]] = []
+    trained, result, _ = train_knowledge(
+        model, tokenizer, LoraKnowledge(LoraSettings(rank=4)), examples,
+        TrainSettings(epochs=2, min_steps=0, batch_size=2, bf16=False),
+        on_epoch_end=lambda epoch, m: seen.append((epoch, m.training)),
+    )
+    assert seen == [(1, False), (2, False)] and result.steps == 4
