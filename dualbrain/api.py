@@ -188,8 +188,24 @@ class DualBrain:
         elif mode == "context":
             texts = documents if documents is not None else self._documents_by_relevance(question)
             question = grounded_question(question, self._fit_window(question, texts, max_new_tokens))
-        with self._model(knowledge=mode.startswith("knowledge")) as model:
+        with self.answering_model(knowledge=mode.startswith("knowledge")) as model:
             return answer(model, self.reasoning.tokenizer, question, max_new_tokens)
+
+    @contextmanager
+    def answering_model(self, knowledge: bool) -> Iterator[nn.Module]:
+        """The model to answer with: base + current knowledge, or the plain base model.
+
+        Inside the block the model computes exactly what :meth:`generate` answers with, so other measurements
+        (the benchmark's retention check) see the same two models as answering does.
+        """
+        if knowledge:
+            yield self._knowing_model()
+        elif self._attached is None:
+            yield self.reasoning.model
+        else:  # switch the attached knowledge off rather than unloading and reloading it per question
+            _, network, model = self._attached
+            with network.switched_off(model):
+                yield model
 
     def _retriever(self, kind: str = "bm25") -> Retriever:
         """An index of ``kind`` over the knowledge base's passages, rebuilt when its documents change."""
@@ -209,18 +225,6 @@ class DualBrain:
         tokenizer = self.reasoning.tokenizer
         framing = len(tokenizer(question_prompt(tokenizer, grounded_question(question, [])))["input_ids"])
         return fit_to_budget(texts, tokenizer, self.reasoning.context_window - framing - max_new_tokens)
-
-    @contextmanager
-    def _model(self, knowledge: bool) -> Iterator[nn.Module]:
-        """The model to answer with: base + current knowledge, or the plain base model."""
-        if knowledge:
-            yield self._knowing_model()
-        elif self._attached is None:
-            yield self.reasoning.model
-        else:  # switch the attached knowledge off rather than unloading and reloading it per question
-            _, network, model = self._attached
-            with network.switched_off(model):
-                yield model
 
     def _knowing_model(self) -> nn.Module:
         version = self.kb.current_version()

