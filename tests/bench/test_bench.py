@@ -55,8 +55,8 @@ def test_scoring_rewards_answers_and_abstention() -> None:
 
 
 def test_bench_runs_every_system_and_writes_reports(tiny_model_dir: Path, tmp_path: Path) -> None:
-    config = BenchConfig(organisations=1, questions_per_organisation=4, max_new_tokens=4)
-    learn = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, bf16=False), self_study=False)
+    config = BenchConfig(organisations=1, questions_per_organisation=4, max_new_tokens=4, curve_questions=2)
+    learn = LearnConfig(train=TrainSettings(epochs=2, min_steps=0, bf16=False), self_study=False)
     report = run_bench(config, tmp_path / "run", model=tiny_model_dir, learn_config=learn)
     assert set(report["summary"]) == {"base", "rag-bm25", "rag-embed", "context", "knowledge", "knowledge+rag"}
     assert len(report["answers"]) == 6 * 4
@@ -67,6 +67,11 @@ def test_bench_runs_every_system_and_writes_reports(tiny_model_dir: Path, tmp_pa
     assert json.loads(paths["json"].read_text())["summary"] == report["summary"]
     assert "| knowledge |" in paths["markdown"].read_text()
     assert paths["chart"].read_bytes().startswith(b"\x89PNG")
+    curve = report["learning_curve"]
+    assert [e["epoch"] for e in curve["epochs"]] == [1, 2] and len(curve["questions"]) == 2
+    assert curve["epochs"][-1]["step"] == curve["loss"][-1][0] == len(curve["loss"])
+    assert "Learning curve" in paths["markdown"].read_text()
+    assert paths["curve_chart"].read_bytes().startswith(b"\x89PNG")
 
 
 def test_bench_on_real_text_reports_retention(tiny_model_dir: Path, tmp_path: Path, fake_wheel: Path) -> None:
