@@ -5,14 +5,22 @@ Rule-made views (``signals.py``) keep the document's own wording; users do not. 
 is that entity. Only the model's *question* is used: the training target stays the document's own
 sentence, so nothing the model might invent becomes knowledge. Questions that leak the answer, are not a
 single question, or share no words with the fact are dropped.
+
+A small model often asks about a *neighbouring* fact ("What is the largest customer of X?" drafted for the
+sentence about X's product). Trained as question → this sentence, such a draft teaches the wrong answer,
+so a question is kept only if, among all fact sentences being learned, its own sentence is the one most
+similar to it (all-MiniLM-L6-v2 sentence embeddings).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 from dualbrain.reasoning.generate import generate_batch
+from dualbrain.retrieval.chunking import Chunk
+from dualbrain.retrieval.embed import EmbeddingRetriever
 from dualbrain.reasoning.loader import ReasoningNetwork
 from dualbrain.reasoning.prompting import conversation_prompt
 
@@ -56,4 +64,19 @@ def write_questions(
     """One self-study question per (sentence, answer) pair, or None where the model's attempt is unusable."""
     prompts = [_prompt(reasoning, sentence, answer) for sentence, answer in pairs]
     drafts = generate_batch(reasoning.model, reasoning.tokenizer, prompts, _MAX_QUESTION_TOKENS, on_batch=on_batch)
-    return [usable_question(draft, sentence, answer) for draft, (sentence, answer) in zip(drafts, pairs)]
+    questions = [usable_question(draft, sentence, answer) for draft, (sentence, answer) in zip(drafts, pairs)]
+    return specific_to_their_sentence(questions, [sentence for sentence, _ in pairs])
+
+
+def specific_to_their_sentence(
+    questions: list[str | None], sentences: list[str], model_dir: Path | None = None
+) -> list[str | None]:
+    """``questions`` (one per sentence), with None where another of ``sentences`` matches a question better."""
+    if not any(questions):
+        return questions
+    distinct = list(dict.fromkeys(sentences))
+    ranker = EmbeddingRetriever([Chunk(str(i), sentence) for i, sentence in enumerate(distinct)], model_dir)
+    return [
+        question if question and ranker.retrieve(question, 1)[0].text == sentence else None
+        for question, sentence in zip(questions, sentences)
+    ]

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from dualbrain.knowledge.questions import usable_question, write_questions
+from dualbrain.knowledge.questions import specific_to_their_sentence, usable_question, write_questions
 from dualbrain.knowledge.signals import question_examples
 from dualbrain.reasoning.loader import load_reasoning_network
 
@@ -41,3 +41,13 @@ def test_write_questions_runs_the_frozen_model(tiny_model_dir: Path, tmp_path: P
     questions = write_questions(reasoning, [(FACT, "Kasimir Oduya"), (FACT, "Cinderpool Laboratory")])
     assert len(questions) == 2  # a random tiny model writes nonsense, which the filter turns into None
     assert all(q is None or q.endswith("?") for q in questions)
+
+
+def test_a_question_about_a_neighbouring_fact_is_dropped() -> None:
+    customer = "The largest customer of Quillfeather Aeronautics is the Thornvale Guild."
+    product = "The flagship glider of Quillfeather Aeronautics is the Wrenlark 9."
+    questions = ["Who is the biggest buyer from Quillfeather Aeronautics?",  # drafted for the customer: kept
+                 "Who is the biggest buyer from Quillfeather Aeronautics?",  # the same, drafted for the product: dropped
+                 "What is the main glider that Quillfeather Aeronautics sells?", None]
+    kept = specific_to_their_sentence(questions, [customer, product, product, customer])
+    assert kept == [questions[0], None, questions[2], None]
