@@ -28,17 +28,24 @@ _INSTRUCTION = (
     'Here is a fact: "{sentence}"\n'
     'Write a question that asks for "{answer}" without using the words "{answer}". Reply with the question only.'
 )
-# A made-up fact unrelated to any corpus, showing the wanted form (reworded, answer left out).
-_EXAMPLE_FACT = "The river port of Dunmore was built in 1871 by the engineer Ada Pell."
-_EXAMPLES = (("Ada Pell", "Which engineer built the river port of Dunmore?"), ("1871", "When was the Dunmore river port constructed?"))
+# Made-up facts unrelated to any corpus, each with two questions showing the wanted form (reworded, answer
+# left out). Every pair gets one draft per example set: different examples steer the small model to
+# different wordings, and more wordings per fact make it extractable (Physics of LMs 3.1).
+_EXAMPLE_SETS = (
+    ("The river port of Dunmore was built in 1871 by the engineer Ada Pell.",
+     (("Ada Pell", "Which engineer built the river port of Dunmore?"), ("1871", "When was the Dunmore river port constructed?"))),
+    ("The Harbour Bakery in Lindfield has 45 bakers and is owned by the Corran family.",
+     (("45", "How many people bake bread at the Harbour Bakery?"), ("Corran family", "Who owns the bakery on the harbour in Lindfield?"))),
+)
 _WORD = re.compile(r"[a-z0-9]{4,}")
 _MAX_QUESTION_TOKENS = 32
 
 
-def _prompt(reasoning: ReasoningNetwork, sentence: str, answer: str) -> str:
+def _prompt(reasoning: ReasoningNetwork, sentence: str, answer: str, example_set: int) -> str:
+    example_fact, examples = _EXAMPLE_SETS[example_set]
     messages = []
-    for example_answer, example_question in _EXAMPLES:
-        messages.append({"role": "user", "content": _INSTRUCTION.format(sentence=_EXAMPLE_FACT, answer=example_answer)})
+    for example_answer, example_question in examples:
+        messages.append({"role": "user", "content": _INSTRUCTION.format(sentence=example_fact, answer=example_answer)})
         messages.append({"role": "assistant", "content": example_question})
     messages.append({"role": "user", "content": _INSTRUCTION.format(sentence=sentence, answer=answer)})
     return conversation_prompt(reasoning.tokenizer, messages)
@@ -60,12 +67,18 @@ def write_questions(
     reasoning: ReasoningNetwork,
     pairs: list[tuple[str, str]],
     on_batch: Callable[[int, int], None] | None = None,
-) -> list[str | None]:
-    """One self-study question per (sentence, answer) pair, or None where the model's attempt is unusable."""
-    prompts = [_prompt(reasoning, sentence, answer) for sentence, answer in pairs]
+) -> list[list[str]]:
+    """The distinct usable self-study questions for each (sentence, answer) pair (possibly none)."""
+    jobs = [(pair, example_set) for example_set in range(len(_EXAMPLE_SETS)) for pair in pairs]
+    prompts = [_prompt(reasoning, sentence, answer, example_set) for (sentence, answer), example_set in jobs]
     drafts = generate_batch(reasoning.model, reasoning.tokenizer, prompts, _MAX_QUESTION_TOKENS, on_batch=on_batch)
-    questions = [usable_question(draft, sentence, answer) for draft, (sentence, answer) in zip(drafts, pairs)]
-    return specific_to_their_sentence(questions, [sentence for sentence, _ in pairs])
+    questions = [usable_question(draft, sentence, answer) for draft, ((sentence, answer), _) in zip(drafts, jobs)]
+    questions = specific_to_their_sentence(questions, [sentence for (sentence, _), _ in jobs])
+    per_pair: list[list[str]] = [[] for _ in pairs]
+    for index, question in enumerate(questions):
+        if question and question not in per_pair[index % len(pairs)]:
+            per_pair[index % len(pairs)].append(question)
+    return per_pair
 
 
 def specific_to_their_sentence(

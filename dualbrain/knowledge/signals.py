@@ -55,8 +55,8 @@ _CLOZE_TEMPLATES = (
 )
 _MAX_SENTENCES_PER_RECALL = 3
 
-# Writes one question per (sentence, answer) pair, None where it has no usable question.
-QuestionWriter = Callable[[list[tuple[str, str]]], list["str | None"]]
+# Writes the usable questions for each (sentence, answer) pair (possibly none).
+QuestionWriter = Callable[[list[tuple[str, str]]], list[list[str]]]
 
 
 @dataclass(frozen=True)
@@ -153,8 +153,8 @@ def question_examples(
     questions = write_questions([(sentence, entity) for _, sentence, entity in pairs])
     return [
         TrainingExample("question", document_id, question, sentence)
-        for (document_id, sentence, _), question in zip(pairs, questions)
-        if question
+        for (document_id, sentence, _), written in zip(pairs, questions)
+        for question in written
     ]
 
 

@@ -29,18 +29,18 @@ def test_question_view_pairs_every_entity_and_keeps_the_sentence_as_answer() -> 
 
     def writer(pairs):
         asked.extend(pairs)
-        return [f"Which one in '{sentence[:10]}'?" if i % 2 == 0 else None for i, (sentence, _) in enumerate(pairs)]
+        return [["Who runs it?", "Who is the head?"], []]
 
     examples = question_examples([("d1", FACT)], writer)
     assert asked == [(FACT, "Cinderpool Laboratory"), (FACT, "Kasimir Oduya")]
-    assert [(e.kind, e.target) for e in examples] == [("question", FACT)]  # the unusable draft is dropped
+    assert [(e.kind, e.prompt, e.target) for e in examples] == [("question", "Who runs it?", FACT), ("question", "Who is the head?", FACT)]
 
 
 def test_write_questions_runs_the_frozen_model(tiny_model_dir: Path, tmp_path: Path) -> None:
     reasoning = load_reasoning_network(tiny_model_dir, tmp_path)
     questions = write_questions(reasoning, [(FACT, "Kasimir Oduya"), (FACT, "Cinderpool Laboratory")])
-    assert len(questions) == 2  # a random tiny model writes nonsense, which the filter turns into None
-    assert all(q is None or q.endswith("?") for q in questions)
+    assert len(questions) == 2  # a random tiny model writes nonsense, which the filter drops
+    assert all(q.endswith("?") for written in questions for q in written)
 
 
 def test_a_question_about_a_neighbouring_fact_is_dropped() -> None:
