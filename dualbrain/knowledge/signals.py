@@ -9,7 +9,8 @@ than one direction (Physics of LMs 3.1; the reversal curse). So every document y
   *every* named entity of a sentence, so a fact is reachable from each of its ends (the product from the
   company and the company from the product);
 * ``cloze``   — chat turns that ask for one entity of a sentence with the rest of the sentence as the
-  question, answered by the full sentence, which teaches the question→fact format the user will use;
+  question, answered by the full sentence, which teaches the question→fact format the user will use
+  (the answer continues with the other sentences about the asked-for entity, so that two facts chain);
 * ``question`` — the same (sentence, entity) pairs asked in natural, reworded form, the question written
   by the frozen reasoning network itself (self-study, see ``questions.py``), answered by the sentence.
 
@@ -54,6 +55,8 @@ _CLOZE_TEMPLATES = (
     "Question: {question} Answer with the full fact.",
 )
 _MAX_SENTENCES_PER_RECALL = 3
+# An entity named in more sentences than this is a hub (the organisation itself); its facts are not chained.
+_MAX_LINKED_SENTENCES = 2
 
 # Writes the usable questions for each (sentence, answer) pair (possibly none).
 QuestionWriter = Callable[[list[tuple[str, str]]], list[list[str]]]
@@ -127,8 +130,30 @@ def recall_examples(document_id: str, text: str, rng: random.Random) -> list[Tra
     return examples
 
 
-def cloze_examples(document_id: str, text: str, rng: random.Random) -> list[TrainingExample]:
-    """For each entity of each sentence: the sentence with that entity asked for → the full sentence."""
+def linked_answers(documents: list[tuple[str, str]]) -> Callable[[str, str], str]:
+    """The target for a question whose answer is ``entity`` of ``sentence``: the sentence, then what the
+    corpus says elsewhere about that entity (if it is mentioned in only a few other sentences).
+
+    A small model cannot chain two facts silently ("where was X's chief executive born?"); trained to
+    continue an answer with the facts about the entity it just named, it writes the chain out.
+    """
+    mentions: dict[str, list[str]] = defaultdict(list)
+    for _, text in documents:
+        for sentence in split_sentences(text):
+            for entity in find_entities(sentence):
+                mentions[entity].append(sentence)
+
+    def answer(sentence: str, entity: str) -> str:
+        others = list(dict.fromkeys(s for s in mentions[entity] if s != sentence))
+        return " ".join([sentence, *others]) if len(others) <= _MAX_LINKED_SENTENCES else sentence
+
+    return answer
+
+
+def cloze_examples(
+    document_id: str, text: str, rng: random.Random, answer: Callable[[str, str], str]
+) -> list[TrainingExample]:
+    """For each entity of each sentence: the sentence with that entity asked for → the (linked) sentence."""
     examples = []
     for sentence in split_sentences(text):
         body = sentence.rstrip(".!?")
@@ -136,14 +161,14 @@ def cloze_examples(document_id: str, text: str, rng: random.Random) -> list[Trai
             question = body.replace(entity, _wh_word(entity), 1) + "?"
             blank = body.replace(entity, "____", 1) + "."
             prompt = rng.choice(_CLOZE_TEMPLATES).format(question=question, blank=blank)
-            examples.append(TrainingExample("cloze", document_id, prompt, sentence))
+            examples.append(TrainingExample("cloze", document_id, prompt, answer(sentence, entity)))
     return examples
 
 
 def question_examples(
-    documents: list[tuple[str, str]], write_questions: QuestionWriter
+    documents: list[tuple[str, str]], write_questions: QuestionWriter, answer: Callable[[str, str], str]
 ) -> list[TrainingExample]:
-    """Reworded questions for every (sentence, entity) pair of every document → the sentence."""
+    """Reworded questions for every (sentence, entity) pair of every document → the (linked) sentence."""
     pairs = [
         (document_id, sentence, entity)
         for document_id, text in documents
@@ -152,8 +177,8 @@ def question_examples(
     ]
     questions = write_questions([(sentence, entity) for _, sentence, entity in pairs])
     return [
-        TrainingExample("question", document_id, question, sentence)
-        for (document_id, sentence, _), written in zip(pairs, questions)
+        TrainingExample("question", document_id, question, answer(sentence, entity))
+        for (document_id, sentence, entity), written in zip(pairs, questions)
         for question in written
     ]
 
@@ -178,13 +203,14 @@ def build_signals(
     ``write_questions`` adds the self-study ``question`` view; without it only rule-made views are built.
     """
     rng = random.Random(seed)
+    answer = linked_answers(documents)
     examples: list[TrainingExample] = []
     for document_id, text in documents:
         examples += [
             TrainingExample("passage", document_id, "", chunk) for chunk in chunk_passages(text, tokenizer, max_tokens)
         ]
         examples += recall_examples(document_id, text, rng)
-        examples += cloze_examples(document_id, text, rng)
+        examples += cloze_examples(document_id, text, rng, answer)
     if write_questions is not None:
-        examples += question_examples(documents, write_questions)
+        examples += question_examples(documents, write_questions, answer)
     return examples

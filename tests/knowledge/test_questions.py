@@ -31,7 +31,7 @@ def test_question_view_pairs_every_entity_and_keeps_the_sentence_as_answer() -> 
         asked.extend(pairs)
         return [["Who runs it?", "Who is the head?"], []]
 
-    examples = question_examples([("d1", FACT)], writer)
+    examples = question_examples([("d1", FACT)], writer, lambda sentence, entity: sentence)
     assert asked == [(FACT, "Cinderpool Laboratory"), (FACT, "Kasimir Oduya")]
     assert [(e.kind, e.prompt, e.target) for e in examples] == [("question", "Who runs it?", FACT), ("question", "Who is the head?", FACT)]
 

@@ -5,7 +5,9 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from dualbrain.knowledge.signals import build_signals, chunk_passages, cloze_examples, find_entities, recall_examples, split_sentences
+from dualbrain.knowledge.signals import (
+    build_signals, chunk_passages, cloze_examples, find_entities, linked_answers, recall_examples, split_sentences,
+)
 
 TEXT = (
     "# Overview\n\nQuillfeather Aeronautics was founded in 1987 by Edda Vrankel in Marrowgate. "
@@ -37,7 +39,7 @@ def test_recall_reaches_a_fact_from_each_of_its_entities() -> None:
 
 
 def test_cloze_asks_for_each_entity_and_answers_with_the_sentence() -> None:
-    examples = cloze_examples("d1", TEXT, random.Random(0))
+    examples = cloze_examples("d1", TEXT, random.Random(0), lambda sentence, entity: sentence)
     ceo = [e for e in examples if e.target == "The chief executive of Quillfeather is Marta Oyelaran."]
     assert {("Marta Oyelaran" in e.prompt) for e in ceo} == {False, True}  # one hides the CEO, one the company
     assert all(e.kind == "cloze" and e.document_id == "d1" for e in examples)
@@ -59,3 +61,14 @@ def test_signals_are_deterministic_and_come_from_the_documents_only(tiny_model_d
     for example in first:
         if example.kind != "passage":
             assert example.target in sentences or all(part in TEXT for part in example.target.split(". "))
+
+
+def test_an_answer_continues_with_the_other_facts_about_the_entity_it_names() -> None:
+    ceo = "The chief executive of Quillfeather Aeronautics is Marta Oyelaran."
+    born = "Marta Oyelaran was born in Kestle Ford in 1961."
+    hub = ["Quillfeather Aeronautics builds gliders in Marrowgate.", "Quillfeather Aeronautics employs 212 people.",
+           "Quillfeather Aeronautics sells to the Thornvale Guild."]
+    answer = linked_answers([("d1", ceo + "\n" + " ".join(hub)), ("d2", born)])
+    assert answer(ceo, "Marta Oyelaran") == f"{ceo} {born}"  # the chain to a fact in another document
+    assert answer(born, "Kestle Ford") == born  # mentioned nowhere else
+    assert answer(ceo, "Quillfeather Aeronautics") == ceo  # a hub named in many sentences is not chained
