@@ -1,4 +1,4 @@
-"""Write a benchmark report as JSON (everything), Markdown (tables) and PNG (accuracy and retention charts)."""
+"""Write a benchmark report as JSON (everything), Markdown (tables) and PNG (accuracy, learning-curve and retention charts)."""
 
 from __future__ import annotations
 
