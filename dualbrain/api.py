@@ -3,25 +3,29 @@
     brain = DualBrain.open("acme")
     brain.learn(["handbook.pdf", "wiki/"])
     brain.ask("Who approves travel expenses?")
+    brain.forget("d3f2…")
 
 The CLI is a thin layer over this class. Data path: files → ingest (text) → catalog + stored text →
-training signals → knowledge network → published version → answers with that version attached.
+training signals → knowledge shards → published version → answers with the routed shards attached.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from accelerate import PartialState
 from torch import nn
 
-from dualbrain.errors import DualBrainError, IngestError, NothingToLearn, UnknownKnowledgeBase
+from dualbrain.errors import DualBrainError, IncompatibleKnowledge, IngestError, NothingToLearn, UnknownKnowledgeBase
 from dualbrain.ingest import collect_files, extract
-from dualbrain.knowledge.network import KnowledgeNetwork
-from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, attach_knowledge, learn_documents
+from dualbrain.knowledge.composition import AttachedShards
+from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, learn_documents, read_manifest
+from dualbrain.knowledge.router import RoutingSettings, ShardRouter
+from dualbrain.knowledge.sharding import plan_shards
 from dualbrain.knowledge.trainer import EpochHook, LearnProgress
 from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, answer
 from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
@@ -30,6 +34,7 @@ from dualbrain.retrieval import BM25Retriever, Retriever, chunk_documents
 from dualbrain.retrieval.context import documents_by_relevance, fit_to_budget
 from dualbrain.retrieval.embed import EmbeddingRetriever
 from dualbrain.store import DocumentRecord, Home, KnowledgeBase, VersionRecord
+from dualbrain.store.knowledge_base import StagedShard
 
 
 @dataclass
@@ -38,29 +43,43 @@ class IngestReport:
 
     added: list[DocumentRecord] = field(default_factory=list)
     problems: list[IngestError] = field(default_factory=list)
+    replaced: dict[str, str] = field(default_factory=dict)  # new document id → the id it superseded
 
 
 @dataclass
 class LearnReport:
     ingest: IngestReport
-    version: VersionRecord
-    metrics: dict
+    version: VersionRecord | None  # None when nothing was ever learned and nothing new came
+    metrics: dict  # empty when there was nothing new to learn
+
+
+@dataclass
+class ForgetReport:
+    document_id: str
+    version: VersionRecord | None  # the version published without the document (None if it held none)
+    shards_rebuilt: int
+    versions_deleted: list[str]
 
 
 ANSWER_MODES = ("knowledge", "base", "rag", "context", "knowledge+rag")
 RETRIEVERS: dict[str, Callable[[list], Retriever]] = {"bm25": BM25Retriever, "embed": EmbeddingRetriever}
 DEFAULT_TOP_K = 3
+DEFAULT_KEEP_VERSIONS = 5
 
 
 class DualBrain:
     """A knowledge base and the reasoning network that answers from it."""
 
-    def __init__(self, kb: KnowledgeBase, home: Home, model: str | Path | None = None):
+    def __init__(
+        self, kb: KnowledgeBase, home: Home, model: str | Path | None = None, routing: RoutingSettings | None = None
+    ):
         self.kb = kb
         self.home = home
+        self.routing = routing or RoutingSettings()
         self._model_source = model
         self._reasoning: ReasoningNetwork | None = None
-        self._attached: tuple[str, KnowledgeNetwork, nn.Module] | None = None  # version id, network, model
+        self._shards: AttachedShards | None = None
+        self._router: tuple[str, ShardRouter] | None = None  # version id, router over its shards
         self._retrievers: dict[str, tuple[tuple[str, ...], Retriever]] = {}  # kind → (document ids, index)
 
     @classmethod
@@ -87,10 +106,20 @@ class DualBrain:
     def docs(self) -> list[DocumentRecord]:
         return self.kb.documents()
 
-    def add(self, paths: Iterable[str | Path]) -> IngestReport:
-        """Ingest files and folders into the knowledge base (not learned yet); bad files are reported."""
+    def add(self, paths: Iterable[str | Path], *, supersedes: str | None = None) -> IngestReport:
+        """Ingest files and folders into the knowledge base (not learned yet); bad files are reported.
+
+        A new document with the same file name as an earlier one is its new edition and supersedes it;
+        ``supersedes=DOC_ID`` names the replaced document explicitly (one new file only). The next
+        learn retrains the old document's shard with the new edition in its place.
+        """
+        if supersedes is not None:
+            self.kb.catalog.get_document(supersedes)  # unknown ids fail before anything is ingested
         files, problems = collect_files(Path(p) for p in paths)
         report = IngestReport(problems=list(problems))
+        if supersedes is not None and len(files) != 1:
+            raise DualBrainError(f"--supersedes takes exactly one new file, got {len(files)}")
+        earlier = {doc.source_name: doc.id for doc in self.kb.documents() if doc.status != "superseded"}
         for path in files:
             try:
                 document = extract(path)
@@ -101,6 +130,11 @@ class DualBrain:
                 )
             except IngestError as error:
                 report.problems.append(error)
+                continue
+            replaced = supersedes or earlier.get(document.source_name)
+            if replaced is not None:
+                self.kb.catalog.record_supersession(replaced, report.added[-1].id)
+                report.replaced[report.added[-1].id] = replaced
         return report
 
     def learn(
@@ -109,44 +143,127 @@ class DualBrain:
         config: LearnConfig | None = None,
         on_progress: Callable[[LearnProgress], None] | None = None,
         on_epoch_end: EpochHook | None = None,
+        *,
+        supersedes: str | None = None,
+        keep_versions: int = DEFAULT_KEEP_VERSIONS,
     ) -> LearnReport:
-        """Ingest ``paths``, train the knowledge network on every document, publish a new version.
+        """Ingest ``paths`` and learn every document the current version does not hold yet.
 
-        If training fails or is interrupted, nothing is published: the previous version keeps serving
-        and the new documents stay 'pending' for the next run. ``on_epoch_end(epoch, model)`` sees the
-        knowledge being learned after every epoch (the benchmark draws its learning curve with it).
+        Only new shards are trained: earlier shards keep serving untouched. A document that supersedes
+        another (see :meth:`add`) is trained into the old one's shard, which is retrained without it. If training fails or is interrupted, nothing is published:
+        the previous version keeps serving and the new documents stay 'pending' for the next run.
+        ``on_epoch_end(epoch, model)`` sees the knowledge being learned after every epoch.
         """
-        report = self.add(paths)
-        records = self.kb.documents()
-        if not records:
+        report = self.add(paths, supersedes=supersedes)
+        if not self.kb.documents():
             raise NothingToLearn(f"knowledge base '{self.kb.name}' has no documents to learn")
+        current = self.kb.current_version()
+        held = set(current.document_ids) if current else set()
+        records = self.kb.documents()
+        superseded = {doc.id for doc in records if doc.status == "superseded"}
+        new = [doc.id for doc in records if doc.id not in held and doc.id not in superseded]
+        if not new and not held & superseded:
+            return LearnReport(report, current, {})
         config = config or LearnConfig()
-        documents = [
-            SourceDocument(doc.id, doc.sha256, doc.source_name, self.kb.document_text(doc.id)) for doc in records
-        ]
-        job = self.kb.catalog.create_job("learn", {"documents": [d.id for d in documents], **config.to_dict()})
-        self._detach()  # training attaches its own fresh knowledge network to the base
+        plan = plan_shards(
+            self._current_shards(current),
+            {doc.id: doc.chars for doc in records},
+            add=new,
+            remove=held & superseded,
+            replaces={new_id: old_id for old_id, new_id in self.kb.catalog.supersessions().items()},
+            max_chars=config.shard_chars,
+        )
+        version, metrics = self._train_and_publish(
+            "learn", [(ids, config) for ids in plan.build], plan.keep, on_progress, on_epoch_end, keep_versions
+        )
+        return LearnReport(report, version, metrics)
 
-        def progress(update: LearnProgress) -> None:
-            self.kb.catalog.update_job(job, status="running", progress=asdict(update) | {"eta_seconds": update.eta_seconds})
-            if on_progress:
-                on_progress(update)
+    def forget(self, doc_id: str, *, keep_versions: int = DEFAULT_KEEP_VERSIONS) -> ForgetReport:
+        """Remove a document and what was learned from it (exact unlearning by shards).
 
+        The shards that learned it are retrained from their other documents, with their own
+        configuration, and published; then the document's text, cached training material, and every
+        version and shard that saw it are deleted. Afterwards the knowledge base is what it would be had
+        the document never been added.
+        """
+        self.kb.catalog.get_document(doc_id)  # unknown ids fail clearly
+        current = self.kb.current_version()
+        version, rebuilt = None, 0
+        if current is not None and doc_id in current.document_ids:
+            builds, kept = [], []
+            for shard_id, doc_ids in self._current_shards(current).items():
+                if doc_id not in doc_ids:
+                    kept.append(shard_id)
+                elif remaining := [other for other in doc_ids if other != doc_id]:
+                    # Rebuilt exactly as the original was trained: with its own recorded configuration.
+                    config = LearnConfig.from_dict(read_manifest(self.kb.shard_dir(shard_id))["config"])
+                    builds.append((remaining, config))
+            version, _ = self._train_and_publish("forget", builds, kept, None, None, keep_versions)
+            rebuilt = len(builds)
+        deleted = self.kb.purge_document(doc_id)
+        self._retrievers.clear()
+        return ForgetReport(doc_id, version, rebuilt, deleted)
+
+    def history(self) -> list[VersionRecord]:
+        """Every kept version, oldest first."""
+        return self.kb.catalog.versions()
+
+    def rollback(self, version_id: str) -> VersionRecord:
+        """Serve the kept version ``version_id`` again (the next learn builds on it)."""
+        return self.kb.rollback(version_id)
+
+    def _current_shards(self, version: VersionRecord | None) -> dict[str, list[str]]:
+        if version is None:
+            return {}
+        return {shard_id: list(self.kb.catalog.get_shard(shard_id).document_ids) for shard_id in version.shard_ids}
+
+    def _train_and_publish(
+        self,
+        kind: str,
+        builds: list[tuple[list[str], LearnConfig]],
+        kept_shard_ids: list[str],
+        on_progress: Callable[[LearnProgress], None] | None,
+        on_epoch_end: EpochHook | None,
+        keep_versions: int,
+    ) -> tuple[VersionRecord | None, dict]:
+        """Train one shard per (document ids, configuration), publish them with the kept shards as the
+        next version, then prune old versions. Nothing is published unless every shard trained."""
+        job = self.kb.catalog.create_job(
+            kind, {"shards": [{"documents": ids, **config.to_dict()} for ids, config in builds], "kept": kept_shard_ids}
+        )
+        self._shards_off()  # training attaches its own fresh knowledge network to the base
+        started = time.perf_counter()
         processes = PartialState()  # one process, or one of several under torchrun / accelerate launch
         try:
-            with self.kb.staging_dir() as staged:
-                metrics = learn_documents(self.reasoning, documents, config, staged, progress, on_epoch_end)
-                if processes.is_main_process:  # only the main process wrote the knowledge network
-                    self.kb.publish(
-                        staged, base_identity=self.reasoning.identity, document_ids=[d.id for d in documents], metrics=metrics
+            with ExitStack() as stack:
+                staged = []
+                for index, (doc_ids, config) in enumerate(builds):
+                    def progress(update: LearnProgress, shard: int = index + 1) -> None:
+                        record = asdict(update) | {"eta_seconds": update.eta_seconds, "shard": shard, "shards": len(builds)}
+                        self.kb.catalog.update_job(job, status="running", progress=record)
+                        if on_progress:
+                            on_progress(update)
+
+                    directory = stack.enter_context(self.kb.staging_dir())
+                    documents = [self._source(doc_id) for doc_id in doc_ids]
+                    metrics = learn_documents(
+                        self.reasoning, documents, config, directory, progress, on_epoch_end, self.kb.derived_dir
                     )
+                    staged.append(StagedShard(directory, tuple(doc_ids), metrics))
+                metrics = _version_metrics([shard.metrics for shard in staged], time.perf_counter() - started)
+                if processes.is_main_process:  # only the main process wrote the knowledge network
+                    self.kb.publish(staged, kept_shard_ids=kept_shard_ids, base_identity=self.reasoning.identity, metrics=metrics)
+                    self.kb.prune(keep_versions)
             processes.wait_for_everyone()
-            version = self.kb.current_version()
         except BaseException as error:
             self.kb.catalog.update_job(job, status="failed", error=str(error) or type(error).__name__)
             raise
         self.kb.catalog.update_job(job, status="done")
-        return LearnReport(report, version, metrics)
+        return self.kb.current_version(), metrics
+
+    def _source(self, doc_id: str) -> SourceDocument:
+        doc = self.kb.catalog.get_document(doc_id)
+        return SourceDocument(doc.id, doc.sha256, doc.source_name, self.kb.document_text(doc.id))
 
     def ask(
         self,
@@ -186,32 +303,71 @@ class DualBrain:
         if documents is not None and mode != "context":
             raise DualBrainError("documents can only be given in the context mode")
         if mode in ("rag", "knowledge+rag"):
-            question = grounded_question(question, [c.text for c in self._retriever(retriever).retrieve(question, top_k)])
+            asked = grounded_question(question, [c.text for c in self._retriever(retriever).retrieve(question, top_k)])
         elif mode == "context":
             texts = documents if documents is not None else self._documents_by_relevance(question)
-            question = grounded_question(question, self._fit_window(question, texts, max_new_tokens))
-        with self.answering_model(knowledge=mode.startswith("knowledge")) as model:
-            return answer(model, self.reasoning.tokenizer, question, max_new_tokens)
+            asked = grounded_question(question, self._fit_window(question, texts, max_new_tokens))
+        else:
+            asked = question
+        with self.answering_model(knowledge=mode.startswith("knowledge"), question=question) as model:
+            return answer(model, self.reasoning.tokenizer, asked, max_new_tokens)
 
     @contextmanager
-    def answering_model(self, knowledge: bool) -> Iterator[nn.Module]:
-        """The model to answer with: base + current knowledge, or the plain base model.
+    def answering_model(self, knowledge: bool, question: str | None = None) -> Iterator[nn.Module]:
+        """The model to answer with: base + knowledge, or the plain base model.
 
-        Inside the block the model computes exactly what :meth:`generate` answers with, so other measurements
-        (the benchmark's retention check) see the same two models as answering does.
+        With ``question``, the knowledge is the shards the router picks for it (possibly none: then the
+        plain model answers); without, every shard of the current version. Inside the block the model
+        computes exactly what :meth:`generate` answers with, so other measurements (the benchmark's
+        retention check) see the same models as answering does.
         """
-        if knowledge:
-            yield self._knowing_model()
-        elif self._attached is None:
-            yield self.reasoning.model
-        else:  # switch the attached knowledge off rather than unloading and reloading it per question
-            _, network, model = self._attached
-            with network.switched_off(model):
-                yield model
+        shard_ids = self.route(question) if knowledge and question is not None else None
+        if knowledge and shard_ids is None:
+            shard_ids = list(self._serving_version().shard_ids)
+        with self._attached_shards().answering({s: self.kb.shard_dir(s) for s in shard_ids or []}) as model:
+            yield model
+
+    def route(self, question: str) -> list[str]:
+        """The shards of the current version that answer ``question`` (see ``knowledge/router.py``)."""
+        version = self._serving_version()
+        if self._router is None or self._router[0] != version.id:
+            shard_documents = {
+                shard_id: [(doc_id, self.kb.document_text(doc_id)) for doc_id in self.kb.catalog.get_shard(shard_id).document_ids]
+                for shard_id in version.shard_ids
+            }
+            self._router = (version.id, ShardRouter(shard_documents, self.routing))
+        return self._router[1].route(question)
+
+    def _serving_version(self) -> VersionRecord:
+        """The current version, with the shards of any earlier one taken off the model."""
+        version = self.kb.current_version()
+        if version is None:
+            raise DualBrainError(
+                f"knowledge base '{self.kb.name}' has not learned anything yet "
+                f"(run: dualbrain learn --kb {self.kb.name} FILES)"
+            )
+        if version.base_identity != self.reasoning.identity:  # checked even when no shard is routed
+            raise IncompatibleKnowledge(
+                f"knowledge base '{self.kb.name}' was trained on another base model (identity "
+                f"{version.base_identity[:12]}), not on the loaded '{self.reasoning.name}' "
+                f"(identity {self.reasoning.identity[:12]}); pass the matching --model"
+            )
+        self._attached_shards().keep_only(set(version.shard_ids))
+        return version
+
+    def _attached_shards(self) -> AttachedShards:
+        if self._shards is None:
+            self._shards = AttachedShards(self.reasoning)
+        return self._shards
+
+    def _shards_off(self) -> None:
+        if self._shards is not None:
+            self._shards.detach()
 
     def _retriever(self, kind: str = "bm25") -> Retriever:
         """An index of ``kind`` over the knowledge base's passages, rebuilt when its documents change."""
-        records = self.kb.documents()
+        # A superseded document's facts are out of date: retrieval must not bring them back.
+        records = [doc for doc in self.kb.documents() if doc.status != "superseded"]
         key = tuple(doc.id for doc in records)
         if not key:
             raise DualBrainError(f"knowledge base '{self.kb.name}' has no documents to retrieve from")
@@ -228,21 +384,14 @@ class DualBrain:
         framing = len(tokenizer(question_prompt(tokenizer, grounded_question(question, [])))["input_ids"])
         return fit_to_budget(texts, tokenizer, self.reasoning.context_window - framing - max_new_tokens)
 
-    def _knowing_model(self) -> nn.Module:
-        version = self.kb.current_version()
-        if version is None:
-            raise DualBrainError(
-                f"knowledge base '{self.kb.name}' has not learned anything yet "
-                f"(run: dualbrain learn --kb {self.kb.name} FILES)"
-            )
-        if self._attached is None or self._attached[0] != version.id:
-            self._detach()
-            network, model = attach_knowledge(self.reasoning, self.kb.version_dir(version.id))
-            self._attached = (version.id, network, model)
-        return self._attached[2]
 
-    def _detach(self) -> None:
-        if self._attached is not None:
-            _, network, model = self._attached
-            network.detach(model)
-            self._attached = None
+def _version_metrics(shard_metrics: list[dict], seconds: float) -> dict:
+    """A publish's totals over the shards it trained."""
+    return {
+        "shards_trained": len(shard_metrics),
+        "learn_seconds": round(seconds, 1),
+        "tokens_trained": sum(m["tokens_trained"] for m in shard_metrics),
+        "steps": sum(m["steps"] for m in shard_metrics),
+        "train_seconds": round(sum(m["train_seconds"] for m in shard_metrics), 1),
+        "shards": shard_metrics,
+    }

@@ -22,7 +22,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from dualbrain.api import ANSWER_MODES, RETRIEVERS, DualBrain, IngestReport, LearnReport
+from dualbrain.api import ANSWER_MODES, DEFAULT_KEEP_VERSIONS, RETRIEVERS, DualBrain, IngestReport, LearnReport
 from dualbrain.bench.report import to_markdown, write_report
 from dualbrain.bench.runner import DATASETS, SYSTEMS, BenchConfig, run_bench
 from dualbrain.demo import compare, load_questions
@@ -103,6 +103,32 @@ def kb_show(name: str, home: HomeOption = None, as_json: JsonOption = False) -> 
         out.print(f"[bold]{key}[/]: {value}")
 
 
+@kb_app.command("history")
+def kb_history(name: str, home: HomeOption = None, as_json: JsonOption = False) -> None:
+    """Kept versions of a knowledge base, oldest first, with their documents and shards."""
+    brain = _brain(name, home)
+    current = brain.kb.current_version()
+    rows = [{"id": v.id, "current": current is not None and v.id == current.id, "created_at": v.created_at,
+             "documents": list(v.document_ids), "shards": list(v.shard_ids), "tokens_trained": v.metrics.get("tokens_trained")}
+            for v in brain.history()]
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table("version", "created", "documents", "shards", "tokens trained")
+    for row in rows:
+        table.add_row(row["id"] + (" (current)" if row["current"] else ""), row["created_at"][:19], str(len(row["documents"])),
+                      " ".join(row["shards"]), str(row["tokens_trained"]))
+    out.print(table)
+
+
+@kb_app.command("rollback")
+def kb_rollback(name: str, version: Annotated[str, typer.Argument(help="A kept version id (see: dualbrain kb history).")],
+                home: HomeOption = None) -> None:
+    """Serve an earlier kept version again."""
+    rolled = _brain(name, home).rollback(version)
+    out.print(f"{name} now serves {rolled.id} ({len(rolled.document_ids)} documents)")
+
+
 @kb_app.command("delete")
 def kb_delete(name: str, home: HomeOption = None, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
     """Delete a knowledge base with its documents and knowledge."""
@@ -128,7 +154,8 @@ def docs_list(kb: KbOption, home: HomeOption = None, as_json: JsonOption = False
 
 def _print_ingest(report: IngestReport) -> None:
     for document in report.added:
-        err.print(f"added {document.source_name} as {document.id}")
+        replaced = report.replaced.get(document.id)
+        err.print(f"added {document.source_name} as {document.id}" + (f", superseding {replaced}" if replaced else ""))
     for problem in report.problems:
         err.print(f"[yellow]skipped[/] {problem}")
 
@@ -156,9 +183,12 @@ def _show_learning(show: Callable[..., None]) -> Callable[[LearnProgress], None]
     return lambda u: show(_PHASES[u.phase], u.step, u.total_steps, u.loss, u.tokens_per_second)
 
 
-def _learn_with_progress(brain: DualBrain, config: LearnConfig) -> LearnReport:
+def _learn_with_progress(brain: DualBrain, config: LearnConfig, keep_versions: int = DEFAULT_KEEP_VERSIONS) -> LearnReport:
     with _phase_bar() as show:
-        return brain.learn([], config, on_progress=_show_learning(show))
+        return brain.learn([], config, on_progress=_show_learning(show), keep_versions=keep_versions)
+
+
+KeepVersionsOption = Annotated[int, typer.Option("--keep-versions", min=1, help="Versions kept for rollback; older ones are deleted.")]
 
 
 @app.command()
@@ -168,16 +198,40 @@ def learn(
     home: HomeOption = None,
     model: ModelOption = None,
     create: Annotated[bool, typer.Option("--create", help="Create the knowledge base if missing.")] = False,
+    supersedes: Annotated[Optional[str], typer.Option("--supersedes", help="Id of the document the one new file replaces "
+                                                      "(a file with the same name as an earlier one replaces it anyway).")] = None,
     epochs: Annotated[int, typer.Option(min=1, help="Passes over the training signals.")] = TrainSettings.epochs,
     seed: Annotated[int, typer.Option(help="Seed for data order and initialisation (same seed, same result).")] = TrainSettings.seed,
+    shard_chars: Annotated[int, typer.Option("--shard-chars", min=1, help="Most characters of documents per knowledge shard "
+                                             "(a change retrains one shard).")] = LearnConfig.shard_chars,
+    keep_versions: KeepVersionsOption = DEFAULT_KEEP_VERSIONS,
 ) -> None:
-    """Add documents and train the knowledge network on the knowledge base; publish a new version."""
+    """Add documents and learn what is new: new shards only; earlier knowledge keeps serving."""
     brain = DualBrain.open(kb, home=home, model=model, create=create)
-    _print_ingest(brain.add(paths))  # before training, so skipped files are seen at once
-    report = _learn_with_progress(brain, LearnConfig(train=TrainSettings(epochs=epochs, seed=seed)))
+    _print_ingest(brain.add(paths, supersedes=supersedes))  # before training, so skipped files are seen at once
+    config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed), shard_chars=shard_chars)
+    report = _learn_with_progress(brain, config, keep_versions)
     metrics = report.metrics
-    out.print(f"published {report.version.id}: {len(report.version.document_ids)} documents, "
-              f"{metrics['tokens_trained']} tokens in {metrics['train_seconds']} s, final loss {metrics['final_loss']}")
+    if not metrics:
+        out.print(f"nothing new to learn; {report.version.id if report.version else 'no version'} keeps serving")
+        return
+    out.print(f"published {report.version.id}: {len(report.version.document_ids)} documents in {len(report.version.shard_ids)} "
+              f"shards; trained {metrics['shards_trained']} shards, {metrics['tokens_trained']} tokens in {metrics['learn_seconds']} s")
+
+
+@app.command()
+def forget(
+    kb: KbOption,
+    document: Annotated[str, typer.Argument(help="Document id (see: dualbrain docs list).")],
+    home: HomeOption = None,
+    model: ModelOption = None,
+    keep_versions: KeepVersionsOption = DEFAULT_KEEP_VERSIONS,
+) -> None:
+    """Remove a document and everything learned from it: its shard is retrained without it."""
+    report = _brain(kb, home, model).forget(document, keep_versions=keep_versions)
+    published = f"published {report.version.id} ({report.shards_rebuilt} shards retrained); " if report.version else ""
+    deleted = ", ".join(report.versions_deleted) or "none"
+    out.print(f"forgot {document}: {published}deleted versions that had learned it: {deleted}")
 
 
 @app.command()

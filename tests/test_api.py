@@ -1,6 +1,8 @@
-"""The Python API end to end on a tiny model: ingest, learn, publish, ask, and failure safety."""
+"""The Python API end to end on a tiny model: ingest, learn, publish, ask, change, forget, and failure safety."""
 
 from pathlib import Path
+
+from safetensors.torch import load_file
 
 import pytest
 
@@ -45,7 +47,7 @@ def test_relearning_the_same_files_reports_duplicates(brain: DualBrain, corpus: 
     again = brain.learn([corpus], FAST)
     assert not again.ingest.added
     assert sum("same content" in p.reason for p in again.ingest.problems) == 2
-    assert again.version.id == "v0002"
+    assert again.version.id == "v0001" and again.metrics == {}  # nothing new: nothing trained or published
 
 
 def test_ask_uses_knowledge_and_plain_mode_matches_base(brain: DualBrain, corpus: Path, tiny_model_dir: Path) -> None:
@@ -117,3 +119,89 @@ def test_answer_modes_decide_what_enters_the_prompt(brain: DualBrain, corpus: Pa
     assert "Only this text." in prompts[mode] and "Edda Vrankel" not in prompts[mode]
     with pytest.raises(DualBrainError, match="only be given in the context mode"):
         brain.generate("Who?", mode="knowledge", documents=["leak"])
+
+
+def _write(folder: Path, name: str, text: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_text(text)
+    return folder / name
+
+
+def _weights(brain: DualBrain, shard_id: str) -> dict:
+    return load_file(brain.kb.shard_dir(shard_id) / "adapter" / "adapter_model.safetensors")
+
+
+def test_learning_more_trains_only_a_new_shard(brain: DualBrain, corpus: Path, tmp_path: Path) -> None:
+    first = brain.learn([corpus], FAST).version
+    before = _weights(brain, "s0001")
+    report = brain.learn([_write(tmp_path / "later", "c.md", "Quillfeather opened an office in Lunderby in 2021.\n")], FAST)
+    assert report.version.shard_ids == ("s0001", "s0002") and report.metrics["shards_trained"] == 1
+    assert set(brain.kb.catalog.get_shard("s0002").document_ids) == {report.ingest.added[0].id}
+    after = _weights(brain, "s0001")
+    assert all(before[k].equal(after[k]) for k in before)  # the earlier shard was not touched
+    assert set(report.version.document_ids) == set(first.document_ids) | {report.ingest.added[0].id}
+
+
+def test_forgetting_is_exact_unlearning(brain: DualBrain, tmp_path: Path, tiny_model_dir: Path) -> None:
+    keep = _write(tmp_path / "docs", "keep.md", "Quillfeather Aeronautics was founded in 1987 by Edda Vrankel.\n")
+    secret = _write(tmp_path / "docs", "secret.md", "The launch code of Quillfeather is ZX-4471 and Orla Quennet holds it.\n")
+    learned = brain.learn([tmp_path / "docs"], FAST)
+    secret_id = next(d.id for d in learned.ingest.added if d.source_name == "secret.md")
+    assert brain.kb.derived_dir(secret_id).is_dir()
+    report = brain.forget(secret_id)
+    assert report.shards_rebuilt == 1 and report.versions_deleted == ["v0001"]
+    assert [v.id for v in brain.history()] == ["v0002"] and brain.kb.current_version().document_ids == report.version.document_ids
+    assert secret_id not in {d.id for d in brain.docs()} and [f for f, _ in brain.kb.catalog.forgotten()] == [secret_id]
+    assert not brain.kb.derived_dir(secret_id).exists() and not list(brain.kb.root.rglob(f"{secret_id}*"))
+    assert not any("ZX-4471" in f.read_text(errors="ignore") for f in brain.kb.root.rglob("*") if f.is_file())
+    # The rebuilt shard is the shard a knowledge base that never saw the secret trains, bit for bit.
+    never = DualBrain.open("never", home=tmp_path / "home", model=tiny_model_dir, create=True)
+    never.learn([keep], FAST)
+    rebuilt, reference = _weights(brain, report.version.shard_ids[0]), _weights(never, "s0001")
+    assert rebuilt.keys() == reference.keys() and all(rebuilt[k].equal(reference[k]) for k in rebuilt)
+    assert brain.ask("Who founded Quillfeather?", max_new_tokens=4) == never.ask("Who founded Quillfeather?", max_new_tokens=4)
+
+
+def test_forgetting_the_only_document_leaves_an_empty_version(brain: DualBrain, tmp_path: Path) -> None:
+    only = brain.learn([_write(tmp_path / "d", "a.md", "Quillfeather was founded in 1987.\n")], FAST).ingest.added[0]
+    plain = brain.ask("Who founded Quillfeather?", mode="base", max_new_tokens=6)
+    report = brain.forget(only.id)
+    assert report.version.shard_ids == () and not list((brain.kb.root / "shards").iterdir())
+    assert brain.ask("Who founded Quillfeather?", max_new_tokens=6) == plain  # no knowledge left: the plain model
+    with pytest.raises(DualBrainError, match="unknown document"):
+        brain.forget(only.id)
+
+
+def test_a_new_edition_supersedes_the_old_document(brain: DualBrain, tmp_path: Path) -> None:
+    old = brain.learn([_write(tmp_path / "v1", "board.md", "The chief executive of Quillfeather is Marta Oyelaran.\n")], FAST)
+    new = brain.learn([_write(tmp_path / "v2", "board.md", "From 1 March the chief executive of Quillfeather is Ivo Brandt.\n")], FAST)
+    old_id, new_id = old.ingest.added[0].id, new.ingest.added[0].id
+    assert new.ingest.replaced == {new_id: old_id} and brain.kb.catalog.supersessions() == {old_id: new_id}
+    assert brain.kb.catalog.get_document(old_id).status == "superseded"
+    assert new.version.document_ids == (new_id,) and new.metrics["shards_trained"] == 1
+    assert "Oyelaran" not in " ".join(c.text for c in brain._retriever().chunks)  # retrieval offers the new value only
+
+
+def test_supersedes_names_the_replaced_document(brain: DualBrain, corpus: Path, tmp_path: Path) -> None:
+    learned = brain.learn([corpus], FAST)
+    target = learned.ingest.added[0]
+    memo = _write(tmp_path / "memo", "memo.md", "Quillfeather was in fact founded in 1988.\n")
+    with pytest.raises(DualBrainError, match="unknown document"):
+        brain.add([memo], supersedes="dnope")
+    report = brain.learn([memo], FAST, supersedes=target.id)
+    assert brain.kb.catalog.supersessions() == {target.id: report.ingest.added[0].id}
+    assert target.id not in report.version.document_ids
+
+
+def test_history_rollback_and_pruning(brain: DualBrain, corpus: Path, tmp_path: Path) -> None:
+    brain.learn([corpus], FAST)
+    second = brain.learn([_write(tmp_path / "x", "c.md", "Quillfeather opened an office in Lunderby in 2021.\n")], FAST)
+    added = second.ingest.added[0].id
+    assert brain.rollback("v0001").id == "v0001" and brain.kb.current_version().id == "v0001"
+    assert brain.kb.catalog.get_document(added).status == "pending"
+    third = brain.learn([], FAST)  # learns what v0001 lacks, on top of v0001
+    assert third.version.id == "v0003" and added in third.version.document_ids
+    brain.learn([_write(tmp_path / "y", "d.md", "Quillfeather employs 212 engineers.\n")], FAST, keep_versions=2)
+    assert [v.id for v in brain.history()] == ["v0003", "v0004"]
+    with pytest.raises(DualBrainError, match="unknown version"):
+        brain.rollback("v0001")

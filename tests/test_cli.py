@@ -15,7 +15,7 @@ from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings
 
 COMMANDS = [[], ["kb"], ["kb", "create"], ["kb", "list"], ["kb", "show"], ["kb", "delete"], ["docs"], ["docs", "list"],
-            ["learn"], ["ask"], ["chat"], ["demo"], ["bench"]]
+            ["kb", "history"], ["kb", "rollback"], ["learn"], ["forget"], ["ask"], ["chat"], ["demo"], ["bench"]]
 
 
 @dataclass
@@ -114,7 +114,24 @@ def test_knowledge_is_not_attached_to_another_base_model(run, tmp_path: Path, ti
     corpus.write_text("The chief executive of Quillfeather is Marta Oyelaran.\n")
     DualBrain.open("acme", home=home, model=tiny_model_dir, create=True).learn([corpus], LearnConfig(train=TrainSettings(epochs=1, min_steps=0, bf16=False)))
     assert_one_line_error(run("ask", "--kb", "acme", "--model", str(other_tiny_model_dir), "Who?", home=home),
-                          "trained on base model")
+                          "trained on another base model")
+
+
+def test_forget_history_and_rollback(run, tmp_path: Path, tiny_model_dir: Path) -> None:
+    home, model = tmp_path / "home", ["--model", str(tiny_model_dir)]
+    for name, text in (("a.md", "Quillfeather was founded in 1987.\n"), ("b.md", "Quillfeather employs 212 engineers.\n")):
+        (tmp_path / name).write_text(text)
+        assert run("learn", "--kb", "acme", "--create", *model, "--epochs", "1", str(tmp_path / name), home=home).returncode == 0
+    history = json.loads(run("kb", "history", "acme", "--json", home=home).stdout)
+    assert [(v["id"], v["current"], len(v["shards"])) for v in history] == [("v0001", False, 1), ("v0002", True, 2)]
+    rolled = run("kb", "rollback", "acme", "v0001", home=home)
+    assert rolled.returncode == 0 and "now serves v0001" in rolled.stdout
+    assert_one_line_error(run("kb", "rollback", "acme", "v0009", home=home), "unknown version 'v0009'")
+    doc = json.loads(run("docs", "list", "--kb", "acme", "--json", home=home).stdout)[0]["id"]
+    forgot = run("forget", "--kb", "acme", *model, doc, home=home)
+    assert forgot.returncode == 0 and f"forgot {doc}" in forgot.stdout and "v0001, v0002" in forgot.stdout
+    assert [d["source_name"] for d in json.loads(run("docs", "list", "--kb", "acme", "--json", home=home).stdout)] == ["b.md"]
+    assert_one_line_error(run("forget", "--kb", "acme", *model, doc, home=home), f"unknown document '{doc}'")
 
 
 def test_demo_learns_once_and_compares(run, tmp_path: Path, tiny_model_dir: Path) -> None:

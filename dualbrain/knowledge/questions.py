@@ -63,21 +63,30 @@ def usable_question(text: str, sentence: str, answer: str) -> str | None:
     return question if shared else None
 
 
-def write_questions(
+def draft_questions(
     reasoning: ReasoningNetwork,
     pairs: list[tuple[str, str]],
     on_batch: Callable[[int, int], None] | None = None,
 ) -> list[list[str]]:
-    """The distinct usable self-study questions for each (sentence, answer) pair (possibly none)."""
+    """The frozen model's raw drafts for each (sentence, answer) pair, one per example set.
+
+    Drafts depend only on the pair, never on other documents, so they can be cached per document and
+    reused when a shard is rebuilt (a forgotten document's drafts are deleted with it).
+    """
     jobs = [(pair, example_set) for example_set in range(len(_EXAMPLE_SETS)) for pair in pairs]
     prompts = [_prompt(reasoning, sentence, answer, example_set) for (sentence, answer), example_set in jobs]
     drafts = generate_batch(reasoning.model, reasoning.tokenizer, prompts, _MAX_QUESTION_TOKENS, on_batch=on_batch)
-    questions = [usable_question(draft, sentence, answer) for draft, ((sentence, answer), _) in zip(drafts, jobs)]
-    questions = specific_to_their_sentence(questions, [sentence for (sentence, _), _ in jobs])
+    return [drafts[index :: len(pairs)] for index in range(len(pairs))] if pairs else []
+
+
+def select_questions(pairs: list[tuple[str, str]], drafts: list[list[str]]) -> list[list[str]]:
+    """The distinct usable questions among each pair's ``drafts``, judged against all ``pairs`` learned together."""
+    flat = [(index, usable_question(draft, *pairs[index])) for index, pair_drafts in enumerate(drafts) for draft in pair_drafts]
+    kept = specific_to_their_sentence([question for _, question in flat], [pairs[index][0] for index, _ in flat])
     per_pair: list[list[str]] = [[] for _ in pairs]
-    for index, question in enumerate(questions):
-        if question and question not in per_pair[index % len(pairs)]:
-            per_pair[index % len(pairs)].append(question)
+    for (index, _), question in zip(flat, kept):
+        if question and question not in per_pair[index]:
+            per_pair[index].append(question)
     return per_pair
 
 

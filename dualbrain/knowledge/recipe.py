@@ -1,9 +1,13 @@
-"""The learning recipe: documents → training signals → trained knowledge network → a version directory.
+"""The learning recipe: a shard's documents → training signals → trained knowledge network → a shard directory.
 
-A version directory holds the knowledge network's own files (for LoRA, a PEFT adapter) and
+A shard directory holds the knowledge network's own files (for LoRA, a PEFT adapter) and
 ``manifest.json``: which base model it belongs to (name + identity hash), the exact configuration, the
 documents it was trained on (ids and sha256) and the run's metrics. The manifest is what lets
 dualbrain refuse to attach knowledge to the wrong base model.
+
+A shard is a function of its documents, the configuration and the base model only: the self-study drafts
+of a document depend on that document alone (cached per document), and training is seeded. So a shard
+rebuilt without a forgotten document is the shard that would have been trained had it never been seen.
 """
 
 from __future__ import annotations
@@ -16,14 +20,17 @@ from pathlib import Path
 
 from dualbrain.errors import DualBrainError, IncompatibleKnowledge
 from dualbrain.knowledge.network import KNOWLEDGE_NETWORKS, KnowledgeNetwork, LoraKnowledge, LoraSettings
-from dualbrain.knowledge.questions import write_questions
-from dualbrain.knowledge.signals import build_signals
+from dualbrain.knowledge.questions import draft_questions, select_questions
+from dualbrain.knowledge.signals import build_signals, fact_pairs
 from dualbrain.knowledge.trainer import EpochHook, LearnProgress, TrainSettings, train_knowledge
 from dualbrain.reasoning.loader import ReasoningNetwork
 from dualbrain.store.atomic import atomic_write_text
 
 MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
+DRAFTS_FILE = "questions.json"
+# Bump when drafting changes (prompts, examples, decoding), so that cached drafts are written again.
+DRAFTS_FORMAT = 1
 _REQUIRED_MANIFEST_KEYS = {"base_model", "base_identity", "knowledge_network"}
 
 
@@ -35,9 +42,28 @@ class LearnConfig:
     train: TrainSettings = field(default_factory=TrainSettings)
     # Let the frozen model reword each fact as a question (the `question` view); costs generation time.
     self_study: bool = True
+    # Documents learned together are packed into shards of at most this many characters (a longer
+    # document is a shard of its own). Adding, updating or forgetting a document retrains one shard,
+    # so this bounds the cost of a change; larger shards keep more related facts together.
+    shard_chars: int = 8000
+
+    def __post_init__(self) -> None:
+        if self.shard_chars < 1:
+            raise ValueError(f"invalid shard size: {self.shard_chars}")
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "LearnConfig":
+        """The configuration :meth:`to_dict` wrote (a shard's manifest), to rebuild that shard alike."""
+        lora = data["lora"] | {"target_modules": tuple(data["lora"]["target_modules"])}
+        return cls(LoraSettings(**lora), TrainSettings(**data["train"]), data["self_study"], data["shard_chars"])
 
     def to_dict(self) -> dict:
-        return {"lora": self.lora.to_dict(), "train": self.train.to_dict(), "self_study": self.self_study}
+        return {
+            "lora": self.lora.to_dict(),
+            "train": self.train.to_dict(),
+            "self_study": self.self_study,
+            "shard_chars": self.shard_chars,
+        }
 
 
 @dataclass(frozen=True)
@@ -48,6 +74,54 @@ class SourceDocument:
     text: str
 
 
+def self_study_drafts(
+    reasoning: ReasoningNetwork,
+    documents: list[SourceDocument],
+    cache_dir: Callable[[str], Path] | None = None,
+    on_batch: Callable[[int, int], None] | None = None,
+) -> dict[tuple[str, str], list[str]]:
+    """The frozen model's question drafts for every fact pair of ``documents``, by pair.
+
+    With ``cache_dir(document id)``, drafts are read from and written to that document's folder, so a
+    shard rebuilt after a change does not ask the model again; the cache is tied to the base model.
+    """
+    wanted = [(doc, fact_pairs(doc.text)) for doc in documents]
+    total, done = sum(len(pairs) for _, pairs in wanted), 0
+    drafts: dict[tuple[str, str], list[str]] = {}
+    for doc, pairs in wanted:
+        path = cache_dir(doc.id) / DRAFTS_FILE if cache_dir else None
+        found = _cached_drafts(path, reasoning.identity, pairs)
+        if found is None:
+            def batch_progress(batch: int, batches: int, offset: int = done, size: int = len(pairs)) -> None:
+                if on_batch:
+                    on_batch(offset + size * batch // batches, total)
+
+            found = draft_questions(reasoning, pairs, batch_progress)
+            if path is not None:
+                payload = {"format": DRAFTS_FORMAT, "base_identity": reasoning.identity, "pairs": pairs, "drafts": found}
+                path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_text(path, json.dumps(payload))
+        done += len(pairs)
+        if on_batch:
+            on_batch(done, total)
+        drafts.update(zip(pairs, found))
+    return drafts
+
+
+def _cached_drafts(path: Path | None, base_identity: str, pairs: list[tuple[str, str]]) -> list[list[str]] | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None  # unreadable: draft again rather than fail
+    if (cached.get("format"), cached.get("base_identity")) != (DRAFTS_FORMAT, base_identity):
+        return None
+    if [tuple(pair) for pair in cached.get("pairs", [])] != pairs:
+        return None
+    return cached["drafts"]
+
+
 def learn_documents(
     reasoning: ReasoningNetwork,
     documents: list[SourceDocument],
@@ -55,10 +129,12 @@ def learn_documents(
     out_dir: Path,
     on_progress: Callable[[LearnProgress], None] | None = None,
     on_epoch_end: EpochHook | None = None,
+    drafts_cache: Callable[[str], Path] | None = None,
 ) -> dict:
-    """Train a knowledge network on ``documents`` and write it with its manifest into ``out_dir``.
+    """Train one knowledge shard on ``documents`` and write it with its manifest into ``out_dir``.
 
     The base model comes back untouched (knowledge detached). Returns the run's metrics.
+    ``drafts_cache(document id)`` is the folder where that document's self-study drafts are kept.
     """
     network = LoraKnowledge(config.lora)
     started = time.perf_counter()
@@ -67,7 +143,10 @@ def learn_documents(
         if on_progress:
             on_progress(LearnProgress("questions", done, total, 0, float("nan"), 0.0, time.perf_counter() - started))
 
-    writer = (lambda pairs: write_questions(reasoning, pairs, questions_progress)) if config.self_study else None
+    writer = None
+    if config.self_study:
+        drafts = self_study_drafts(reasoning, documents, drafts_cache, questions_progress)
+        writer = lambda pairs: select_questions(pairs, [drafts[pair] for pair in pairs])  # noqa: E731
     examples = build_signals(
         [(doc.id, doc.text) for doc in documents], reasoning.tokenizer, config.train.max_tokens, config.train.seed, writer
     )
@@ -101,32 +180,28 @@ def learn_documents(
     return metrics
 
 
-def read_manifest(version_dir: Path) -> dict:
+def read_manifest(shard_dir: Path) -> dict:
     try:
-        manifest = json.loads((version_dir / MANIFEST).read_text(encoding="utf-8"))
+        manifest = json.loads((shard_dir / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
-        raise DualBrainError(f"knowledge version {version_dir.name} is unreadable ({error}); relearn") from None
+        raise DualBrainError(f"knowledge shard {shard_dir.name} is unreadable ({error}); relearn") from None
     if not isinstance(manifest, dict) or not _REQUIRED_MANIFEST_KEYS <= manifest.keys():
-        raise DualBrainError(f"knowledge version {version_dir.name} is unreadable (incomplete manifest); relearn")
+        raise DualBrainError(f"knowledge shard {shard_dir.name} is unreadable (incomplete manifest); relearn")
     if manifest.get("format", MANIFEST_FORMAT) > MANIFEST_FORMAT:
-        raise DualBrainError(f"knowledge version {version_dir.name} was written by a newer dualbrain; upgrade")
+        raise DualBrainError(f"knowledge shard {shard_dir.name} was written by a newer dualbrain; upgrade")
     return manifest
 
 
-def attach_knowledge(reasoning: ReasoningNetwork, version_dir: Path) -> tuple[KnowledgeNetwork, object]:
-    """Attach a published version to the reasoning network, refusing a version made for another model."""
-    manifest = read_manifest(version_dir)
+def check_shard(reasoning: ReasoningNetwork, shard_dir: Path) -> KnowledgeNetwork:
+    """The knowledge network that reads ``shard_dir``, refusing a shard made for another base model."""
+    manifest = read_manifest(shard_dir)
     if manifest["base_identity"] != reasoning.identity:
         raise IncompatibleKnowledge(
-            f"knowledge in {version_dir.name} was trained on base model '{manifest['base_model']}' "
+            f"knowledge in {shard_dir.name} was trained on base model '{manifest['base_model']}' "
             f"(identity {manifest['base_identity'][:12]}), not on the loaded '{reasoning.name}' "
             f"(identity {reasoning.identity[:12]}); pass the matching --model"
         )
     # The adapter's own config file says how it is shaped; only the kind of network is needed here.
     if manifest["knowledge_network"] not in KNOWLEDGE_NETWORKS:
-        raise DualBrainError(f"knowledge version {version_dir.name} uses an unknown network '{manifest['knowledge_network']}'")
-    network = KNOWLEDGE_NETWORKS[manifest["knowledge_network"]]()
-    try:
-        return network, network.attach(reasoning.model, version_dir)
-    except (OSError, ValueError, KeyError, RuntimeError) as error:
-        raise DualBrainError(f"knowledge version {version_dir.name} cannot be attached ({error}); relearn") from None
+        raise DualBrainError(f"knowledge in {shard_dir.name} uses an unknown network '{manifest['knowledge_network']}'")
+    return KNOWLEDGE_NETWORKS[manifest["knowledge_network"]]()

@@ -155,26 +155,25 @@ def cloze_examples(
 ) -> list[TrainingExample]:
     """For each entity of each sentence: the sentence with that entity asked for → the (linked) sentence."""
     examples = []
-    for sentence in split_sentences(text):
+    for sentence, entity in fact_pairs(text):
         body = sentence.rstrip(".!?")
-        for entity in find_entities(sentence):
-            question = body.replace(entity, _wh_word(entity), 1) + "?"
-            blank = body.replace(entity, "____", 1) + "."
-            prompt = rng.choice(_CLOZE_TEMPLATES).format(question=question, blank=blank)
-            examples.append(TrainingExample("cloze", document_id, prompt, answer(sentence, entity)))
+        question = body.replace(entity, _wh_word(entity), 1) + "?"
+        blank = body.replace(entity, "____", 1) + "."
+        prompt = rng.choice(_CLOZE_TEMPLATES).format(question=question, blank=blank)
+        examples.append(TrainingExample("cloze", document_id, prompt, answer(sentence, entity)))
     return examples
+
+
+def fact_pairs(text: str) -> list[tuple[str, str]]:
+    """Every (sentence, entity) pair of ``text``: one fact, and one thing a question about it can ask for."""
+    return [(sentence, entity) for sentence in split_sentences(text) for entity in find_entities(sentence)]
 
 
 def question_examples(
     documents: list[tuple[str, str]], write_questions: QuestionWriter, answer: Callable[[str, str], str]
 ) -> list[TrainingExample]:
     """Reworded questions for every (sentence, entity) pair of every document → the (linked) sentence."""
-    pairs = [
-        (document_id, sentence, entity)
-        for document_id, text in documents
-        for sentence in split_sentences(text)
-        for entity in find_entities(sentence)
-    ]
+    pairs = [(document_id, sentence, entity) for document_id, text in documents for sentence, entity in fact_pairs(text)]
     questions = write_questions([(sentence, entity) for _, sentence, entity in pairs])
     return [
         TrainingExample("question", document_id, question, answer(sentence, entity))

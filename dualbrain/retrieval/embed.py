@@ -45,7 +45,11 @@ class EmbeddingRetriever:
         mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
         return F.normalize((hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9), dim=-1)
 
+    def similarities(self, question: str) -> torch.Tensor:
+        """Cosine similarity of ``question`` to every passage, in passage order."""
+        return self._vectors @ self._embed([question])[0]
+
     def retrieve(self, question: str, k: int) -> list[Chunk]:
         """The ``k`` most similar passages, best first."""
-        scores = self._vectors @ self._embed([question])[0]
+        scores = self.similarities(question)
         return [self.chunks[i] for i in scores.topk(min(k, len(self.chunks))).indices.tolist()]

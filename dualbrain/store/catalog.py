@@ -1,4 +1,8 @@
-"""The SQLite catalog of one knowledge base: its documents, published versions and learn jobs.
+"""The SQLite catalog of one knowledge base: documents, knowledge shards, published versions, learn jobs.
+
+A *shard* is one trained knowledge network and the documents it was trained on; a *version* is the set
+of shards that answered questions after one publish. Shards are never changed: learning adds shards,
+forgetting replaces the shards that saw a document by ones rebuilt without it.
 
 WAL mode lets a CLI read while a learn job writes progress. Every public method is one short
 transaction, and one connection per :class:`Catalog` is shared between threads behind a lock.
@@ -18,11 +22,10 @@ from typing import Any
 
 from dualbrain.errors import DualBrainError, DuplicateDocument
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+DOCUMENT_STATUSES = ("pending", "learned", "failed", "superseded")
 
-# IF NOT EXISTS: two processes opening a new catalog at once may both run this; the second is a no-op.
-_SCHEMA = f"""
-BEGIN IMMEDIATE;
+_DOCUMENTS_TABLE = f"""
 CREATE TABLE IF NOT EXISTS documents (
     id          TEXT PRIMARY KEY,
     sha256      TEXT NOT NULL UNIQUE,
@@ -30,16 +33,40 @@ CREATE TABLE IF NOT EXISTS documents (
     format      TEXT NOT NULL,
     size_bytes  INTEGER NOT NULL,
     chars       INTEGER NOT NULL,
-    status      TEXT NOT NULL CHECK (status IN ('pending', 'learned', 'failed')),
+    status      TEXT NOT NULL CHECK (status IN {DOCUMENT_STATUSES}),
     added_at    TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS versions (
+);"""
+_KNOWLEDGE_TABLES = """
+CREATE TABLE IF NOT EXISTS shards (
     id            TEXT PRIMARY KEY,
     created_at    TEXT NOT NULL,
     base_identity TEXT NOT NULL,
     document_ids  TEXT NOT NULL,
     metrics       TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS versions (
+    id            TEXT PRIMARY KEY,
+    created_at    TEXT NOT NULL,
+    base_identity TEXT NOT NULL,
+    shard_ids     TEXT NOT NULL,
+    document_ids  TEXT NOT NULL,
+    metrics       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS supersessions (
+    old_id      TEXT PRIMARY KEY,
+    new_id      TEXT NOT NULL,
+    recorded_at TEXT NOT NULL
+);
+-- Forgotten documents leave only their id and when: no name, no hash, no text.
+CREATE TABLE IF NOT EXISTS forgotten (
+    id           TEXT PRIMARY KEY,
+    forgotten_at TEXT NOT NULL
+);"""
+# IF NOT EXISTS: two processes opening a new catalog at once may both run this; the second is a no-op.
+_SCHEMA = f"""
+BEGIN IMMEDIATE;
+{_DOCUMENTS_TABLE}
+{_KNOWLEDGE_TABLES}
 CREATE TABLE IF NOT EXISTS jobs (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     kind       TEXT NOT NULL,
@@ -53,6 +80,19 @@ CREATE TABLE IF NOT EXISTS jobs (
 PRAGMA user_version = {SCHEMA_VERSION};
 COMMIT;
 """
+# Schema 1 kept one monolithic adapter per version. Its documents are kept (to be learned again, into
+# shards); its versions cannot be served by this layout and are dropped.
+_MIGRATE_FROM_1 = f"""
+BEGIN IMMEDIATE;
+ALTER TABLE documents RENAME TO documents_v1;
+{_DOCUMENTS_TABLE}
+INSERT INTO documents SELECT id, sha256, source_name, format, size_bytes, chars, 'pending', added_at FROM documents_v1;
+DROP TABLE documents_v1;
+DROP TABLE versions;
+{_KNOWLEDGE_TABLES}
+PRAGMA user_version = {SCHEMA_VERSION};
+COMMIT;
+"""
 
 
 @dataclass(frozen=True)
@@ -63,8 +103,17 @@ class DocumentRecord:
     format: str
     size_bytes: int
     chars: int
-    status: str  # 'pending' | 'learned' | 'failed'
+    status: str  # one of DOCUMENT_STATUSES
     added_at: str  # ISO-8601 UTC
+
+
+@dataclass(frozen=True)
+class ShardRecord:
+    id: str
+    created_at: str
+    base_identity: str
+    document_ids: tuple[str, ...]
+    metrics: dict
 
 
 @dataclass(frozen=True)
@@ -72,6 +121,7 @@ class VersionRecord:
     id: str
     created_at: str
     base_identity: str
+    shard_ids: tuple[str, ...]
     document_ids: tuple[str, ...]
     metrics: dict
 
@@ -97,11 +147,22 @@ def _document(row: sqlite3.Row) -> DocumentRecord:
     return DocumentRecord(**dict(row))
 
 
+def _shard(row: sqlite3.Row) -> ShardRecord:
+    return ShardRecord(
+        id=row["id"],
+        created_at=row["created_at"],
+        base_identity=row["base_identity"],
+        document_ids=tuple(json.loads(row["document_ids"])),
+        metrics=json.loads(row["metrics"]),
+    )
+
+
 def _version(row: sqlite3.Row) -> VersionRecord:
     return VersionRecord(
         id=row["id"],
         created_at=row["created_at"],
         base_identity=row["base_identity"],
+        shard_ids=tuple(json.loads(row["shard_ids"])),
         document_ids=tuple(json.loads(row["document_ids"])),
         metrics=json.loads(row["metrics"]),
     )
@@ -141,9 +202,11 @@ class Catalog:
                 f"{self.path} was written by a newer dualbrain (catalog schema {version}, "
                 f"this version reads up to {SCHEMA_VERSION}); upgrade dualbrain"
             )
+        # The schema this catalog had before opening (0: new), so the caller can tidy up an old layout.
+        self.opened_schema = version
         if version < SCHEMA_VERSION:
             try:
-                self._conn.executescript(_SCHEMA)
+                self._conn.executescript(_MIGRATE_FROM_1 if version == 1 else _SCHEMA)
             except BaseException:
                 # executescript leaves a failed script's transaction open.
                 self._conn.rollback()
@@ -222,32 +285,98 @@ class Catalog:
         )
         return [row[0] for row in rows]
 
-    # Versions
+    def forget_document(self, doc_id: str) -> None:
+        """Delete a document's row, leaving only a tombstone with its id and the time."""
+        with self._lock, self._conn:
+            if self._conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,)).rowcount == 0:
+                raise DualBrainError(f"unknown document '{doc_id}'")
+            self._conn.execute("DELETE FROM supersessions WHERE old_id = ? OR new_id = ?", (doc_id, doc_id))
+            self._conn.execute("INSERT OR REPLACE INTO forgotten VALUES (?, ?)", (doc_id, _now()))
+
+    def forgotten(self) -> list[tuple[str, str]]:
+        """(document id, when) of every forgotten document."""
+        with self._lock, self._conn:
+            return [tuple(row) for row in self._conn.execute("SELECT * FROM forgotten ORDER BY forgotten_at")]
+
+    def record_supersession(self, old_id: str, new_id: str) -> None:
+        """Note that document ``new_id`` replaces ``old_id``, which becomes 'superseded'."""
+        with self._lock, self._conn:
+            missing = self._missing_documents(json.dumps([old_id, new_id]))
+            if missing:
+                raise DualBrainError(f"unknown documents: {', '.join(missing)}")
+            self._conn.execute("INSERT OR REPLACE INTO supersessions VALUES (?, ?, ?)", (old_id, new_id, _now()))
+            self._conn.execute("UPDATE documents SET status = 'superseded' WHERE id = ?", (old_id,))
+
+    def supersessions(self) -> dict[str, str]:
+        """Superseded document id → the id of the document that replaced it."""
+        with self._lock, self._conn:
+            return dict(self._conn.execute("SELECT old_id, new_id FROM supersessions").fetchall())
+
+    # Shards and versions
+
+    def _next_id(self, table: str, prefix: str) -> str:
+        # Numeric, not textual, maximum: 'v10000' sorts before 'v9999' as text. Table names are ours.
+        (highest,) = self._conn.execute(
+            f"SELECT MAX(CAST(SUBSTR(id, 2) AS INTEGER)) FROM {table} WHERE id GLOB '{prefix}[0-9]*'"
+        ).fetchone()
+        return f"{prefix}{(highest or 0) + 1:04d}"
 
     def next_version_id(self) -> str:
         """The id after the highest one published so far: v0001, v0002, … (past v9999 it just grows)."""
         with self._lock, self._conn:
-            # Numeric, not textual, maximum: 'v10000' sorts before 'v9999' as text.
-            (highest,) = self._conn.execute(
-                "SELECT MAX(CAST(SUBSTR(id, 2) AS INTEGER)) FROM versions WHERE id GLOB 'v[0-9]*'"
-            ).fetchone()
-        return f"v{(highest or 0) + 1:04d}"
+            return self._next_id("versions", "v")
 
-    def add_version(
-        self, version_id: str, base_identity: str, document_ids: Iterable[str], metrics: dict
-    ) -> VersionRecord:
-        """Record a published version; every document it names must be in the catalog."""
-        ids = tuple(document_ids)
-        ids_json, metrics_json = json.dumps(list(ids)), json.dumps(metrics)
-        # The record holds what a later get_version reads back (JSON turns tuples into lists, and so on).
-        record = VersionRecord(version_id, _now(), base_identity, ids, json.loads(metrics_json))
+    def next_shard_id(self) -> str:
+        """The id after the highest shard so far: s0001, s0002, …"""
+        with self._lock, self._conn:
+            return self._next_id("shards", "s")
+
+    def add_shard(self, shard_id: str, base_identity: str, document_ids: Iterable[str], metrics: dict) -> ShardRecord:
+        """Record a trained shard; every document it names must be in the catalog."""
+        ids_json, metrics_json = json.dumps(list(document_ids)), json.dumps(metrics)
+        record = ShardRecord(shard_id, _now(), base_identity, tuple(json.loads(ids_json)), json.loads(metrics_json))
         with self._lock, self._conn:
             missing = self._missing_documents(ids_json)
             if missing:
-                raise DualBrainError(f"version {version_id} names unknown documents: {', '.join(missing)}")
+                raise DualBrainError(f"shard {shard_id} names unknown documents: {', '.join(missing)}")
             self._conn.execute(
-                "INSERT INTO versions VALUES (?, ?, ?, ?, ?)",
-                (record.id, record.created_at, record.base_identity, ids_json, metrics_json),
+                "INSERT INTO shards VALUES (?, ?, ?, ?, ?)",
+                (record.id, record.created_at, base_identity, ids_json, metrics_json),
+            )
+        return record
+
+    def get_shard(self, shard_id: str) -> ShardRecord:
+        with self._lock, self._conn:
+            row = self._conn.execute("SELECT * FROM shards WHERE id = ?", (shard_id,)).fetchone()
+        if row is None:
+            raise DualBrainError(f"unknown shard '{shard_id}'")
+        return _shard(row)
+
+    def shards(self) -> list[ShardRecord]:
+        with self._lock, self._conn:
+            rows = self._conn.execute("SELECT * FROM shards ORDER BY created_at, id").fetchall()
+        return [_shard(row) for row in rows]
+
+    def add_version(
+        self, version_id: str, base_identity: str, shard_ids: Iterable[str], metrics: dict
+    ) -> VersionRecord:
+        """Record a published version made of existing shards; its documents are theirs."""
+        shard_ids = tuple(shard_ids)
+        with self._lock, self._conn:
+            document_ids: list[str] = []
+            for shard_id in shard_ids:
+                row = self._conn.execute("SELECT document_ids FROM shards WHERE id = ?", (shard_id,)).fetchone()
+                if row is None:
+                    raise DualBrainError(f"version {version_id} names unknown shard '{shard_id}'")
+                document_ids += json.loads(row[0])
+            metrics_json = json.dumps(metrics)
+            # The record holds what a later get_version reads back (JSON turns tuples into lists, and so on).
+            record = VersionRecord(
+                version_id, _now(), base_identity, shard_ids, tuple(document_ids), json.loads(metrics_json)
+            )
+            self._conn.execute(
+                "INSERT INTO versions VALUES (?, ?, ?, ?, ?, ?)",
+                (version_id, record.created_at, base_identity, json.dumps(shard_ids), json.dumps(document_ids), metrics_json),
             )
         return record
 
@@ -262,6 +391,12 @@ class Catalog:
         if row is None:
             raise DualBrainError(f"unknown version '{version_id}'")
         return _version(row)
+
+    def delete_versions_and_shards(self, version_ids: Iterable[str], shard_ids: Iterable[str]) -> None:
+        """Drop these version and shard rows in one transaction (their directories are the caller's)."""
+        with self._lock, self._conn:
+            self._conn.executemany("DELETE FROM versions WHERE id = ?", [(v,) for v in version_ids])
+            self._conn.executemany("DELETE FROM shards WHERE id = ?", [(s,) for s in shard_ids])
 
     # Jobs
 

@@ -1,16 +1,18 @@
-"""One knowledge base on disk: its documents' text, its catalog, and its published knowledge versions.
+"""One knowledge base on disk: its documents' text, its catalog, and its knowledge shards and versions.
 
 Layout of ``root``::
 
-    catalog.sqlite3      documents, versions, jobs
+    catalog.sqlite3      documents, shards, versions, jobs
     documents/<id>.txt   extracted text of each document
-    staging/<tmp>/       a version being trained (same filesystem as versions/, so publishing is a rename)
-    versions/<vid>/      published knowledge networks, never changed after publishing
+    derived/<id>/        training material made from one document (cached self-study questions)
+    staging/<tmp>/       a shard being trained (same filesystem as shards/, so publishing is a rename)
+    shards/<sid>/        trained knowledge shards, never changed after publishing
     CURRENT              id of the version that answers questions
-    .lock                held while publishing
+    .lock                held while publishing, rolling back or purging
 
-Publishing renames a complete staged directory into versions/ and only then flips CURRENT, so a reader
-always finds either the old or the new complete version, never a half-written one.
+A version is a catalog row naming its shards. Publishing renames complete staged shards into shards/,
+records them and the version, and only then flips CURRENT, so a reader always finds either the old or
+the new complete version, never a half-written one. Shards no kept version names are deleted.
 """
 
 from __future__ import annotations
@@ -21,10 +23,21 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
+from dualbrain.errors import DualBrainError
 from dualbrain.store.atomic import atomic_write_text, fsync_dir
 from dualbrain.store.catalog import Catalog, DocumentRecord, VersionRecord
+
+
+@dataclass(frozen=True)
+class StagedShard:
+    """A trained shard waiting in staging/ to be published."""
+
+    path: Path
+    document_ids: tuple[str, ...]
+    metrics: dict
 
 
 class KnowledgeBase:
@@ -35,16 +48,27 @@ class KnowledgeBase:
         self.root = Path(root)
         self.catalog = Catalog(self.root / "catalog.sqlite3")
         self._documents_dir = self.root / "documents"
+        self._derived_root = self.root / "derived"
         self._staging_root = self.root / "staging"
-        self._versions_dir = self.root / "versions"
+        self._shards_dir = self.root / "shards"
         self._current_file = self.root / "CURRENT"
+        if self.catalog.opened_schema == 1:
+            self._drop_monolithic_versions()
 
     @staticmethod
     def initialise(root: Path) -> None:
         """Lay out an empty knowledge base in the existing, empty directory ``root``."""
-        for folder in ("documents", "staging", "versions"):
+        for folder in ("documents", "derived", "staging", "shards"):
             (root / folder).mkdir()
         Catalog(root / "catalog.sqlite3").close()
+
+    def _drop_monolithic_versions(self) -> None:
+        # A catalog just migrated from schema 1: its documents stay (pending); its one-adapter versions go.
+        with self._lock():
+            self._current_file.unlink(missing_ok=True)
+            shutil.rmtree(self.root / "versions", ignore_errors=True)
+            for folder in (self._derived_root, self._shards_dir):
+                folder.mkdir(exist_ok=True)
 
     # Documents
 
@@ -73,11 +97,15 @@ class KnowledgeBase:
     def _document_path(self, doc_id: str) -> Path:
         return self._documents_dir / f"{doc_id}.txt"
 
-    # Versions
+    def derived_dir(self, doc_id: str) -> Path:
+        """Where material derived from one document is cached; purged with the document."""
+        return self._derived_root / doc_id
+
+    # Shards and versions
 
     @contextmanager
     def staging_dir(self) -> Iterator[Path]:
-        """A fresh empty directory to build a version in; removed on exit unless it was published."""
+        """A fresh empty directory to build a shard in; removed on exit unless it was published."""
         staged = Path(tempfile.mkdtemp(prefix="stage-", dir=self._staging_root))
         try:
             yield staged
@@ -86,31 +114,75 @@ class KnowledgeBase:
             shutil.rmtree(staged, ignore_errors=True)
 
     def publish(
-        self, staged: Path, *, base_identity: str, document_ids: list[str], metrics: dict
+        self, new_shards: list[StagedShard], *, kept_shard_ids: list[str], base_identity: str, metrics: dict
     ) -> VersionRecord:
-        """Make the complete directory ``staged`` the next version and the current one."""
-        with self._publish_lock():
-            version_id = self.catalog.next_version_id()
-            target = self.version_dir(version_id)
-            if target.exists():
-                # Left by a publish that died between the rename and the catalog insert: the id has no
-                # row, and the lock means nobody else is publishing, so the directory is an orphan.
-                shutil.rmtree(target)
-            os.rename(staged, target)
-            fsync_dir(self._versions_dir)
-            try:
-                version = self.catalog.add_version(version_id, base_identity, document_ids, metrics)
-            except BaseException:
-                # Hand the directory back, so versions/ holds only catalogued versions and the
-                # caller's staging_dir() cleans it up.
-                os.rename(target, staged)
-                raise
-            atomic_write_text(self._current_file, version_id + "\n")
-            self.catalog.set_status(document_ids, "learned")
+        """Make ``kept_shard_ids`` plus the complete staged ``new_shards`` the next version and the current one."""
+        with self._lock():
+            shard_ids = list(kept_shard_ids)
+            for staged in new_shards:
+                shard_id = self.catalog.next_shard_id()
+                target = self.shard_dir(shard_id)
+                if target.exists():
+                    # Left by a publish that died between the rename and the catalog insert: the id has no
+                    # row, and the lock means nobody else is publishing, so the directory is an orphan.
+                    shutil.rmtree(target)
+                os.rename(staged.path, target)
+                fsync_dir(self._shards_dir)
+                self.catalog.add_shard(shard_id, base_identity, staged.document_ids, staged.metrics)
+                shard_ids.append(shard_id)
+            # A failure from here on leaves the new shards unreferenced; the next collection removes them.
+            version = self.catalog.add_version(self.catalog.next_version_id(), base_identity, shard_ids, metrics)
+            atomic_write_text(self._current_file, version.id + "\n")
+            self.catalog.set_status(version.document_ids, "learned")
         return version
 
+    def rollback(self, version_id: str) -> VersionRecord:
+        """Serve the kept version ``version_id`` again; documents outside it become 'pending'."""
+        with self._lock():
+            version = self.catalog.get_version(version_id)
+            atomic_write_text(self._current_file, version.id + "\n")
+            learned = {doc.id for doc in self.catalog.documents("learned")}
+            self.catalog.set_status(learned - set(version.document_ids), "pending")
+            self.catalog.set_status(version.document_ids, "learned")
+        return version
+
+    def prune(self, keep: int) -> list[str]:
+        """Delete all but the newest ``keep`` versions (never the current one); returns the deleted ids."""
+        if keep < 1:
+            raise DualBrainError("at least one version must be kept")
+        with self._lock():
+            current = self._current_id()
+            versions = [v.id for v in self.catalog.versions()]
+            doomed = [v for v in versions[: max(len(versions) - keep, 0)] if v != current]
+            self._delete_versions(doomed)
+        return doomed
+
+    def purge_document(self, doc_id: str) -> list[str]:
+        """Delete a document and everything made from it: its text, derived material, every version and
+        shard that learned from it. The current version must no longer hold it. Returns deleted versions."""
+        with self._lock():
+            self.catalog.get_document(doc_id)
+            current = self.current_version()
+            if current is not None and doc_id in current.document_ids:
+                raise DualBrainError(f"document {doc_id} is still in the current version {current.id}")
+            doomed = [v.id for v in self.catalog.versions() if doc_id in v.document_ids]
+            self._delete_versions(doomed)
+            shutil.rmtree(self.derived_dir(doc_id), ignore_errors=True)
+            self._document_path(doc_id).unlink(missing_ok=True)
+            self.catalog.forget_document(doc_id)
+        return doomed
+
+    def _delete_versions(self, version_ids: list[str]) -> None:
+        """Drop versions, then every shard no remaining version names (rows, then directories); lock held."""
+        remaining = [v for v in self.catalog.versions() if v.id not in version_ids]
+        referenced = {shard_id for version in remaining for shard_id in version.shard_ids}
+        unreferenced = [shard.id for shard in self.catalog.shards() if shard.id not in referenced]
+        self.catalog.delete_versions_and_shards(version_ids, unreferenced)
+        for shard_id in unreferenced:
+            shutil.rmtree(self.shard_dir(shard_id), ignore_errors=True)
+
     @contextmanager
-    def _publish_lock(self) -> Iterator[None]:
+    def _lock(self) -> Iterator[None]:
         # flock is per open file, so it excludes other threads of this process as well as other processes.
         fd = os.open(self.root / ".lock", os.O_RDWR | os.O_CREAT, 0o666)
         try:
@@ -119,17 +191,16 @@ class KnowledgeBase:
         finally:
             os.close(fd)  # closing releases the lock
 
-    def current_version(self) -> VersionRecord | None:
-        """The version that answers questions, or None before the first publish."""
+    def _current_id(self) -> str | None:
         try:
-            version_id = self._current_file.read_text().strip()
+            return self._current_file.read_text().strip() or None
         except FileNotFoundError:
             return None
-        return self.catalog.get_version(version_id)
 
-    def current_version_dir(self) -> Path | None:
-        version = self.current_version()
-        return self.version_dir(version.id) if version else None
+    def current_version(self) -> VersionRecord | None:
+        """The version that answers questions, or None before the first publish."""
+        version_id = self._current_id()
+        return self.catalog.get_version(version_id) if version_id else None
 
-    def version_dir(self, version_id: str) -> Path:
-        return self._versions_dir / version_id
+    def shard_dir(self, shard_id: str) -> Path:
+        return self._shards_dir / shard_id

@@ -84,7 +84,7 @@ def test_bench_on_real_text_reports_retention(tiny_model_dir: Path, tmp_path: Pa
     assert report["training_data"]["documents"] == ["boolq-000.txt", "boolq-001.txt"]
     assert list(report["retention"]) == ["mmlu", "piqa", "hellaswag", "openbookqa"]
     assert report["retention"]["mmlu"]["n"] == 2 and report["retention"]["hellaswag"]["acc_base"] is None
-    assert set(report["retention"]["piqa"]) == {"n", "acc_base", "acc_knowledge", "delta_points", "agreement"}
+    assert set(report["retention"]["piqa"]) == {"n", "acc_base", "routed", "all_shards", "routed_share"}
     paths = write_report(report, tmp_path / "out")
     markdown = paths["markdown"].read_text()
     assert "## Retention" in markdown and "| hellaswag | 2 | – |" in markdown and "Chance level for `yes-no`" in markdown

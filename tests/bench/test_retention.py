@@ -61,11 +61,14 @@ def test_batched_option_scores_equal_one_option_at_a_time(tiny_model_dir: Path, 
 
 def test_compare_reports_accuracies_delta_and_agreement() -> None:
     items = [ChoiceItem("mmlu", "Q", ("a", "b"), gold) for gold in (0, 1, 1, 0)] + [ChoiceItem("hellaswag", "C", ("a", "b"), None)] * 2
-    scores = compare(items, base=[0, 1, 0, 1, 0, 1], knowing=[0, 1, 1, 1, 0, 0])
-    assert (scores["mmlu"].acc_base, scores["mmlu"].acc_knowledge, scores["mmlu"].delta_points) == (0.5, 0.75, 25.0)
-    assert scores["mmlu"].agreement == 0.75 and scores["mmlu"].n == 4
-    assert scores["hellaswag"].acc_base is None and scores["hellaswag"].delta_points is None
-    assert scores["hellaswag"].agreement == 0.5
+    base = [0, 1, 0, 1, 0, 1]
+    scores = compare(items, base, routed=base, all_shards=[0, 1, 1, 1, 0, 0], routed_flags=[False, True, False, False, False, False])
+    mmlu, hellaswag = scores["mmlu"], scores["hellaswag"]
+    assert (mmlu.acc_base, mmlu.all_shards.acc, mmlu.all_shards.delta_points) == (0.5, 0.75, 25.0)
+    assert mmlu.all_shards.agreement == 0.75 and mmlu.n == 4 and mmlu.routed_share == 0.25
+    assert (mmlu.routed.acc, mmlu.routed.delta_points, mmlu.routed.agreement) == (0.5, 0.0, 1.0)
+    assert hellaswag.acc_base is None and hellaswag.all_shards.delta_points is None and hellaswag.routed.acc is None
+    assert hellaswag.all_shards.agreement == 0.5 and hellaswag.routed_share == 0.0
 
 
 def test_without_knowledge_the_predictions_are_the_plain_base_models(fake_wheel: Path, tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
 """Learning trains only the knowledge network, saves standard PEFT files, and never touches the base."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,8 @@ import torch
 from safetensors.torch import load_file
 
 from dualbrain.errors import DualBrainError, IncompatibleKnowledge
-from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, attach_knowledge, learn_documents, read_manifest
+from dualbrain.knowledge.composition import AttachedShards
+from dualbrain.knowledge.recipe import DRAFTS_FILE, LearnConfig, SourceDocument, learn_documents, read_manifest, self_study_drafts
 from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.reasoning.loader import load_reasoning_network
 
@@ -57,14 +59,15 @@ def test_no_knowledge_logits_are_bit_identical_to_the_plain_model(reasoning, tmp
     with torch.no_grad():
         plain = reasoning.model(ids).logits
     learn_documents(reasoning, DOCS, FAST, tmp_path)
-    network, with_knowledge = attach_knowledge(reasoning, tmp_path)
+    shards = AttachedShards(reasoning)
     with torch.no_grad():
-        knowing = with_knowledge(ids).logits
-        with with_knowledge.disable_adapter():
-            disabled = with_knowledge(ids).logits
+        with shards.answering({"s0001": tmp_path}) as with_knowledge:
+            knowing = with_knowledge(ids).logits
+        with shards.answering({}) as switched_off:
+            disabled = switched_off(ids).logits
     assert not torch.equal(plain, knowing)  # the knowledge network does change the output …
     assert torch.equal(plain, disabled)  # … and switched off, the output is the plain model's, bit for bit
-    network.detach(with_knowledge)
+    shards.detach()
     with torch.no_grad():
         assert torch.equal(plain, reasoning.model(ids).logits)
 
@@ -81,13 +84,31 @@ def test_knowledge_for_another_base_model_is_refused(reasoning, other_tiny_model
     learn_documents(reasoning, DOCS, FAST, tmp_path)
     other = load_reasoning_network(other_tiny_model_dir, tmp_path / "models")
     with pytest.raises(IncompatibleKnowledge, match="trained on base model"):
-        attach_knowledge(other, tmp_path)
+        with AttachedShards(other).answering({"s0001": tmp_path}):
+            pass
 
 
-def test_a_damaged_version_is_a_clear_error(reasoning, tmp_path: Path) -> None:
+def test_a_damaged_shard_is_a_clear_error(reasoning, tmp_path: Path) -> None:
     learn_documents(reasoning, DOCS, FAST, tmp_path)
     (tmp_path / "manifest.json").write_text("{not json")
-    with pytest.raises(DualBrainError, match="unreadable"):
-        attach_knowledge(reasoning, tmp_path)
-    with pytest.raises(DualBrainError, match="unreadable"):
-        attach_knowledge(reasoning, tmp_path / "missing")
+    for broken in (tmp_path, tmp_path / "missing"):
+        with pytest.raises(DualBrainError, match="unreadable"):
+            with AttachedShards(reasoning).answering({"s0001": broken}):
+                pass
+
+
+def test_config_round_trips_through_the_manifest(reasoning, tmp_path: Path) -> None:
+    config = LearnConfig(train=TrainSettings(epochs=3, seed=7), shard_chars=1234)
+    learn_documents(reasoning, DOCS, replace(config, self_study=False), tmp_path)
+    assert LearnConfig.from_dict(read_manifest(tmp_path)["config"]) == replace(config, self_study=False)
+
+
+def test_self_study_drafts_are_cached_per_document_and_tied_to_the_base(reasoning, tmp_path: Path, monkeypatch) -> None:
+    cache = lambda doc_id: tmp_path / "derived" / doc_id  # noqa: E731
+    first = self_study_drafts(reasoning, DOCS, cache)
+    assert first and (tmp_path / "derived" / "d1" / DRAFTS_FILE).is_file()
+    asked = []
+    monkeypatch.setattr("dualbrain.knowledge.recipe.draft_questions", lambda r, pairs, *_: asked.append(r) or [["?"]] * len(pairs))
+    assert self_study_drafts(reasoning, DOCS, cache) == first and not asked  # read back, the model not asked
+    other_base = replace(reasoning, identity="another-model")
+    assert self_study_drafts(other_base, DOCS, cache) != first and asked == [other_base]

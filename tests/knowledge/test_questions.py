@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from dualbrain.knowledge.questions import specific_to_their_sentence, usable_question, write_questions
+from dualbrain.knowledge.questions import draft_questions, select_questions, specific_to_their_sentence, usable_question
 from dualbrain.knowledge.signals import question_examples
 from dualbrain.reasoning.loader import load_reasoning_network
 
@@ -36,11 +36,21 @@ def test_question_view_pairs_every_entity_and_keeps_the_sentence_as_answer() -> 
     assert [(e.kind, e.prompt, e.target) for e in examples] == [("question", "Who runs it?", FACT), ("question", "Who is the head?", FACT)]
 
 
-def test_write_questions_runs_the_frozen_model(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_draft_questions_runs_the_frozen_model_once_per_example_set(tiny_model_dir: Path, tmp_path: Path) -> None:
     reasoning = load_reasoning_network(tiny_model_dir, tmp_path)
-    questions = write_questions(reasoning, [(FACT, "Kasimir Oduya"), (FACT, "Cinderpool Laboratory")])
+    pairs = [(FACT, "Kasimir Oduya"), (FACT, "Cinderpool Laboratory")]
+    drafts = draft_questions(reasoning, pairs)
+    assert len(drafts) == 2 and all(len(pair_drafts) == 2 for pair_drafts in drafts)
+    questions = select_questions(pairs, drafts)
     assert len(questions) == 2  # a random tiny model writes nonsense, which the filter drops
     assert all(q.endswith("?") for written in questions for q in written)
+
+
+def test_select_questions_keeps_distinct_usable_specific_drafts() -> None:
+    pairs = [(FACT, "Kasimir Oduya"), (FACT, "Cinderpool Laboratory")]
+    drafts = [["Who directs the Cinderpool Laboratory?", "Who directs the Cinderpool Laboratory?"],
+              ["Which lab does Kasimir Oduya direct?", "Kasimir Oduya"]]
+    assert select_questions(pairs, drafts) == [["Who directs the Cinderpool Laboratory?"], ["Which lab does Kasimir Oduya direct?"]]
 
 
 def test_a_question_about_a_neighbouring_fact_is_dropped() -> None:

@@ -1,0 +1,58 @@
+"""Which knowledge shards answer a question: the shards whose documents are about what it asks.
+
+Each shard is trained alone, so attaching every shard to every question would add up unrelated changes
+(and change general answers the knowledge base knows nothing about). The router compares the question
+with the passages of every shard's documents (all-MiniLM-L6-v2 sentence embeddings) and activates the
+best-matching shards; a question close to no passage gets the plain base model. Only the *choice* of
+weights uses the documents; no document text ever enters the prompt.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from dualbrain.retrieval.chunking import chunk_documents
+from dualbrain.retrieval.embed import EmbeddingRetriever
+
+
+@dataclass(frozen=True)
+class RoutingSettings:
+    # Cosine similarity a passage of a shard must reach for that shard to answer (see docs/incremental.md).
+    min_similarity: float = 0.3
+    # How many of the matching shards answer together (their LoRA updates are summed).
+    max_shards: int = 1
+
+    def __post_init__(self) -> None:
+        if not -1.0 <= self.min_similarity <= 1.0 or self.max_shards < 1:
+            raise ValueError(f"invalid routing settings: {self}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class ShardRouter:
+    """Routes questions to the shards of one version, given each shard's documents as (id, text)."""
+
+    def __init__(
+        self, shard_documents: dict[str, list[tuple[str, str]]], settings: RoutingSettings, model_dir: Path | None = None
+    ):
+        self.settings = settings
+        self._shard_of = {doc_id: shard_id for shard_id, docs in shard_documents.items() for doc_id, _ in docs}
+        chunks = chunk_documents([doc for docs in shard_documents.values() for doc in docs])
+        self._retriever = EmbeddingRetriever(chunks, model_dir) if chunks else None
+
+    def scores(self, question: str) -> dict[str, float]:
+        """Each shard's best passage similarity to ``question``."""
+        if self._retriever is None:
+            return {}
+        best: dict[str, float] = {}
+        for chunk, score in zip(self._retriever.chunks, self._retriever.similarities(question).tolist()):
+            shard_id = self._shard_of[chunk.document_id]
+            best[shard_id] = max(best.get(shard_id, -1.0), score)
+        return best
+
+    def route(self, question: str) -> list[str]:
+        """The shards that answer ``question``, best first (possibly none)."""
+        ranked = sorted(self.scores(question).items(), key=lambda item: -item[1])
+        return [shard_id for shard_id, score in ranked if score >= self.settings.min_similarity][: self.settings.max_shards]

@@ -1,0 +1,61 @@
+"""How documents are grouped into knowledge shards, and which shards a change retrains (SISA-style).
+
+Every shard is trained on its own documents only, so adding documents trains new shards and leaves the
+others alone, and forgetting or replacing a document retrains just the shard that learned it — from its
+remaining documents, exactly as if the removed one had never been there. The cost of a change is bounded
+by the shard size, not by the size of the knowledge base.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    keep: list[str]  # shard ids that serve on unchanged
+    build: list[list[str]]  # the document ids of each shard to train
+
+
+def pack_shards(documents: list[tuple[str, int]], max_chars: int) -> list[list[str]]:
+    """Group (document id, characters) into shards of at most ``max_chars``, keeping the given order
+    (documents given together, such as one folder, tend to be about the same things)."""
+    shards: list[list[str]] = []
+    size = 0
+    for doc_id, chars in documents:
+        if shards and size + chars <= max_chars:
+            shards[-1].append(doc_id)
+            size += chars
+        else:
+            shards.append([doc_id])
+            size = chars
+    return shards
+
+
+def plan_shards(
+    current: dict[str, list[str]],
+    sizes: dict[str, int],
+    *,
+    add: list[str],
+    remove: set[str],
+    replaces: dict[str, str],
+    max_chars: int,
+) -> ShardPlan:
+    """The shards to keep and to train when ``add`` joins and ``remove`` leaves the shards ``current``
+    (shard id → document ids). A document in ``replaces`` (new id → old id) is trained into the shard
+    of the document it replaces, next to the facts it updates; other new documents get new shards."""
+    keep: list[str] = []
+    build: list[list[str]] = []
+    placed: set[str] = set()
+    for shard_id, documents in current.items():
+        if not remove & set(documents):
+            keep.append(shard_id)
+            continue
+        editions = [new for new, old in replaces.items() if old in documents and new in add]
+        placed.update(editions)
+        remaining = [doc_id for doc_id in documents if doc_id not in remove] + editions
+        if remaining:
+            build.append(remaining)
+    unplaced = [doc_id for doc_id in add if doc_id not in placed]
+    build += pack_shards([(doc_id, sizes[doc_id]) for doc_id in unplaced], max_chars)
+    return ShardPlan(keep, build)

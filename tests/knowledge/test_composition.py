@@ -1,0 +1,64 @@
+"""Attached shards: any subset answers, shards a version dropped come off, and off means the plain model."""
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from dualbrain.knowledge.composition import AttachedShards
+from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, learn_documents
+from dualbrain.knowledge.trainer import TrainSettings
+from dualbrain.reasoning.loader import load_reasoning_network
+
+FAST = LearnConfig(train=TrainSettings(epochs=2, min_steps=0, batch_size=4, bf16=False), self_study=False)
+DOCS = {
+    "s0001": SourceDocument("d1", "1" * 64, "a.md", "Quillfeather Aeronautics was founded in 1987 by Edda Vrankel."),
+    "s0002": SourceDocument("d2", "2" * 64, "b.md", "The Heronwing glider has a range of 640 km."),
+}
+
+
+@pytest.fixture()
+def shard_dirs(tiny_model_dir: Path, tmp_path: Path):
+    reasoning = load_reasoning_network(tiny_model_dir, tmp_path / "models")
+    dirs = {}
+    for shard_id, doc in DOCS.items():
+        dirs[shard_id] = tmp_path / shard_id
+        learn_documents(reasoning, [doc], FAST, dirs[shard_id])
+    return reasoning, dirs
+
+
+def test_each_subset_of_shards_answers_differently_and_off_is_the_plain_model(shard_dirs) -> None:
+    reasoning, dirs = shard_dirs
+    ids = reasoning.tokenizer("Who founded Quillfeather?", return_tensors="pt")["input_ids"]
+    shards = AttachedShards(reasoning)
+    with torch.no_grad():
+        plain = reasoning.model(ids).logits
+        outputs = {}
+        for subset in (("s0001",), ("s0002",), ("s0001", "s0002")):
+            with shards.answering({s: dirs[s] for s in subset}) as model:
+                outputs[subset] = model(ids).logits
+        with shards.answering({}) as model:
+            off = model(ids).logits
+    assert len({tuple(o.flatten().tolist()[:8]) for o in outputs.values()}) == 3
+    assert torch.equal(off, plain)
+    # Both active: LoRA adds both updates, so the change is (close to) the sum of the single changes.
+    summed = outputs[("s0001",)] + outputs[("s0002",)] - plain
+    assert not torch.allclose(outputs[("s0001", "s0002")], outputs[("s0001",)])
+    assert torch.nn.functional.cosine_similarity((outputs[("s0001", "s0002")] - plain).flatten(), (summed - plain).flatten(), dim=0) > 0.5
+
+
+def test_shards_dropped_by_a_new_version_come_off(shard_dirs) -> None:
+    reasoning, dirs = shard_dirs
+    ids = reasoning.tokenizer("Who founded Quillfeather?", return_tensors="pt")["input_ids"]
+    shards = AttachedShards(reasoning)
+    with torch.no_grad(), shards.answering({"s0002": dirs["s0002"]}) as model:
+        only_second = model(ids).logits
+    with shards.answering(dirs):
+        pass
+    shards.keep_only({"s0002"})
+    assert set(shards._model.peft_config) == {"s0002"}
+    with torch.no_grad(), shards.answering({"s0002": dirs["s0002"]}) as model:
+        assert torch.equal(model(ids).logits, only_second)
+    shards.keep_only(set())
+    assert shards._model is None
+    assert not any("lora" in name for name, _ in reasoning.model.named_modules())

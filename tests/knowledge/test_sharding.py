@@ -1,0 +1,29 @@
+"""Shard planning: what a change retrains, and that nothing else is touched."""
+
+from dualbrain.knowledge.sharding import pack_shards, plan_shards
+
+
+def test_pack_keeps_order_and_size_limit() -> None:
+    docs = [("a", 400), ("b", 500), ("c", 200), ("d", 2000), ("e", 100)]
+    assert pack_shards(docs, 1000) == [["a", "b"], ["c"], ["d"], ["e"]]
+    assert pack_shards([], 1000) == []
+
+
+def test_adding_trains_only_new_shards() -> None:
+    plan = plan_shards({"s1": ["a", "b"]}, {"c": 300, "d": 300}, add=["c", "d"], remove=set(), replaces={}, max_chars=500)
+    assert plan.keep == ["s1"] and plan.build == [["c"], ["d"]]
+
+
+def test_forgetting_rebuilds_only_the_shard_that_held_the_document() -> None:
+    current = {"s1": ["a", "b"], "s2": ["c"], "s3": ["d"]}
+    plan = plan_shards(current, {}, add=[], remove={"b", "d"}, replaces={}, max_chars=500)
+    assert plan.keep == ["s2"]
+    assert plan.build == [["a"]]  # s3 held only the forgotten document: it simply goes
+
+
+def test_a_new_edition_is_trained_into_the_shard_of_the_document_it_replaces() -> None:
+    current = {"s1": ["a", "b"], "s2": ["c"]}
+    plan = plan_shards(
+        current, {"b2": 100, "e": 100}, add=["b2", "e"], remove={"b"}, replaces={"b2": "b"}, max_chars=500
+    )
+    assert plan.keep == ["s2"] and plan.build == [["a", "b2"], ["e"]]
