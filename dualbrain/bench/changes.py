@@ -1,0 +1,258 @@
+"""`dualbrain bench --changes`: what adding, updating and forgetting documents cost and do, on the real path.
+
+On a knowledge base that learned ``base`` fictional organisations (documents as in ``fictional.py``):
+
+1. **Time to knowledge** — one more organisation's documents, as one file, are learned; the wall time until
+   it answers, its accuracy (against, with ``reference``, a knowledge base that learned everything at once),
+   and the accuracy on the earlier organisations before and after.
+2. **Updates** — new editions (same file names) of every organisation's overview change its chief executive
+   and head count; the share of those questions answered with the new value and with the old one.
+3. **Forgetting** — one organisation's FAQ (its secret project and who leads it) is forgotten. Canary: the
+   mean log-probability of the FAQ's answers to questions about it, before and after, and under the plain
+   base model (which never saw it). Membership: the loss-ratio test (loss with knowledge / loss of the base
+   model on the document's text; lower means "seen"), for the forgotten document before and after, against
+   documents of an organisation that was never learned. Accuracy on the other organisations before/after.
+4. **Cost growth** (``growth``) — the time to add one organisation to bases of 1×, 2×, 4× … organisations
+   (bases learned with a quick configuration: only the add is timed).
+
+Questions are asked, never trained on; documents are the only training data.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from dualbrain.api import DualBrain
+from dualbrain.bench.fictional import Question, generate_organisations, organisation_corpus, revised
+from dualbrain.bench.scoring import is_correct
+from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.trainer import LearnProgress, TrainSettings
+from dualbrain.reasoning.prompting import question_prompt
+from dualbrain.store import Home
+
+_FORGOTTEN = "faq.md"
+_QUICK = LearnConfig(train=TrainSettings(epochs=1, min_steps=0), self_study=False)  # growth bases: only the add is timed
+
+
+@dataclass(frozen=True)
+class ChangesConfig:
+    base: int = 4  # organisations learned before the changes
+    seed: int = 0
+    max_new_tokens: int = 48
+    reference: bool = False  # also learn everything at once in a fresh knowledge base (a full retrain)
+    growth: tuple[int, ...] = ()  # base sizes (in organisations) for the cost-growth measurement
+
+    def __post_init__(self) -> None:
+        if self.base < 1 or any(size < 1 for size in self.growth):
+            raise ValueError("--docs and --growth sizes must be at least 1 organisation")
+
+
+def run_changes(
+    config: ChangesConfig,
+    out_dir: Path,
+    model: str | Path | None,
+    learn_config: LearnConfig,
+    models_dir: Path | None = None,
+    on_progress: Callable[[LearnProgress], None] | None = None,
+) -> dict:
+    """Run the four measurements and return the report dict (see the module docstring)."""
+    organisations = generate_organisations(config.base + 2, config.seed)
+    earlier, added, never = organisations[: config.base], organisations[config.base], organisations[config.base + 1]
+    home = Home(out_dir / "home", models_dir)
+    brain = DualBrain.open("changes", home=home, model=model, create=True)
+    corpora = {o["slug"]: organisation_corpus(o) for o in organisations}
+
+    started = time.perf_counter()
+    brain.learn([_write_documents(out_dir / "base", [corpora[o["slug"]] for o in earlier])], learn_config, on_progress)
+    base_seconds = time.perf_counter() - started
+    earlier_questions = [q for o in earlier for q in corpora[o["slug"]].questions if q.answers]
+    earlier_before = _accuracy(brain, earlier_questions, config)
+
+    # 1. Time to knowledge: one organisation as one file, until its first answer.
+    handbook = out_dir / "added" / f"{added['slug']}-handbook.md"
+    handbook.parent.mkdir(parents=True)
+    handbook.write_text("\n\n".join(corpora[added["slug"]].documents.values()))
+    added_questions = [q for q in corpora[added["slug"]].questions if q.answers]
+    started = time.perf_counter()
+    learned = brain.learn([handbook], learn_config, on_progress)
+    brain.generate(added_questions[0].question, max_new_tokens=1)
+    time_to_knowledge = time.perf_counter() - started
+    add = {
+        "document_characters": len(handbook.read_text()),
+        "base_characters": sum(len(t) for o in earlier for t in corpora[o["slug"]].documents.values()),
+        "seconds_until_answerable": round(time_to_knowledge, 1),
+        "shards_trained": learned.metrics["shards_trained"],
+        "tokens_trained": learned.metrics["tokens_trained"],
+        "accuracy_added": _accuracy(brain, added_questions, config),
+        "accuracy_earlier_before": earlier_before,
+        "accuracy_earlier_after": _accuracy(brain, earlier_questions, config),
+        "base_learn_seconds": round(base_seconds, 1),
+    }
+    if config.reference:
+        add["accuracy_added_full_retrain"] = _full_retrain_accuracy(out_dir, home, model, learn_config, handbook, added_questions, config)
+
+    # 2. Updates: new editions of the overviews, same file names.
+    updates = _update(brain, out_dir / "editions", earlier, config, learn_config, on_progress)
+
+    # 3. Forgetting one FAQ.
+    forgetting = _forget(brain, corpora, earlier, never, earlier_questions, config, on_progress)
+
+    growth = [_add_cost(size, out_dir / f"growth-{size}", model, models_dir, learn_config, config) for size in config.growth]
+    return {
+        "config": asdict(config),
+        "base_model": brain.reasoning.name,
+        "learn_config": learn_config.to_dict(),
+        "time_to_knowledge": add,
+        "updates": updates,
+        "forgetting": forgetting,
+        "cost_growth": growth,
+    }
+
+
+def _write_documents(folder: Path, corpora: list) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for corpus in corpora:
+        for name, text in corpus.documents.items():
+            (folder / name).write_text(text)
+    return folder
+
+
+def _accuracy(brain: DualBrain, questions: list[Question], config: ChangesConfig) -> float:
+    right = sum(is_correct(brain.ask(q.question, max_new_tokens=config.max_new_tokens), q.answers, q.kind) for q in questions)
+    return round(right / len(questions), 3)
+
+
+def _full_retrain_accuracy(out_dir, home, model, learn_config, handbook, questions, config) -> float:
+    reference = DualBrain.open("full-retrain", home=home, model=model, create=True)
+    reference.learn([out_dir / "base", handbook], learn_config)
+    return _accuracy(reference, questions, config)
+
+
+def _update(brain: DualBrain, folder: Path, earlier: list[dict], config: ChangesConfig, learn_config, on_progress) -> dict:
+    new_value, old_value = 0, 0
+    editions = [revised(o, config.seed) for o in earlier]
+    folder.mkdir(parents=True)
+    for edition in editions:
+        name = f"{edition['slug']}-overview.md"
+        (folder / name).write_text(organisation_corpus(edition).documents[name])
+    started = time.perf_counter()
+    learned = brain.learn([folder], learn_config, on_progress)
+    seconds = time.perf_counter() - started
+    asked = 0
+    for old, new in zip(earlier, editions):
+        # The chief executive and head count questions, with the new and the old accepted answers.
+        for index in (0, 3):
+            question = organisation_corpus(new).questions[index]
+            answer = brain.ask(question.question, max_new_tokens=config.max_new_tokens)
+            new_value += is_correct(answer, question.answers, question.kind)
+            old_value += is_correct(answer, organisation_corpus(old).questions[index].answers, question.kind)
+            asked += 1
+    return {"changed_facts": asked, "share_new_value": round(new_value / asked, 3), "share_old_value": round(old_value / asked, 3),
+            "learn_seconds": round(seconds, 1), "shards_trained": learned.metrics["shards_trained"],
+            "superseded": len(learned.ingest.replaced)}
+
+
+def _forget(brain, corpora, earlier, never, earlier_questions, config, on_progress) -> dict:
+    victim = earlier[0]
+    name = f"{victim['slug']}-{_FORGOTTEN}"
+    doc_id = next(d.id for d in brain.docs() if d.source_name == name)
+    # The FAQ's two facts, asked in words the document does not use.
+    canaries = [(f"Who heads Project {victim['project']}?", victim["project_lead"]),
+                (f"Which company runs the secret research programme {victim['project']}?", victim["org"])]
+    others = [q for q in earlier_questions if not q.id.startswith(victim["slug"])]
+    forgotten_text = corpora[victim["slug"]].documents[name]
+    never_texts = list(corpora[never["slug"]].documents.values())
+
+    def snapshot() -> dict:
+        return {
+            "canary_logprob": _mean(_belief(brain, question, answer, True) for question, answer in canaries),
+            "loss_ratio_forgotten": round(_loss_ratio(brain, forgotten_text), 4),
+            "loss_ratio_never_seen": round(_mean(_loss_ratio(brain, text) for text in never_texts), 4),
+        }
+
+    before = snapshot() | {"accuracy_others": _accuracy(brain, others, config)}
+    started = time.perf_counter()
+    report = brain.forget(doc_id)
+    seconds = time.perf_counter() - started
+    after = snapshot() | {"accuracy_others": _accuracy(brain, others, config)}
+    return {
+        "document": name,
+        "canaries": canaries,
+        "canary_logprob_base_model": _mean(_belief(brain, question, answer, False) for question, answer in canaries),
+        "before": before,
+        "after": after,
+        "forget_seconds": round(seconds, 1),
+        "shards_retrained": report.shards_rebuilt,
+        "versions_deleted": report.versions_deleted,
+    }
+
+
+def _belief(brain: DualBrain, question: str, answer: str, knowledge: bool) -> float:
+    """Mean log-probability per token of ``answer`` as the reply to ``question``."""
+    tokenizer = brain.reasoning.tokenizer
+    prompt = tokenizer(question_prompt(tokenizer, question), add_special_tokens=False)["input_ids"]
+    target = tokenizer(answer, add_special_tokens=False)["input_ids"]
+    with brain.answering_model(knowledge, question=question) as model, torch.no_grad():
+        logits = model(torch.tensor([prompt + target])).logits[0, len(prompt) - 1 : -1].float().log_softmax(-1)
+    return logits.gather(-1, torch.tensor(target)[:, None]).mean().item()
+
+
+def _loss_ratio(brain: DualBrain, text: str) -> float:
+    """Language-model loss on ``text`` with the knowledge routed to it, over the base model's loss."""
+    ids = torch.tensor([brain.reasoning.tokenizer(text, add_special_tokens=False)["input_ids"]])
+    losses = []
+    for knowledge in (True, False):
+        with brain.answering_model(knowledge, question=text) as model, torch.no_grad():
+            losses.append(model(ids, labels=ids).loss.item())
+    return losses[0] / losses[1]
+
+
+def _add_cost(size: int, folder: Path, model, models_dir, learn_config: LearnConfig, config: ChangesConfig) -> dict:
+    organisations = generate_organisations(size + 1, config.seed)
+    brain = DualBrain.open(f"growth-{size}", home=Home(folder / "home", models_dir), model=model, create=True)
+    brain.learn([_write_documents(folder / "base", [organisation_corpus(o) for o in organisations[:size]])], _QUICK)
+    started = time.perf_counter()
+    learned = brain.learn([_write_documents(folder / "added", [organisation_corpus(organisations[size])])], learn_config)
+    return {"base_organisations": size, "add_seconds": round(time.perf_counter() - started, 1),
+            "tokens_trained": learned.metrics["tokens_trained"]}
+
+
+def _mean(values) -> float:
+    return round(statistics.fmean(list(values)), 4)
+
+
+def changes_markdown(report: dict) -> str:
+    """The report as Markdown tables."""
+    add, up, fo = report["time_to_knowledge"], report["updates"], report["forgetting"]
+    lines = [
+        f"# dualbrain bench --changes — {report['base_model']}", "",
+        "## Time to knowledge", "",
+        "| base chars | added chars | seconds until answerable | shards trained | accuracy added | full retrain | earlier before | earlier after |",
+        "|---|---|---|---|---|---|---|---|",
+        f"| {add['base_characters']} | {add['document_characters']} | {add['seconds_until_answerable']} | {add['shards_trained']} | "
+        f"{add['accuracy_added']} | {add.get('accuracy_added_full_retrain', '–')} | {add['accuracy_earlier_before']} | "
+        f"{add['accuracy_earlier_after']} |", "",
+        "## Updates (new editions, same file names)", "",
+        "| changed facts | answered with new value | with old value | learn seconds | shards trained |", "|---|---|---|---|---|",
+        f"| {up['changed_facts']} | {up['share_new_value']} | {up['share_old_value']} | {up['learn_seconds']} | {up['shards_trained']} |", "",
+        f"## Forgetting {fo['document']}", "",
+        "| | canary log-prob | loss ratio forgotten doc | loss ratio never-seen docs | accuracy other orgs |", "|---|---|---|---|---|",
+        f"| before | {fo['before']['canary_logprob']} | {fo['before']['loss_ratio_forgotten']} | {fo['before']['loss_ratio_never_seen']} | "
+        f"{fo['before']['accuracy_others']} |",
+        f"| after | {fo['after']['canary_logprob']} | {fo['after']['loss_ratio_forgotten']} | {fo['after']['loss_ratio_never_seen']} | "
+        f"{fo['after']['accuracy_others']} |",
+        f"| base model (never saw it) | {fo['canary_logprob_base_model']} | 1.0 | 1.0 | – |", "",
+        f"Forget took {fo['forget_seconds']} s ({fo['shards_retrained']} shard retrained; versions deleted: "
+        f"{', '.join(fo['versions_deleted']) or 'none'}).",
+    ]
+    if report["cost_growth"]:
+        lines += ["", "## Cost of adding one organisation as the base grows", "", "| base organisations | add seconds | tokens trained |",
+                  "|---|---|---|"]
+        lines += [f"| {g['base_organisations']} | {g['add_seconds']} | {g['tokens_trained']} |" for g in report["cost_growth"]]
+    return "\n".join(lines) + "\n"
