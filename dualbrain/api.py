@@ -150,16 +150,17 @@ class DualBrain:
         """Ingest ``paths`` and learn every document the current version does not hold yet.
 
         Only new shards are trained: earlier shards keep serving untouched. A document that supersedes
-        another (see :meth:`add`) is trained into the old one's shard, which is retrained without it. If training fails or is interrupted, nothing is published:
-        the previous version keeps serving and the new documents stay 'pending' for the next run.
+        another (see :meth:`add`) is trained into the old one's shard, which is retrained without it.
+        If training fails or is interrupted, nothing is published: the previous version keeps serving
+        and the new documents stay 'pending' for the next run.
         ``on_epoch_end(epoch, model)`` sees the knowledge being learned after every epoch.
         """
         report = self.add(paths, supersedes=supersedes)
-        if not self.kb.documents():
+        records = self.kb.documents()
+        if not records:
             raise NothingToLearn(f"knowledge base '{self.kb.name}' has no documents to learn")
         current = self.kb.current_version()
         held = set(current.document_ids) if current else set()
-        records = self.kb.documents()
         superseded = {doc.id for doc in records if doc.status == "superseded"}
         new = [doc.id for doc in records if doc.id not in held and doc.id not in superseded]
         if not new and not held & superseded:
@@ -201,7 +202,6 @@ class DualBrain:
             version, _ = self._train_and_publish("forget", builds, kept, None, None, keep_versions)
             rebuilt = len(builds)
         deleted = self.kb.purge_document(doc_id)
-        self._retrievers.clear()
         return ForgetReport(doc_id, version, rebuilt, deleted)
 
     def history(self) -> list[VersionRecord]:

@@ -95,7 +95,8 @@ def kb_show(name: str, home: HomeOption = None, as_json: JsonOption = False) -> 
         "documents": len(documents),
         "pending": sum(doc.status == "pending" for doc in documents),
         "current_version": version.id if version else None,
-        "metrics": version.metrics if version else {},
+        "shards": len(version.shard_ids) if version else 0,
+        "metrics": {key: value for key, value in version.metrics.items() if key != "shards"} if version else {},
     }
     if as_json:
         print(json.dumps(info))

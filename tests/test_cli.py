@@ -124,6 +124,8 @@ def test_forget_history_and_rollback(run, tmp_path: Path, tiny_model_dir: Path) 
         assert run("learn", "--kb", "acme", "--create", *model, "--epochs", "1", str(tmp_path / name), home=home).returncode == 0
     history = json.loads(run("kb", "history", "acme", "--json", home=home).stdout)
     assert [(v["id"], v["current"], len(v["shards"])) for v in history] == [("v0001", False, 1), ("v0002", True, 2)]
+    shown = json.loads(run("kb", "show", "acme", "--json", home=home).stdout)
+    assert (shown["current_version"], shown["shards"], shown["metrics"]["shards_trained"]) == ("v0002", 2, 1)
     rolled = run("kb", "rollback", "acme", "v0001", home=home)
     assert rolled.returncode == 0 and "now serves v0001" in rolled.stdout
     assert_one_line_error(run("kb", "rollback", "acme", "v0009", home=home), "unknown version 'v0009'")

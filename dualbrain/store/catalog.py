@@ -11,7 +11,9 @@ The schema version lives in ``PRAGMA user_version`` so a newer layout can be mig
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable
@@ -195,22 +197,32 @@ class Catalog:
         self._migrate()
 
     def _migrate(self) -> None:
-        version = self._conn.execute("PRAGMA user_version").fetchone()[0]
+        version = self._schema()
         if version > SCHEMA_VERSION:
             self._conn.close()
             raise DualBrainError(
                 f"{self.path} was written by a newer dualbrain (catalog schema {version}, "
                 f"this version reads up to {SCHEMA_VERSION}); upgrade dualbrain"
             )
-        # The schema this catalog had before opening (0: new), so the caller can tidy up an old layout.
-        self.opened_schema = version
-        if version < SCHEMA_VERSION:
-            try:
+        if version == SCHEMA_VERSION:
+            return
+        # Two processes may open an old catalog at once: migrate under an exclusive lock, deciding from
+        # the schema read under it, so the second finds the first's result and does nothing.
+        fd = os.open(f"{self.path}.migrate-lock", os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            version = self._schema()
+            if version < SCHEMA_VERSION:
                 self._conn.executescript(_MIGRATE_FROM_1 if version == 1 else _SCHEMA)
-            except BaseException:
-                # executescript leaves a failed script's transaction open.
-                self._conn.rollback()
-                raise
+        except BaseException:
+            # executescript leaves a failed script's transaction open.
+            self._conn.rollback()
+            raise
+        finally:
+            os.close(fd)
+
+    def _schema(self) -> int:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0]
 
     def close(self) -> None:
         with self._lock:

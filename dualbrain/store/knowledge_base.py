@@ -52,7 +52,9 @@ class KnowledgeBase:
         self._staging_root = self.root / "staging"
         self._shards_dir = self.root / "shards"
         self._current_file = self.root / "CURRENT"
-        if self.catalog.opened_schema == 1:
+        # A schema-1 layout kept one adapter per version in versions/; its presence, not the catalog's
+        # schema (already migrated if a run died half way), says that layout is still to be removed.
+        if (self.root / "versions").is_dir():
             self._drop_monolithic_versions()
 
     @staticmethod
@@ -133,8 +135,13 @@ class KnowledgeBase:
             # A failure from here on leaves the new shards unreferenced; the next collection removes them.
             version = self.catalog.add_version(self.catalog.next_version_id(), base_identity, shard_ids, metrics)
             atomic_write_text(self._current_file, version.id + "\n")
-            self.catalog.set_status(version.document_ids, "learned")
+            self._mark_learned(version)
         return version
+
+    def _mark_learned(self, version: VersionRecord) -> None:
+        # A superseded document stays superseded even where a kept shard still holds it: the next learn
+        # replaces it there by its new edition.
+        self.catalog.set_status(set(version.document_ids) - set(self.catalog.supersessions()), "learned")
 
     def rollback(self, version_id: str) -> VersionRecord:
         """Serve the kept version ``version_id`` again; documents outside it become 'pending'."""
@@ -143,7 +150,7 @@ class KnowledgeBase:
             atomic_write_text(self._current_file, version.id + "\n")
             learned = {doc.id for doc in self.catalog.documents("learned")}
             self.catalog.set_status(learned - set(version.document_ids), "pending")
-            self.catalog.set_status(version.document_ids, "learned")
+            self._mark_learned(version)
         return version
 
     def prune(self, keep: int) -> list[str]:

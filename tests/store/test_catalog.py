@@ -5,7 +5,7 @@ import pytest
 
 from dualbrain.errors import DualBrainError, DuplicateDocument
 from dualbrain.store import Catalog, DocumentRecord, JobRecord, VersionRecord
-from dualbrain.store.catalog import SCHEMA_VERSION
+from dualbrain.store.catalog import SCHEMA_VERSION, ShardRecord
 
 
 @pytest.fixture
@@ -13,6 +13,29 @@ def catalog(tmp_path):
     catalog = Catalog(tmp_path / "catalog.sqlite3")
     yield catalog
     catalog.close()
+
+
+def make_schema_1_catalog(path):
+    """A catalog as schema 1 wrote it: one learned document and one monolithic version."""
+    raw = sqlite3.connect(path)
+    raw.executescript("""
+        CREATE TABLE documents (
+            id TEXT PRIMARY KEY, sha256 TEXT NOT NULL UNIQUE, source_name TEXT NOT NULL, format TEXT NOT NULL,
+            size_bytes INTEGER NOT NULL, chars INTEGER NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'learned', 'failed')), added_at TEXT NOT NULL);
+        CREATE TABLE versions (
+            id TEXT PRIMARY KEY, created_at TEXT NOT NULL, base_identity TEXT NOT NULL,
+            document_ids TEXT NOT NULL, metrics TEXT NOT NULL);
+        CREATE TABLE jobs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed')), params TEXT NOT NULL,
+            progress TEXT, error TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+        INSERT INTO documents VALUES ('d1', 'abc', 'old.txt', 'txt', 3, 3, 'learned', '2024-01-01T00:00:00+00:00');
+        INSERT INTO versions VALUES ('v0001', '2024-01-01T00:00:00+00:00', 'base', '["d1"]', '{}');
+        INSERT INTO jobs (kind, status, params, created_at, updated_at) VALUES ('learn', 'done', '{}', 'x', 'x');
+        PRAGMA user_version = 1;
+    """)
+    raw.close()
 
 
 def add(catalog, n, source=None):
@@ -25,6 +48,26 @@ def test_pragmas_and_schema_version(tmp_path, catalog):
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     raw.close()
+
+
+def test_schema_1_is_migrated(tmp_path):
+    path = tmp_path / "catalog.sqlite3"
+    make_schema_1_catalog(path)
+    catalog = Catalog(path)
+    [doc] = catalog.documents()
+    assert (doc.id, doc.source_name, doc.status) == ("d1", "old.txt", "pending")
+    assert catalog.versions() == [] and catalog.shards() == []
+    assert catalog.next_version_id() == "v0001"
+    assert [j.kind for j in catalog.jobs()] == ["learn"]
+    catalog.record_supersession("d1", add(catalog, 2).id)  # the new status is allowed
+    catalog.close()
+
+    raw = sqlite3.connect(path)
+    assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    raw.close()
+    reopened = Catalog(path)  # opening a migrated catalog again changes nothing
+    assert reopened.get_document("d1").status == "superseded"
+    reopened.close()
 
 
 def test_newer_schema_is_refused(tmp_path):
@@ -85,10 +128,11 @@ def test_set_status_rejects_unknown_status(catalog):
 
 def test_version_ids_increment(catalog):
     add(catalog, 1)
+    catalog.add_shard("s0001", "base-abc", ["d1"], {})
     assert catalog.next_version_id() == "v0001"
-    version = catalog.add_version("v0001", "base-abc", ["d1"], {"final_loss": 0.5, "kinds": (1, 2)})
+    version = catalog.add_version("v0001", "base-abc", ["s0001"], {"final_loss": 0.5, "kinds": (1, 2)})
     assert isinstance(version, VersionRecord)
-    assert version.document_ids == ("d1",)
+    assert (version.shard_ids, version.document_ids) == (("s0001",), ("d1",))
     assert version.metrics == {"final_loss": 0.5, "kinds": [1, 2]}
     assert catalog.get_version("v0001") == version
     assert catalog.next_version_id() == "v0002"
@@ -103,10 +147,85 @@ def test_version_ids_past_9999_compare_as_numbers(catalog):
     assert catalog.next_version_id() == "v10001"
 
 
-def test_version_with_unknown_document_is_refused(catalog):
-    with pytest.raises(DualBrainError, match="unknown documents: d9"):
-        catalog.add_version("v0001", "base", ["d9"], {})
+def test_shards_and_version_documents_come_from_shards(catalog):
+    for n in (1, 2, 3):
+        add(catalog, n)
+    assert catalog.next_shard_id() == "s0001"
+    shard = catalog.add_shard("s0001", "base", ["d1", "d2"], {"loss": (0.5,)})
+    assert isinstance(shard, ShardRecord)
+    assert (shard.document_ids, shard.metrics) == (("d1", "d2"), {"loss": [0.5]})
+    assert catalog.get_shard("s0001") == shard
+    catalog.add_shard("s0002", "base", ["d3"], {})
+    assert catalog.next_shard_id() == "s0003"
+    assert [s.id for s in catalog.shards()] == ["s0001", "s0002"]
+
+    version = catalog.add_version("v0001", "base", ["s0002", "s0001"], {})
+    assert version.shard_ids == ("s0002", "s0001")
+    assert version.document_ids == ("d3", "d1", "d2")
+    assert catalog.get_version("v0001") == version
+
+
+def test_shard_with_unknown_document_is_refused(catalog):
+    add(catalog, 1)
+    with pytest.raises(DualBrainError, match="shard s0001 names unknown documents: d9"):
+        catalog.add_shard("s0001", "base", ["d1", "d9"], {})
+    assert catalog.shards() == []
+    with pytest.raises(DualBrainError, match="unknown shard 's0001'"):
+        catalog.get_shard("s0001")
+
+
+def test_version_with_unknown_shard_is_refused(catalog):
+    add(catalog, 1)
+    catalog.add_shard("s0001", "base", ["d1"], {})
+    with pytest.raises(DualBrainError, match="version v0001 names unknown shard 's0009'"):
+        catalog.add_version("v0001", "base", ["s0001", "s0009"], {})
     assert catalog.versions() == []
+
+
+def test_delete_versions_and_shards(catalog):
+    add(catalog, 1)
+    for shard_id in ("s0001", "s0002"):
+        catalog.add_shard(shard_id, "base", ["d1"], {})
+    catalog.add_version("v0001", "base", ["s0001"], {})
+    catalog.add_version("v0002", "base", ["s0002"], {})
+    catalog.delete_versions_and_shards(["v0001"], ["s0001"])
+    assert [v.id for v in catalog.versions()] == ["v0002"]
+    assert [s.id for s in catalog.shards()] == ["s0002"]
+
+
+def test_supersession_marks_old_document(catalog):
+    add(catalog, 1)
+    add(catalog, 2)
+    catalog.set_status(["d1"], "learned")
+    catalog.record_supersession("d1", "d2")
+    assert catalog.get_document("d1").status == "superseded"
+    assert catalog.get_document("d2").status == "pending"
+    assert catalog.supersessions() == {"d1": "d2"}
+    assert [d.id for d in catalog.documents("superseded")] == ["d1"]
+
+
+def test_supersession_of_unknown_document_changes_nothing(catalog):
+    add(catalog, 1)
+    with pytest.raises(DualBrainError, match="unknown documents: d9"):
+        catalog.record_supersession("d1", "d9")
+    assert catalog.supersessions() == {}
+    assert catalog.get_document("d1").status == "pending"
+
+
+def test_forget_document_leaves_only_a_tombstone(catalog):
+    add(catalog, 1)
+    add(catalog, 2)
+    catalog.record_supersession("d1", "d2")
+    catalog.forget_document("d1")
+    with pytest.raises(DualBrainError, match="unknown document 'd1'"):
+        catalog.get_document("d1")
+    assert [d.id for d in catalog.documents()] == ["d2"]
+    assert catalog.find_by_sha256(f"{1:064x}") is None
+    assert catalog.supersessions() == {}
+    assert [doc_id for doc_id, _ in catalog.forgotten()] == ["d1"]
+    assert add(catalog, 1).status == "pending"  # the same content may be added again
+    with pytest.raises(DualBrainError, match="unknown document 'd9'"):
+        catalog.forget_document("d9")
 
 
 def test_get_unknown_version(catalog):
@@ -155,13 +274,16 @@ def test_catalog_survives_reopen(tmp_path):
     path = tmp_path / "catalog.sqlite3"
     catalog = Catalog(path)
     add(catalog, 1)
-    catalog.add_version("v0001", "base", ["d1"], {"loss": 1.0})
+    catalog.add_shard("s0001", "base", ["d1"], {})
+    catalog.add_version("v0001", "base", ["s0001"], {"loss": 1.0})
     job_id = catalog.create_job("learn", {"x": 1})
     catalog.close()
 
     reopened = Catalog(path)
     assert [d.id for d in reopened.documents()] == ["d1"]
     assert reopened.get_version("v0001").metrics == {"loss": 1.0}
+    assert reopened.get_version("v0001").document_ids == ("d1",)
+    assert reopened.next_shard_id() == "s0002"
     assert reopened.get_job(job_id).params == {"x": 1}
     assert reopened.next_version_id() == "v0002"
     reopened.close()

@@ -5,7 +5,9 @@ import threading
 import pytest
 
 from dualbrain.errors import DualBrainError, DuplicateDocument
-from dualbrain.store import Home
+from dualbrain.store import Catalog, Home, KnowledgeBase
+from dualbrain.store.knowledge_base import StagedShard
+from tests.store.test_catalog import make_schema_1_catalog
 
 
 @pytest.fixture
@@ -18,8 +20,25 @@ def add_text(kb, text, source="doc.txt"):
     return kb.add_document(source, "txt", text, hashlib.sha256(data).hexdigest(), len(data))
 
 
-def stage(staged, content):
+def stage(staged, content, *doc_ids, **metrics):
+    """A finished shard in the staging directory ``staged``, trained on ``doc_ids``."""
     (staged / "adapter.bin").write_text(content)
+    return StagedShard(staged, doc_ids, metrics)
+
+
+def publish(kb, *doc_ids, kept=(), content="weights"):
+    """Publish the shards ``kept`` plus, if ``doc_ids`` are given, one new shard trained on them."""
+    with kb.staging_dir() as staged:
+        new = [stage(staged, content, *doc_ids)] if doc_ids else []
+        return kb.publish(new, kept_shard_ids=list(kept), base_identity="base", metrics={})
+
+
+def adapter(kb, shard_id):
+    return (kb.shard_dir(shard_id) / "adapter.bin").read_text()
+
+
+def listdir(path):
+    return sorted(os.listdir(path))
 
 
 def test_add_document_stores_text_and_row(kb):
@@ -57,39 +76,47 @@ def test_document_text_of_unknown_document(kb):
         kb.document_text("dnope")
 
 
-def test_publish_moves_staged_dir_and_flips_current(kb):
-    doc = add_text(kb, "first")
+def test_publish_moves_staged_shards_and_flips_current(kb):
+    first, second = add_text(kb, "first"), add_text(kb, "second")
     assert kb.current_version() is None
-    assert kb.current_version_dir() is None
-    with kb.staging_dir() as staged:
-        assert staged.parent == kb.root / "staging"
-        stage(staged, "weights-1")
-        version = kb.publish(staged, base_identity="base-1", document_ids=[doc.id], metrics={"final_loss": 0.1})
-        assert not staged.exists()
+    with kb.staging_dir() as one, kb.staging_dir() as two:
+        assert one.parent == kb.root / "staging"
+        shards = [stage(one, "weights-1", first.id, loss=0.1), stage(two, "weights-2", second.id)]
+        version = kb.publish(shards, kept_shard_ids=[], base_identity="base-1", metrics={"final_loss": 0.1})
+        assert not one.exists() and not two.exists()
 
-    assert version.id == "v0001"
+    assert (version.id, version.shard_ids, version.document_ids) == ("v0001", ("s0001", "s0002"), (first.id, second.id))
+    assert version.metrics == {"final_loss": 0.1}
     assert kb.current_version() == version
-    assert kb.current_version_dir() == kb.version_dir("v0001") == kb.root / "versions" / "v0001"
-    assert (kb.current_version_dir() / "adapter.bin").read_text() == "weights-1"
     assert (kb.root / "CURRENT").read_text().strip() == "v0001"
-    assert kb.catalog.get_document(doc.id).status == "learned"
-    assert os.listdir(kb.root / "staging") == []
+    assert kb.shard_dir("s0001") == kb.root / "shards" / "s0001"
+    assert (adapter(kb, "s0001"), adapter(kb, "s0002")) == ("weights-1", "weights-2")
+    assert kb.catalog.get_shard("s0001").document_ids == (first.id,)
+    assert kb.catalog.get_shard("s0001").metrics == {"loss": 0.1}
+    assert [d.status for d in kb.documents()] == ["learned", "learned"]
+    assert listdir(kb.root / "staging") == []
 
-    later = add_text(kb, "second")
-    with kb.staging_dir() as staged:
-        stage(staged, "weights-2")
-        second = kb.publish(staged, base_identity="base-1", document_ids=[doc.id, later.id], metrics={})
-    assert second.id == "v0002"
-    assert kb.current_version().id == "v0002"
-    assert (kb.version_dir("v0001") / "adapter.bin").read_text() == "weights-1"  # old versions stay intact
-    assert (kb.current_version_dir() / "adapter.bin").read_text() == "weights-2"
+    later = add_text(kb, "third")
+    second_version = publish(kb, later.id, kept=["s0002"], content="weights-3")
+    assert (second_version.id, second_version.shard_ids) == ("v0002", ("s0002", "s0003"))
+    assert kb.current_version().document_ids == (second.id, later.id)
+    assert listdir(kb.root / "shards") == ["s0001", "s0002", "s0003"]  # shards are never changed
+    assert (adapter(kb, "s0001"), adapter(kb, "s0003")) == ("weights-1", "weights-3")
+    assert kb.catalog.get_version("v0001").shard_ids == ("s0001", "s0002")
+
+
+def test_publish_with_unknown_kept_shard_keeps_previous_version(kb):
+    doc = add_text(kb, "first")
+    publish(kb, doc.id)
+    with pytest.raises(DualBrainError, match="unknown shard 's0042'"):
+        publish(kb, kept=["s0001", "s0042"])
+    assert kb.current_version().id == "v0001"
+    assert [v.id for v in kb.catalog.versions()] == ["v0001"]
 
 
 def test_failed_publish_keeps_previous_version(kb, monkeypatch):
     doc = add_text(kb, "first")
-    with kb.staging_dir() as staged:
-        stage(staged, "weights-1")
-        kb.publish(staged, base_identity="base-1", document_ids=[doc.id], metrics={})
+    publish(kb, doc.id, content="weights-1")
     new_doc = add_text(kb, "second")
 
     def broken_add_version(*args, **kwargs):
@@ -97,31 +124,32 @@ def test_failed_publish_keeps_previous_version(kb, monkeypatch):
 
     monkeypatch.setattr(kb.catalog, "add_version", broken_add_version)
     with pytest.raises(OSError, match="disk I/O error"):
-        with kb.staging_dir() as staged:
-            stage(staged, "weights-2")
-            kb.publish(staged, base_identity="base-1", document_ids=[doc.id, new_doc.id], metrics={})
+        publish(kb, new_doc.id, kept=["s0001"], content="weights-2")
 
     assert kb.current_version().id == "v0001"
-    assert (kb.current_version_dir() / "adapter.bin").read_text() == "weights-1"
-    assert os.listdir(kb.root / "versions") == ["v0001"]
-    assert os.listdir(kb.root / "staging") == []
+    assert kb.current_version().shard_ids == ("s0001",)
+    assert adapter(kb, "s0001") == "weights-1"
+    assert [v.id for v in kb.catalog.versions()] == ["v0001"]
+    assert listdir(kb.root / "staging") == []
     assert kb.catalog.get_document(new_doc.id).status == "pending"
 
     monkeypatch.undo()
-    with kb.staging_dir() as staged:
-        stage(staged, "weights-2")
-        assert kb.publish(staged, base_identity="base-1", document_ids=[new_doc.id], metrics={}).id == "v0002"
+    version = publish(kb, new_doc.id, kept=["s0001"], content="weights-2")
+    assert (version.id, version.shard_ids) == ("v0002", ("s0001", "s0003"))
+    # The shard of the failed publish (s0002) is named by no version: the next collection removes it.
+    assert kb.prune(1) == ["v0001"]
+    assert listdir(kb.root / "shards") == ["s0001", "s0003"]
+    assert [s.id for s in kb.catalog.shards()] == ["s0001", "s0003"]
 
 
 def test_publish_replaces_orphan_left_by_a_crash(kb):
     # A publish that died after its rename but before its catalog insert leaves an uncatalogued directory.
-    (kb.root / "versions" / "v0001").mkdir()
-    (kb.root / "versions" / "v0001" / "junk").write_text("half")
-    with kb.staging_dir() as staged:
-        stage(staged, "weights")
-        version = kb.publish(staged, base_identity="base", document_ids=[], metrics={})
-    assert version.id == "v0001"
-    assert sorted(os.listdir(kb.version_dir("v0001"))) == ["adapter.bin"]
+    (kb.root / "shards" / "s0001").mkdir()
+    (kb.root / "shards" / "s0001" / "junk").write_text("half")
+    version = publish(kb, add_text(kb, "doc").id, content="fresh")
+    assert version.shard_ids == ("s0001",)
+    assert listdir(kb.shard_dir("s0001")) == ["adapter.bin"]
+    assert adapter(kb, "s0001") == "fresh"
 
 
 def test_staging_dir_cleaned_on_exception(kb):
@@ -146,21 +174,149 @@ def test_concurrent_publishers_get_distinct_versions(tmp_path):
     publishers = [home.open_kb("acme") for _ in range(4)]
     results, errors = [], []
 
-    def publish(kb, n):
+    def publish_one(kb, n):
         try:
             with kb.staging_dir() as staged:
-                stage(staged, f"weights-{n}")
-                results.append(kb.publish(staged, base_identity="base", document_ids=[], metrics={"n": n}))
+                shard = stage(staged, f"weights-{n}")
+                results.append(kb.publish([shard], kept_shard_ids=[], base_identity="base", metrics={"n": n}))
         except Exception as error:  # surfaced by the assert below
             errors.append(error)
 
-    threads = [threading.Thread(target=publish, args=(kb, n)) for n, kb in enumerate(publishers)]
+    threads = [threading.Thread(target=publish_one, args=(kb, n)) for n, kb in enumerate(publishers)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     assert errors == []
     assert sorted(v.id for v in results) == ["v0001", "v0002", "v0003", "v0004"]
+    assert sorted(v.shard_ids for v in results) == [("s0001",), ("s0002",), ("s0003",), ("s0004",)]
     for version in results:
-        assert (publishers[0].version_dir(version.id) / "adapter.bin").read_text() == f"weights-{version.metrics['n']}"
+        assert adapter(publishers[0], version.shard_ids[0]) == f"weights-{version.metrics['n']}"
     assert publishers[0].current_version().id == "v0004"
+
+
+def test_rollback(kb):
+    first, second = add_text(kb, "first"), add_text(kb, "second")
+    publish(kb, first.id)
+    publish(kb, second.id, kept=["s0001"])
+    rolled = kb.rollback("v0001")
+    assert rolled == kb.catalog.get_version("v0001")
+    assert (kb.root / "CURRENT").read_text().strip() == "v0001"
+    assert kb.current_version().id == "v0001"
+    assert [(d.id, d.status) for d in kb.documents()] == [(first.id, "learned"), (second.id, "pending")]
+    assert listdir(kb.root / "shards") == ["s0001", "s0002"]  # the later version is kept
+
+    kb.rollback("v0002")
+    assert [d.status for d in kb.documents()] == ["learned", "learned"]
+    with pytest.raises(DualBrainError, match="unknown version 'v0009'"):
+        kb.rollback("v0009")
+    assert kb.current_version().id == "v0002"
+
+
+def test_prune_keeps_newest_current_and_shared_shards(kb):
+    docs = [add_text(kb, f"doc {n}").id for n in range(3)]
+    publish(kb, docs[0])                                  # v0001: s0001
+    publish(kb, docs[1], kept=["s0001"])                  # v0002: s0001 s0002
+    publish(kb, docs[1], kept=["s0001"])                  # v0003: s0001 s0003
+    publish(kb, docs[2], kept=["s0001", "s0003"])         # v0004: s0001 s0003 s0004
+    kb.rollback("v0001")
+
+    assert kb.prune(2) == ["v0002"]  # v0001 is current, v0003 and v0004 the newest two
+    assert [v.id for v in kb.catalog.versions()] == ["v0001", "v0003", "v0004"]
+    assert listdir(kb.root / "shards") == ["s0001", "s0003", "s0004"]
+
+    kb.rollback("v0004")
+    assert kb.prune(1) == ["v0001", "v0003"]
+    assert [v.id for v in kb.catalog.versions()] == ["v0004"]
+    assert listdir(kb.root / "shards") == ["s0001", "s0003", "s0004"]  # all still in v0004
+    assert [s.id for s in kb.catalog.shards()] == ["s0001", "s0003", "s0004"]
+    assert kb.prune(1) == []
+    with pytest.raises(DualBrainError, match="at least one version"):
+        kb.prune(0)
+
+
+def test_purge_document(kb):
+    gone, kept = add_text(kb, "secret", "gone.txt"), add_text(kb, "public", "kept.txt")
+    for doc in (gone, kept):
+        kb.derived_dir(doc.id).mkdir()
+        (kb.derived_dir(doc.id) / "questions.json").write_text("[]")
+    publish(kb, gone.id)                               # v0001: s0001
+    publish(kb, kept.id, kept=["s0001"])               # v0002: s0001 s0002
+
+    with pytest.raises(DualBrainError, match=f"{gone.id} is still in the current version v0002"):
+        kb.purge_document(gone.id)
+    assert kb.document_text(gone.id) == "secret"
+    assert listdir(kb.root / "shards") == ["s0001", "s0002"]
+
+    publish(kb, kept=["s0002"])                        # v0003: s0002, without the document
+    assert kb.purge_document(gone.id) == ["v0001", "v0002"]
+    assert [v.id for v in kb.catalog.versions()] == ["v0003"]
+    assert listdir(kb.root / "shards") == ["s0002"]
+    assert [s.id for s in kb.catalog.shards()] == ["s0002"]
+    assert listdir(kb.root / "documents") == [f"{kept.id}.txt"]
+    assert listdir(kb.root / "derived") == [kept.id]
+    assert [d.id for d in kb.documents()] == [kept.id]
+    assert [doc_id for doc_id, _ in kb.catalog.forgotten()] == [gone.id]
+    with pytest.raises(DualBrainError, match=f"unknown document '{gone.id}'"):
+        kb.purge_document(gone.id)
+    assert add_text(kb, "secret", "gone.txt").id == gone.id  # may be added again
+
+
+def make_schema_1_kb(root):
+    """A knowledge base as schema 1 left it: one monolithic adapter in versions/, named by CURRENT."""
+    root.mkdir()
+    for folder in ("documents", "staging", "versions/v0001"):
+        (root / folder).mkdir(parents=True)
+    (root / "versions" / "v0001" / "adapter.bin").write_text("monolithic")
+    (root / "CURRENT").write_text("v0001\n")
+    (root / "documents" / "d1.txt").write_text("old text")
+    make_schema_1_catalog(root / "catalog.sqlite3")
+
+
+def test_schema_1_kb_drops_monolithic_versions(tmp_path):
+    make_schema_1_kb(tmp_path / "old")
+    kb = KnowledgeBase("old", tmp_path / "old")
+    assert not (kb.root / "versions").exists() and not (kb.root / "CURRENT").exists()
+    assert (kb.root / "shards").is_dir() and (kb.root / "derived").is_dir()
+    assert kb.current_version() is None
+    assert [(d.id, d.status) for d in kb.documents()] == [("d1", "pending")]
+    assert kb.document_text("d1") == "old text"
+    version = publish(kb, "d1")
+    assert (version.id, version.shard_ids) == ("v0001", ("s0001",))
+    assert kb.catalog.get_document("d1").status == "learned"
+
+
+def test_interrupted_migration_still_drops_monolithic_versions(tmp_path):
+    # The catalog is migrated (committed) before versions/ and CURRENT are removed. If the process dies
+    # in between (or anything opens the catalog first), the next KnowledgeBase sees schema 2 and keeps them.
+    make_schema_1_kb(tmp_path / "old")
+    Catalog(tmp_path / "old" / "catalog.sqlite3").close()
+    kb = KnowledgeBase("old", tmp_path / "old")
+    assert not (kb.root / "versions").exists()
+    assert kb.current_version() is None
+
+
+def consistent_supersessions(kb):
+    return {d.id for d in kb.catalog.documents("superseded")} == set(kb.catalog.supersessions())
+
+
+def test_publish_keeping_a_superseded_document_keeps_it_superseded(kb):
+    # E.g. forgetting another document while a new edition waits to be learned: the old edition's shard is kept.
+    old, other = add_text(kb, "old edition", "a.txt"), add_text(kb, "other", "b.txt")
+    publish(kb, old.id)                                 # v0001: s0001
+    publish(kb, other.id, kept=["s0001"])               # v0002: s0001 s0002
+    new = add_text(kb, "new edition", "a.txt")
+    kb.catalog.record_supersession(old.id, new.id)
+    publish(kb, kept=["s0001"])                         # v0003: s0001 (other forgotten)
+    assert kb.catalog.get_document(old.id).status == "superseded"
+    assert consistent_supersessions(kb)
+
+
+def test_rollback_leaves_supersessions_consistent(kb):
+    old = add_text(kb, "old edition", "a.txt")
+    publish(kb, old.id)                                 # v0001: s0001 holds the old edition
+    new = add_text(kb, "new edition", "a.txt")
+    kb.catalog.record_supersession(old.id, new.id)
+    publish(kb, new.id)                                 # v0002: s0002 holds the new edition only
+    kb.rollback("v0001")
+    assert consistent_supersessions(kb)
