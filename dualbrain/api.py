@@ -12,6 +12,7 @@ training signals → knowledge shards → published version → answers with the
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
@@ -119,7 +120,11 @@ class DualBrain:
         report = IngestReport(problems=list(problems))
         if supersedes is not None and len(files) != 1:
             raise DualBrainError(f"--supersedes takes exactly one new file, got {len(files)}")
-        earlier = {doc.source_name: doc.id for doc in self.kb.documents() if doc.status != "superseded"}
+        # A file name replaces an earlier document only when that is unambiguous: exactly one earlier
+        # document and exactly one new file carry it (base names of files from different folders can clash).
+        earlier = Counter(doc.source_name for doc in self.kb.documents() if doc.status in ("pending", "learned"))
+        earlier_ids = {doc.source_name: doc.id for doc in self.kb.documents() if doc.status in ("pending", "learned")}
+        incoming = Counter(path.name for path in files)
         for path in files:
             try:
                 document = extract(path)
@@ -131,7 +136,9 @@ class DualBrain:
             except IngestError as error:
                 report.problems.append(error)
                 continue
-            replaced = supersedes or earlier.get(document.source_name)
+            name = document.source_name
+            unambiguous = earlier[name] == 1 and incoming[path.name] == 1
+            replaced = supersedes or (earlier_ids[name] if unambiguous else None)
             if replaced is not None:
                 self.kb.catalog.record_supersession(replaced, report.added[-1].id)
                 report.replaced[report.added[-1].id] = replaced
@@ -156,27 +163,28 @@ class DualBrain:
         ``on_epoch_end(epoch, model)`` sees the knowledge being learned after every epoch.
         """
         report = self.add(paths, supersedes=supersedes)
-        records = self.kb.documents()
-        if not records:
-            raise NothingToLearn(f"knowledge base '{self.kb.name}' has no documents to learn")
-        current = self.kb.current_version()
-        held = set(current.document_ids) if current else set()
-        superseded = {doc.id for doc in records if doc.status == "superseded"}
-        new = [doc.id for doc in records if doc.id not in held and doc.id not in superseded]
-        if not new and not held & superseded:
-            return LearnReport(report, current, {})
-        config = config or LearnConfig()
-        plan = plan_shards(
-            self._current_shards(current),
-            {doc.id: doc.chars for doc in records},
-            add=new,
-            remove=held & superseded,
-            replaces={new_id: old_id for old_id, new_id in self.kb.catalog.supersessions().items()},
-            max_chars=config.shard_chars,
-        )
-        version, metrics = self._train_and_publish(
-            "learn", [(ids, config) for ids in plan.build], plan.keep, on_progress, on_epoch_end, keep_versions
-        )
+        with self.kb.job_lock():
+            records = self.kb.documents()
+            if not records:
+                raise NothingToLearn(f"knowledge base '{self.kb.name}' has no documents to learn")
+            current = self._current_for_change()
+            held = set(current.document_ids) if current else set()
+            leaving = {doc.id for doc in records if doc.status in ("superseded", "forgetting")}
+            new = [doc.id for doc in records if doc.id not in held and doc.id not in leaving]
+            if not new and not held & leaving:
+                return LearnReport(report, current, {})
+            config = config or LearnConfig()
+            plan = plan_shards(
+                self._current_shards(current),
+                {doc.id: doc.chars for doc in records},
+                add=new,
+                remove=held & leaving,
+                replaces={new_id: old_id for old_id, new_id in self.kb.catalog.supersessions().items()},
+                max_chars=config.shard_chars,
+            )
+            version, metrics = self._train_and_publish(
+                "learn", [(ids, config) for ids in plan.build], plan.keep, on_progress, on_epoch_end, keep_versions
+            )
         return LearnReport(report, version, metrics)
 
     def forget(self, doc_id: str, *, keep_versions: int = DEFAULT_KEEP_VERSIONS) -> ForgetReport:
@@ -187,22 +195,35 @@ class DualBrain:
         version and shard that saw it are deleted. Afterwards the knowledge base is what it would be had
         the document never been added.
         """
-        self.kb.catalog.get_document(doc_id)  # unknown ids fail clearly
-        current = self.kb.current_version()
-        version, rebuilt = None, 0
-        if current is not None and doc_id in current.document_ids:
-            builds, kept = [], []
-            for shard_id, doc_ids in self._current_shards(current).items():
-                if doc_id not in doc_ids:
-                    kept.append(shard_id)
-                elif remaining := [other for other in doc_ids if other != doc_id]:
-                    # Rebuilt exactly as the original was trained: with its own recorded configuration.
-                    config = LearnConfig.from_dict(read_manifest(self.kb.shard_dir(shard_id))["config"])
-                    builds.append((remaining, config))
-            version, _ = self._train_and_publish("forget", builds, kept, None, None, keep_versions)
-            rebuilt = len(builds)
-        deleted = self.kb.purge_document(doc_id)
+        with self.kb.job_lock():
+            self.kb.catalog.get_document(doc_id)  # unknown ids fail clearly
+            # From here on nothing learns or retrieves it, even if this run dies before the purge.
+            self.kb.catalog.set_status([doc_id], "forgetting")
+            current = self._current_for_change()
+            version, rebuilt = None, 0
+            if current is not None and doc_id in current.document_ids:
+                builds, kept = [], []
+                for shard_id, doc_ids in self._current_shards(current).items():
+                    if doc_id not in doc_ids:
+                        kept.append(shard_id)
+                    elif remaining := [other for other in doc_ids if other != doc_id]:
+                        # Rebuilt exactly as the original was trained: with its own recorded configuration.
+                        config = LearnConfig.from_dict(read_manifest(self.kb.shard_dir(shard_id))["config"])
+                        builds.append((remaining, config))
+                version, _ = self._train_and_publish("forget", builds, kept, None, None, keep_versions)
+                rebuilt = len(builds)
+            deleted = self.kb.purge_document(doc_id)
         return ForgetReport(doc_id, version, rebuilt, deleted)
+
+    def _current_for_change(self) -> VersionRecord | None:
+        """The current version, if a change may build on it: its shards must fit the loaded base model."""
+        current = self.kb.current_version()
+        if current is not None and current.base_identity != self.reasoning.identity:
+            raise IncompatibleKnowledge(
+                f"knowledge base '{self.kb.name}' was learned with another base model (identity "
+                f"{current.base_identity[:12]}); pass that --model, or learn into a new knowledge base"
+            )
+        return current
 
     def history(self) -> list[VersionRecord]:
         """Every kept version, oldest first."""
@@ -366,8 +387,8 @@ class DualBrain:
 
     def _retriever(self, kind: str = "bm25") -> Retriever:
         """An index of ``kind`` over the knowledge base's passages, rebuilt when its documents change."""
-        # A superseded document's facts are out of date: retrieval must not bring them back.
-        records = [doc for doc in self.kb.documents() if doc.status != "superseded"]
+        # A superseded document's facts are out of date, a forgotten one's are going: retrieval skips both.
+        records = [doc for doc in self.kb.documents() if doc.status not in ("superseded", "forgetting")]
         key = tuple(doc.id for doc in records)
         if not key:
             raise DualBrainError(f"knowledge base '{self.kb.name}' has no documents to retrieve from")
@@ -389,6 +410,7 @@ def _version_metrics(shard_metrics: list[dict], seconds: float) -> dict:
     """A publish's totals over the shards it trained."""
     return {
         "shards_trained": len(shard_metrics),
+        "characters_trained": sum(m["characters"] for m in shard_metrics),
         "learn_seconds": round(seconds, 1),
         "tokens_trained": sum(m["tokens_trained"] for m in shard_metrics),
         "steps": sum(m["steps"] for m in shard_metrics),

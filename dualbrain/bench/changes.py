@@ -11,7 +11,9 @@ On a knowledge base that learned ``base`` fictional organisations (documents as 
    mean log-probability of the FAQ's answers to questions about it, before and after, and under the plain
    base model (which never saw it). Membership: the loss-ratio test (loss with knowledge / loss of the base
    model on the document's text; lower means "seen"), for the forgotten document before and after, against
-   documents of an organisation that was never learned. Accuracy on the other organisations before/after.
+   documents of an organisation that was never learned. Both are measured as users get them (routed) and
+   with every shard attached, so that the router cannot hide what the weights still hold. Accuracy on the
+   other organisations' questions the update did not change, before and after.
 4. **Cost growth** (``growth``) — the time to add one organisation to bases of 1×, 2×, 4× … organisations
    (bases learned with a quick configuration: only the add is timed).
 
@@ -37,6 +39,7 @@ from dualbrain.reasoning.prompting import question_prompt
 from dualbrain.store import Home
 
 _FORGOTTEN = "faq.md"
+_UPDATED = {"0", "3", "8", "11"}  # questions on the chief executive or head count (see fictional._questions)
 _QUICK = LearnConfig(train=TrainSettings(epochs=1, min_steps=0), self_study=False)  # growth bases: only the add is timed
 
 
@@ -88,6 +91,7 @@ def run_changes(
         "base_characters": sum(len(t) for o in earlier for t in corpora[o["slug"]].documents.values()),
         "seconds_until_answerable": round(time_to_knowledge, 1),
         "shards_trained": learned.metrics["shards_trained"],
+        "characters_trained": learned.metrics["characters_trained"],
         "tokens_trained": learned.metrics["tokens_trained"],
         "accuracy_added": _accuracy(brain, added_questions, config),
         "accuracy_earlier_before": earlier_before,
@@ -155,7 +159,7 @@ def _update(brain: DualBrain, folder: Path, earlier: list[dict], config: Changes
             asked += 1
     return {"changed_facts": asked, "share_new_value": round(new_value / asked, 3), "share_old_value": round(old_value / asked, 3),
             "learn_seconds": round(seconds, 1), "shards_trained": learned.metrics["shards_trained"],
-            "superseded": len(learned.ingest.replaced)}
+            "characters_trained": learned.metrics["characters_trained"], "superseded": len(learned.ingest.replaced)}
 
 
 def _forget(brain, corpora, earlier, never, earlier_questions, config, on_progress) -> dict:
@@ -164,51 +168,56 @@ def _forget(brain, corpora, earlier, never, earlier_questions, config, on_progre
     doc_id = next(d.id for d in brain.docs() if d.source_name == name)
     # The FAQ's two facts, asked in words the document does not use.
     canaries = [(f"Who heads Project {victim['project']}?", victim["project_lead"]),
-                (f"Which company runs the secret research programme {victim['project']}?", victim["org"])]
-    others = [q for q in earlier_questions if not q.id.startswith(victim["slug"])]
+                (f"Which firm is behind Project {victim['project']}?", victim["org"])]
+    # Other organisations' questions whose answers the update left alone (not the chief executive's or head count).
+    others = [q for q in earlier_questions if not q.id.startswith(victim["slug"]) and q.id.split("-q")[1] not in _UPDATED]
     forgotten_text = corpora[victim["slug"]].documents[name]
     never_texts = list(corpora[never["slug"]].documents.values())
 
     def snapshot() -> dict:
-        return {
-            "canary_logprob": _mean(_belief(brain, question, answer, True) for question, answer in canaries),
-            "loss_ratio_forgotten": round(_loss_ratio(brain, forgotten_text), 4),
-            "loss_ratio_never_seen": round(_mean(_loss_ratio(brain, text) for text in never_texts), 4),
-        }
+        figures = {}
+        for label, routed in (("", True), ("_all_shards", False)):
+            figures["canary_logprob" + label] = _mean(_belief(brain, q, a, True, routed) for q, a in canaries)
+            figures["loss_ratio_forgotten" + label] = round(_loss_ratio(brain, forgotten_text, routed), 4)
+            figures["loss_ratio_never_seen" + label] = _mean(_loss_ratio(brain, text, routed) for text in never_texts)
+        return figures
 
     before = snapshot() | {"accuracy_others": _accuracy(brain, others, config)}
     started = time.perf_counter()
     report = brain.forget(doc_id)
     seconds = time.perf_counter() - started
+    retrained = report.version.metrics["characters_trained"] if report.version else 0
     after = snapshot() | {"accuracy_others": _accuracy(brain, others, config)}
     return {
         "document": name,
         "canaries": canaries,
-        "canary_logprob_base_model": _mean(_belief(brain, question, answer, False) for question, answer in canaries),
+        "canary_logprob_base_model": _mean(_belief(brain, q, a, False) for q, a in canaries),
         "before": before,
         "after": after,
         "forget_seconds": round(seconds, 1),
         "shards_retrained": report.shards_rebuilt,
+        "characters_retrained": retrained,
         "versions_deleted": report.versions_deleted,
     }
 
 
-def _belief(brain: DualBrain, question: str, answer: str, knowledge: bool) -> float:
-    """Mean log-probability per token of ``answer`` as the reply to ``question``."""
+def _belief(brain: DualBrain, question: str, answer: str, knowledge: bool, routed: bool = True) -> float:
+    """Mean log-probability per token of ``answer`` as the reply to ``question`` (with knowledge: the
+    routed shards, or every shard)."""
     tokenizer = brain.reasoning.tokenizer
     prompt = tokenizer(question_prompt(tokenizer, question), add_special_tokens=False)["input_ids"]
     target = tokenizer(answer, add_special_tokens=False)["input_ids"]
-    with brain.answering_model(knowledge, question=question) as model, torch.no_grad():
+    with brain.answering_model(knowledge, question=question if routed else None) as model, torch.no_grad():
         logits = model(torch.tensor([prompt + target])).logits[0, len(prompt) - 1 : -1].float().log_softmax(-1)
     return logits.gather(-1, torch.tensor(target)[:, None]).mean().item()
 
 
-def _loss_ratio(brain: DualBrain, text: str) -> float:
-    """Language-model loss on ``text`` with the knowledge routed to it, over the base model's loss."""
+def _loss_ratio(brain: DualBrain, text: str, routed: bool) -> float:
+    """Language-model loss on ``text`` with knowledge (routed to it, or every shard) over the base model's loss."""
     ids = torch.tensor([brain.reasoning.tokenizer(text, add_special_tokens=False)["input_ids"]])
     losses = []
     for knowledge in (True, False):
-        with brain.answering_model(knowledge, question=text) as model, torch.no_grad():
+        with brain.answering_model(knowledge, question=text if routed else None) as model, torch.no_grad():
             losses.append(model(ids, labels=ids).loss.item())
     return losses[0] / losses[1]
 
@@ -233,22 +242,28 @@ def changes_markdown(report: dict) -> str:
     lines = [
         f"# dualbrain bench --changes — {report['base_model']}", "",
         "## Time to knowledge", "",
-        "| base chars | added chars | seconds until answerable | shards trained | accuracy added | full retrain | earlier before | earlier after |",
+        "| base chars | added chars | seconds until answerable | shards (characters) trained | accuracy added | full retrain "
+        "| earlier before | earlier after |",
         "|---|---|---|---|---|---|---|---|",
-        f"| {add['base_characters']} | {add['document_characters']} | {add['seconds_until_answerable']} | {add['shards_trained']} | "
+        f"| {add['base_characters']} | {add['document_characters']} | {add['seconds_until_answerable']} | "
+        f"{add['shards_trained']} ({add['characters_trained']}) | "
         f"{add['accuracy_added']} | {add.get('accuracy_added_full_retrain', '–')} | {add['accuracy_earlier_before']} | "
         f"{add['accuracy_earlier_after']} |", "",
         "## Updates (new editions, same file names)", "",
-        "| changed facts | answered with new value | with old value | learn seconds | shards trained |", "|---|---|---|---|---|",
-        f"| {up['changed_facts']} | {up['share_new_value']} | {up['share_old_value']} | {up['learn_seconds']} | {up['shards_trained']} |", "",
+        "| changed facts | answered with new value | with old value | learn seconds | shards (characters) retrained |",
+        "|---|---|---|---|---|",
+        f"| {up['changed_facts']} | {up['share_new_value']} | {up['share_old_value']} | {up['learn_seconds']} | "
+        f"{up['shards_trained']} ({up['characters_trained']}) |", "",
         f"## Forgetting {fo['document']}", "",
-        "| | canary log-prob | loss ratio forgotten doc | loss ratio never-seen docs | accuracy other orgs |", "|---|---|---|---|---|",
-        f"| before | {fo['before']['canary_logprob']} | {fo['before']['loss_ratio_forgotten']} | {fo['before']['loss_ratio_never_seen']} | "
-        f"{fo['before']['accuracy_others']} |",
-        f"| after | {fo['after']['canary_logprob']} | {fo['after']['loss_ratio_forgotten']} | {fo['after']['loss_ratio_never_seen']} | "
-        f"{fo['after']['accuracy_others']} |",
-        f"| base model (never saw it) | {fo['canary_logprob_base_model']} | 1.0 | 1.0 | – |", "",
-        f"Forget took {fo['forget_seconds']} s ({fo['shards_retrained']} shard retrained; versions deleted: "
+        "| | canary log-prob | loss ratio forgotten doc | loss ratio never-seen docs | canary log-prob, all shards "
+        "| loss ratio forgotten, all shards | loss ratio never-seen, all shards | accuracy other orgs |",
+        "|---|---|---|---|---|---|---|---|",
+        *[f"| {when} | {s['canary_logprob']} | {s['loss_ratio_forgotten']} | {s['loss_ratio_never_seen']} | "
+          f"{s['canary_logprob_all_shards']} | {s['loss_ratio_forgotten_all_shards']} | {s['loss_ratio_never_seen_all_shards']} | "
+          f"{s['accuracy_others']} |" for when, s in (("before", fo["before"]), ("after", fo["after"]))],
+        f"| base model (never saw it) | {fo['canary_logprob_base_model']} | 1.0 | 1.0 | – | – | – | – |", "",
+        f"Forget took {fo['forget_seconds']} s ({fo['shards_retrained']} shard, {fo['characters_retrained']} characters "
+        f"retrained; versions deleted: "
         f"{', '.join(fo['versions_deleted']) or 'none'}).",
     ]
     if report["cost_growth"]:

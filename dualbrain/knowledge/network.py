@@ -113,10 +113,15 @@ class LoraKnowledge(KnowledgeNetwork):
         return model
 
     def activate(self, model: nn.Module, names: list[str]) -> None:
-        # The LoRA layers add the outputs of every active adapter; PeftModel.set_adapter takes only one.
+        # The LoRA layers add the outputs of every active adapter; PeftModel.set_adapter takes only one,
+        # so the layers are set through the tuner, and the wrapper's own record is kept pointing at a
+        # loaded adapter of the set (it reads that adapter's config on every forward).
         model.base_model.set_adapter(names if len(names) > 1 else names[0], inference_mode=True)
+        model.active_adapter = names[0]
 
     def remove(self, model: nn.Module, name: str) -> None:
+        # Move the active record off the adapter first: PEFT repairs it only when one adapter stays active.
+        model.set_adapter(next(other for other in model.peft_config if other != name), inference_mode=True)
         model.delete_adapter(name)
 
     def detach(self, model: nn.Module) -> PreTrainedModel:

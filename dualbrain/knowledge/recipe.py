@@ -157,6 +157,7 @@ def learn_documents(
     )
     try:
         metrics = {
+            "characters": sum(len(doc.text) for doc in documents),
             "final_loss": round(result.final_loss, 4),
             "steps": result.steps,
             "tokens_trained": result.tokens_trained,

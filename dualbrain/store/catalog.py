@@ -25,7 +25,8 @@ from typing import Any
 from dualbrain.errors import DualBrainError, DuplicateDocument
 
 SCHEMA_VERSION = 2
-DOCUMENT_STATUSES = ("pending", "learned", "failed", "superseded")
+# 'forgetting': a forget has begun (its shard is being retrained); never learned or retrieved again.
+DOCUMENT_STATUSES = ("pending", "learned", "failed", "superseded", "forgetting")
 
 _DOCUMENTS_TABLE = f"""
 CREATE TABLE IF NOT EXISTS documents (
@@ -59,10 +60,15 @@ CREATE TABLE IF NOT EXISTS supersessions (
     new_id      TEXT NOT NULL,
     recorded_at TEXT NOT NULL
 );
--- Forgotten documents leave only their id and when: no name, no hash, no text.
+-- Forgotten documents leave only when they were forgotten: no id (a content hash), name or text.
 CREATE TABLE IF NOT EXISTS forgotten (
-    id           TEXT PRIMARY KEY,
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
     forgotten_at TEXT NOT NULL
+);
+-- Ids are never reused: a cache keyed by 'v0002' must not mistake a later v0002 for an earlier one.
+CREATE TABLE IF NOT EXISTS counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
 );"""
 # IF NOT EXISTS: two processes opening a new catalog at once may both run this; the second is a no-op.
 _SCHEMA = f"""
@@ -194,6 +200,8 @@ class Catalog:
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
+        # Deleted rows (a forgotten document's name and hash) are overwritten, not left in free pages.
+        self._conn.execute("PRAGMA secure_delete=ON")
         self._migrate()
 
     def _migrate(self) -> None:
@@ -297,18 +305,30 @@ class Catalog:
         )
         return [row[0] for row in rows]
 
-    def forget_document(self, doc_id: str) -> None:
-        """Delete a document's row, leaving only a tombstone with its id and the time."""
+    def forget_document(self, doc_id: str) -> list[str]:
+        """Delete a document's row and every mention of its id (job records), leaving a tombstone with
+        only the time. A document it had superseded is restored ('pending'); returns those ids."""
         with self._lock, self._conn:
             if self._conn.execute("DELETE FROM documents WHERE id = ?", (doc_id,)).rowcount == 0:
                 raise DualBrainError(f"unknown document '{doc_id}'")
+            restored = [row[0] for row in self._conn.execute("SELECT old_id FROM supersessions WHERE new_id = ?", (doc_id,))]
             self._conn.execute("DELETE FROM supersessions WHERE old_id = ? OR new_id = ?", (doc_id, doc_id))
-            self._conn.execute("INSERT OR REPLACE INTO forgotten VALUES (?, ?)", (doc_id, _now()))
+            self._conn.executemany("UPDATE documents SET status = 'pending' WHERE id = ?", [(old,) for old in restored])
+            self._conn.execute(
+                "UPDATE jobs SET params = replace(params, :id, 'forgotten'), progress = replace(progress, :id, 'forgotten')"
+                " WHERE instr(params, :id) > 0 OR instr(progress, :id) > 0",
+                {"id": doc_id},
+            )
+            self._conn.execute("INSERT INTO forgotten (forgotten_at) VALUES (?)", (_now(),))
+        with self._lock:
+            # Move the deleted pages out of the write-ahead log into the (securely overwritten) database.
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return restored
 
-    def forgotten(self) -> list[tuple[str, str]]:
-        """(document id, when) of every forgotten document."""
+    def forgotten(self) -> list[str]:
+        """When each forgotten document was forgotten."""
         with self._lock, self._conn:
-            return [tuple(row) for row in self._conn.execute("SELECT * FROM forgotten ORDER BY forgotten_at")]
+            return [row[0] for row in self._conn.execute("SELECT forgotten_at FROM forgotten ORDER BY id")]
 
     def record_supersession(self, old_id: str, new_id: str) -> None:
         """Note that document ``new_id`` replaces ``old_id``, which becomes 'superseded'."""
@@ -326,22 +346,20 @@ class Catalog:
 
     # Shards and versions
 
-    def _next_id(self, table: str, prefix: str) -> str:
-        # Numeric, not textual, maximum: 'v10000' sorts before 'v9999' as text. Table names are ours.
-        (highest,) = self._conn.execute(
-            f"SELECT MAX(CAST(SUBSTR(id, 2) AS INTEGER)) FROM {table} WHERE id GLOB '{prefix}[0-9]*'"
-        ).fetchone()
-        return f"{prefix}{(highest or 0) + 1:04d}"
+    def _next_id(self, prefix: str) -> str:
+        """A fresh id, never handed out before (deleted ids are not reused): v0001, v0002, … past 9999 it grows."""
+        with self._lock, self._conn:
+            (value,) = self._conn.execute(
+                "INSERT INTO counters VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1 RETURNING value",
+                (prefix,),
+            ).fetchone()
+        return f"{prefix}{value:04d}"
 
     def next_version_id(self) -> str:
-        """The id after the highest one published so far: v0001, v0002, … (past v9999 it just grows)."""
-        with self._lock, self._conn:
-            return self._next_id("versions", "v")
+        return self._next_id("v")
 
     def next_shard_id(self) -> str:
-        """The id after the highest shard so far: s0001, s0002, …"""
-        with self._lock, self._conn:
-            return self._next_id("shards", "s")
+        return self._next_id("s")
 
     def add_shard(self, shard_id: str, base_identity: str, document_ids: Iterable[str], metrics: dict) -> ShardRecord:
         """Record a trained shard; every document it names must be in the catalog."""

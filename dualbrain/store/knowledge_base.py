@@ -9,6 +9,7 @@ Layout of ``root``::
     shards/<sid>/        trained knowledge shards, never changed after publishing
     CURRENT              id of the version that answers questions
     .lock                held while publishing, rolling back or purging
+    .job-lock            held for a whole learn or forget, so that two never plan from the same version
 
 A version is a catalog row naming its shards. Publishing renames complete staged shards into shards/,
 records them and the version, and only then flips CURRENT, so a reader always finds either the old or
@@ -165,19 +166,51 @@ class KnowledgeBase:
         return doomed
 
     def purge_document(self, doc_id: str) -> list[str]:
-        """Delete a document and everything made from it: its text, derived material, every version and
-        shard that learned from it. The current version must no longer hold it. Returns deleted versions."""
+        """Delete a document and everything made from it: its text and derived material, every version and
+        shard that learned from it, its catalog row (last: until then a rerun of forget finds it, marked
+        'forgetting' by the caller so nothing learns or retrieves it), and leftovers of interrupted runs.
+        The current version must no longer hold it. A document it had superseded is restored. Returns the
+        deleted versions. The caller holds the job lock."""
         with self._lock():
             self.catalog.get_document(doc_id)
             current = self.current_version()
             if current is not None and doc_id in current.document_ids:
                 raise DualBrainError(f"document {doc_id} is still in the current version {current.id}")
             doomed = [v.id for v in self.catalog.versions() if doc_id in v.document_ids]
-            self._delete_versions(doomed)
             shutil.rmtree(self.derived_dir(doc_id), ignore_errors=True)
             self._document_path(doc_id).unlink(missing_ok=True)
-            self.catalog.forget_document(doc_id)
+            self._delete_versions(doomed)
+            restored = self.catalog.forget_document(doc_id)
+            if current is not None:
+                self.catalog.set_status([old for old in restored if old in current.document_ids], "learned")
+            self._sweep()
         return doomed
+
+    def _sweep(self) -> None:
+        """Remove files no catalog row accounts for: staged shards of dead runs, shard directories of a
+        publish that died before recording them, derived material of deleted documents. The caller holds
+        the job lock (these are written only under it; document text is not, so it is not swept)."""
+        documents = {doc.id for doc in self.catalog.documents()}
+        shards = {shard.id for shard in self.catalog.shards()}
+        for staged in self._staging_root.iterdir():
+            shutil.rmtree(staged, ignore_errors=True)
+        for path in self._shards_dir.iterdir():
+            if path.name not in shards:
+                shutil.rmtree(path, ignore_errors=True)
+        for path in self._derived_root.iterdir():
+            if path.name not in documents:
+                shutil.rmtree(path, ignore_errors=True)
+
+    @contextmanager
+    def job_lock(self) -> Iterator[None]:
+        """Held for a whole learn or forget: plans are made from the current version and must still hold
+        when they are published, and staged work must not be swept away by another process."""
+        fd = os.open(self.root / ".job-lock", os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
 
     def _delete_versions(self, version_ids: list[str]) -> None:
         """Drop versions, then every shard no remaining version names (rows, then directories); lock held."""

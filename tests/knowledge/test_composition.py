@@ -62,3 +62,21 @@ def test_shards_dropped_by_a_new_version_come_off(shard_dirs) -> None:
     shards.keep_only(set())
     assert shards._model is None
     assert not any("lora" in name for name, _ in reasoning.model.named_modules())
+
+
+def test_dropping_the_first_attached_shard_while_several_were_active(shard_dirs, tmp_path: Path) -> None:
+    reasoning, dirs = shard_dirs
+    third = tmp_path / "s0003"
+    learn_documents(reasoning, [SourceDocument("d3", "3" * 64, "c.md", "Marrowgate has a bell tower.")], FAST, third)
+    ids = reasoning.tokenizer("Who founded Quillfeather?", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        plain = reasoning.model(ids).logits
+    shards = AttachedShards(reasoning)
+    with shards.answering(dirs | {"s0003": third}):
+        pass
+    shards.keep_only({"s0002", "s0003"})  # s0001 was attached first and is the wrapper's active record
+    with torch.no_grad():
+        with shards.answering({"s0002": dirs["s0002"], "s0003": third}) as model:
+            assert not torch.equal(model(ids).logits, plain)
+        with shards.answering({}) as model:
+            assert torch.equal(model(ids).logits, plain)
