@@ -192,8 +192,9 @@ class DualBrain:
 
         The shards that learned it are retrained from their other documents, with their own
         configuration, and published; then the document's text, cached training material, and every
-        version and shard that saw it are deleted. Afterwards the knowledge base is what it would be had
-        the document never been added.
+        version and shard that saw it are deleted. Each retrained shard has exactly the weights its
+        remaining documents alone train (docs/incremental.md). A crash leaves the previous version
+        serving and the document marked 'forgetting'; running forget again finishes the job.
         """
         with self.kb.job_lock():
             self.kb.catalog.get_document(doc_id)  # unknown ids fail clearly

@@ -2,7 +2,7 @@
 
 Every shard is trained on its own documents only, so adding documents trains new shards and leaves the
 others alone, and forgetting or replacing a document retrains just the shard that learned it — from its
-remaining documents, exactly as if the removed one had never been there. The cost of a change is bounded
+remaining documents, to exactly the weights those documents alone train. The cost of a change is bounded
 by the shard size, not by the size of the knowledge base.
 """
 
