@@ -12,8 +12,10 @@ On a knowledge base that learned ``base`` fictional organisations (documents as 
    base model (which never saw it). Membership: the loss-ratio test (loss with knowledge / loss of the base
    model on the document's text; lower means "seen"), for the forgotten document before and after, against
    documents of an organisation that was never learned. Both are measured as users get them (routed) and
-   with every shard attached, so that the router cannot hide what the weights still hold. Accuracy on the
-   other organisations' questions the update did not change, before and after.
+   with every shard attached, so that the router cannot hide what the weights still hold — and the same in
+   a *never-saw* reference: a fresh knowledge base that learned exactly the remaining documents, shard by
+   shard in the same order (the issue's "no higher than for a knowledge base that never saw it"). Accuracy
+   on the other organisations' questions the update did not change, before and after.
 4. **Cost growth** (``growth``) — the time to add one organisation to bases of 1×, 2×, 4× … organisations
    (bases learned with a quick configuration: only the add is timed).
 
@@ -22,6 +24,7 @@ Questions are asked, never trained on; documents are the only training data.
 
 from __future__ import annotations
 
+import hashlib
 import statistics
 import time
 from collections.abc import Callable
@@ -105,7 +108,8 @@ def run_changes(
     updates = _update(brain, out_dir / "editions", earlier, config, learn_config, on_progress)
 
     # 3. Forgetting one FAQ.
-    forgetting = _forget(brain, corpora, earlier, never, earlier_questions, config, on_progress)
+    forgetting = _forget(brain, corpora, earlier, never, earlier_questions, config)
+    forgetting["never_saw"] = _never_saw(brain, out_dir, home, model, learn_config, corpora, earlier, never)
 
     growth = [_add_cost(size, out_dir / f"growth-{size}", model, models_dir, learn_config, config) for size in config.growth]
     return {
@@ -162,25 +166,34 @@ def _update(brain: DualBrain, folder: Path, earlier: list[dict], config: Changes
             "characters_trained": learned.metrics["characters_trained"], "superseded": len(learned.ingest.replaced)}
 
 
-def _forget(brain, corpora, earlier, never, earlier_questions, config, on_progress) -> dict:
+def _canaries(victim: dict) -> list[tuple[str, str]]:
+    """The forgotten FAQ's two facts, asked in words the document does not use."""
+    return [(f"Who heads Project {victim['project']}?", victim["project_lead"]),
+            (f"Which firm is behind Project {victim['project']}?", victim["org"])]
+
+
+def _snapshot(brain: DualBrain, canaries: list[tuple[str, str]], forgotten_text: str, never_texts: list[str]) -> dict:
+    """Canary belief and loss ratios, as users get them (routed) and with every shard attached."""
+    figures = {}
+    for label, routed in (("", True), ("_all_shards", False)):
+        figures["canary_logprob" + label] = _mean(_belief(brain, q, a, True, routed) for q, a in canaries)
+        figures["loss_ratio_forgotten" + label] = round(_loss_ratio(brain, forgotten_text, routed), 4)
+        figures["loss_ratio_never_seen" + label] = _mean(_loss_ratio(brain, text, routed) for text in never_texts)
+    return figures
+
+
+def _forget(brain, corpora, earlier, never, earlier_questions, config) -> dict:
     victim = earlier[0]
     name = f"{victim['slug']}-{_FORGOTTEN}"
     doc_id = next(d.id for d in brain.docs() if d.source_name == name)
-    # The FAQ's two facts, asked in words the document does not use.
-    canaries = [(f"Who heads Project {victim['project']}?", victim["project_lead"]),
-                (f"Which firm is behind Project {victim['project']}?", victim["org"])]
+    canaries = _canaries(victim)
     # Other organisations' questions whose answers the update left alone (not the chief executive's or head count).
     others = [q for q in earlier_questions if not q.id.startswith(victim["slug"]) and q.id.split("-q")[1] not in _UPDATED]
     forgotten_text = corpora[victim["slug"]].documents[name]
     never_texts = list(corpora[never["slug"]].documents.values())
 
     def snapshot() -> dict:
-        figures = {}
-        for label, routed in (("", True), ("_all_shards", False)):
-            figures["canary_logprob" + label] = _mean(_belief(brain, q, a, True, routed) for q, a in canaries)
-            figures["loss_ratio_forgotten" + label] = round(_loss_ratio(brain, forgotten_text, routed), 4)
-            figures["loss_ratio_never_seen" + label] = _mean(_loss_ratio(brain, text, routed) for text in never_texts)
-        return figures
+        return _snapshot(brain, canaries, forgotten_text, never_texts)
 
     before = snapshot() | {"accuracy_others": _accuracy(brain, others, config)}
     started = time.perf_counter()
@@ -199,6 +212,25 @@ def _forget(brain, corpora, earlier, never, earlier_questions, config, on_progre
         "characters_retrained": retrained,
         "versions_deleted": report.versions_deleted,
     }
+
+
+def _never_saw(brain: DualBrain, out_dir: Path, home: Home, model, learn_config: LearnConfig, corpora, earlier, never) -> dict:
+    """The forgetting figures in a fresh knowledge base that learned the remaining documents, shard by shard
+    in the same order, from the same files — one that never saw the forgotten document."""
+    files = {_sha256(path): path for folder in ("base", "editions", "added") for path in (out_dir / folder).iterdir()}
+    reference = DualBrain.open("never-saw", home=home, model=model, create=True)
+    for shard_id in brain.kb.current_version().shard_ids:
+        documents = [brain.kb.catalog.get_document(doc_id) for doc_id in brain.kb.catalog.get_shard(shard_id).document_ids]
+        reference.learn([files[doc.sha256] for doc in documents], learn_config)
+    victim = earlier[0]
+    texts = corpora[victim["slug"]].documents[f"{victim['slug']}-{_FORGOTTEN}"], list(corpora[never["slug"]].documents.values())
+    same = [reference.kb.catalog.get_shard(s).document_ids for s in reference.kb.current_version().shard_ids] == [
+        brain.kb.catalog.get_shard(s).document_ids for s in brain.kb.current_version().shard_ids]
+    return _snapshot(reference, _canaries(victim), *texts) | {"same_shards": same}
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def _belief(brain: DualBrain, question: str, answer: str, knowledge: bool, routed: bool = True) -> float:
@@ -261,7 +293,10 @@ def changes_markdown(report: dict) -> str:
         *[f"| {when} | {s['canary_logprob']} | {s['loss_ratio_forgotten']} | {s['loss_ratio_never_seen']} | "
           f"{s['canary_logprob_all_shards']} | {s['loss_ratio_forgotten_all_shards']} | {s['loss_ratio_never_seen_all_shards']} | "
           f"{s['accuracy_others']} |" for when, s in (("before", fo["before"]), ("after", fo["after"]))],
-        f"| base model (never saw it) | {fo['canary_logprob_base_model']} | 1.0 | 1.0 | – | – | – | – |", "",
+        f"| never-saw reference | {fo['never_saw']['canary_logprob']} | {fo['never_saw']['loss_ratio_forgotten']} | "
+        f"{fo['never_saw']['loss_ratio_never_seen']} | {fo['never_saw']['canary_logprob_all_shards']} | "
+        f"{fo['never_saw']['loss_ratio_forgotten_all_shards']} | {fo['never_saw']['loss_ratio_never_seen_all_shards']} | – |",
+        f"| plain base model | {fo['canary_logprob_base_model']} | 1.0 | 1.0 | – | – | – | – |", "",
         f"Forget took {fo['forget_seconds']} s ({fo['shards_retrained']} shard, {fo['characters_retrained']} characters "
         f"retrained; versions deleted: "
         f"{', '.join(fo['versions_deleted']) or 'none'}).",

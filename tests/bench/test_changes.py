@@ -20,6 +20,9 @@ def test_changes_report(tiny_model_dir: Path, tmp_path: Path) -> None:
     assert forgetting["document"] == "org00-faq.md" and forgetting["shards_retrained"] == 1
     assert forgetting["versions_deleted"] == ["v0001", "v0002", "v0003"]
     assert forgetting["before"]["canary_logprob"] != forgetting["after"]["canary_logprob"]
+    # Exact unlearning: the forgetful base and a base that never saw the document measure the same.
+    never_saw, after = forgetting["never_saw"], forgetting["after"]
+    assert never_saw.pop("same_shards") and never_saw == {key: after[key] for key in never_saw}
     assert [g["base_organisations"] for g in report["cost_growth"]] == [1, 2]
     assert "## Forgetting org00-faq.md" in changes_markdown(report)
     json.dumps(report)
