@@ -122,8 +122,9 @@ class DualBrain:
             raise DualBrainError(f"--supersedes takes exactly one new file, got {len(files)}")
         # A file name replaces an earlier document only when that is unambiguous: exactly one earlier
         # document and exactly one new file carry it (base names of files from different folders can clash).
-        earlier = Counter(doc.source_name for doc in self.kb.documents() if doc.status in ("pending", "learned"))
-        earlier_ids = {doc.source_name: doc.id for doc in self.kb.documents() if doc.status in ("pending", "learned")}
+        current = [doc for doc in self.kb.documents() if doc.status in ("pending", "learned")]
+        earlier = Counter(doc.source_name for doc in current)
+        earlier_ids = {doc.source_name: doc.id for doc in current}
         incoming = Counter(path.name for path in files)
         for path in files:
             try:

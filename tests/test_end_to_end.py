@@ -8,11 +8,10 @@ documents and checks what the model believes after each change. Takes several mi
 from pathlib import Path
 
 import pytest
-import torch
 
 from dualbrain.api import DualBrain
+from dualbrain.bench.changes import belief
 from dualbrain.bench.scoring import contains_answer
-from dualbrain.reasoning.prompting import question_prompt
 from dualbrain.store import Home
 
 pytestmark = pytest.mark.slow
@@ -46,16 +45,6 @@ def test_reworded_questions_answered_from_the_knowledge_network(tmp_path: Path) 
     assert [brain.ask(q, mode="base") for q, _ in QUESTIONS] == base_answers  # base untouched
 
 
-def _belief(brain: DualBrain, question: str, answer: str, knowledge: bool = True) -> float:
-    """Mean log-probability per token of ``answer`` as the reply to ``question`` (higher: more believed)."""
-    tokenizer = brain.reasoning.tokenizer
-    prompt = tokenizer(question_prompt(tokenizer, question), add_special_tokens=False)["input_ids"]
-    target = tokenizer(answer, add_special_tokens=False)["input_ids"]
-    with brain.answering_model(knowledge, question=question) as model, torch.no_grad():
-        logits = model(torch.tensor([prompt + target])).logits[0, len(prompt) - 1 : -1].float().log_softmax(-1)
-    return logits.gather(-1, torch.tensor(target)[:, None]).mean().item()
-
-
 def test_add_update_and_forget_change_what_the_model_believes(tmp_path: Path) -> None:
     ceo_question, canary_question = "Who leads Pellucid Foundry?", "Which code opens the Corvath Mill vault?"
     brain = DualBrain.open("changes", home=Home(tmp_path / "home"), create=True)
@@ -63,27 +52,27 @@ def test_add_update_and_forget_change_what_the_model_believes(tmp_path: Path) ->
     first.parent.mkdir()
     first.write_text("The chief executive of Pellucid Foundry is Ansel Vorhaug. Pellucid Foundry casts bronze bells in Yarrowby.\n")
     brain.learn([first])
-    base_old = _belief(brain, ceo_question, "Ansel Vorhaug", knowledge=False)
-    assert _belief(brain, ceo_question, "Ansel Vorhaug") > base_old + 1.0
+    base_old = belief(brain, ceo_question, "Ansel Vorhaug", knowledge=False)
+    assert belief(brain, ceo_question, "Ansel Vorhaug") > base_old + 1.0
 
     mill = tmp_path / "mill.md"  # a second organisation, with a canary fact to forget later
     mill.write_text("The vault of the Corvath Mill opens with the code QV-5521. Corvath Mill grinds rye for Tollmere.\n")
     added = brain.learn([mill])
     assert added.version.shard_ids == ("s0001", "s0002") and added.metrics["shards_trained"] == 1
-    canary_base = _belief(brain, canary_question, "QV-5521", knowledge=False)
-    canary_learned = _belief(brain, canary_question, "QV-5521")
+    canary_base = belief(brain, canary_question, "QV-5521", knowledge=False)
+    canary_learned = belief(brain, canary_question, "QV-5521")
     assert canary_learned > canary_base + 1.0
-    assert _belief(brain, ceo_question, "Ansel Vorhaug") > base_old + 1.0  # the earlier shard still answers
+    assert belief(brain, ceo_question, "Ansel Vorhaug") > base_old + 1.0  # the earlier shard still answers
 
     edition = tmp_path / "v2" / "foundry.md"  # same file name: the new edition supersedes the old one
     edition.parent.mkdir()
     edition.write_text("From 1 March the chief executive of Pellucid Foundry is Brisa Quell. Pellucid Foundry casts bronze bells in Yarrowby.\n")
     updated = brain.learn([edition])
     assert updated.metrics["shards_trained"] == 1 and len(updated.ingest.replaced) == 1
-    assert _belief(brain, ceo_question, "Brisa Quell") > _belief(brain, ceo_question, "Ansel Vorhaug")
+    assert belief(brain, ceo_question, "Brisa Quell") > belief(brain, ceo_question, "Ansel Vorhaug")
 
     mill_id = added.ingest.added[0].id
     brain.forget(mill_id)
-    canary_forgotten = _belief(brain, canary_question, "QV-5521")
+    canary_forgotten = belief(brain, canary_question, "QV-5521")
     assert canary_forgotten < canary_base + 0.5 < canary_learned  # back to what a model that never saw it believes
-    assert _belief(brain, ceo_question, "Brisa Quell") > _belief(brain, ceo_question, "Ansel Vorhaug")  # others stay
+    assert belief(brain, ceo_question, "Brisa Quell") > belief(brain, ceo_question, "Ansel Vorhaug")  # others stay

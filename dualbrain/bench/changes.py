@@ -176,7 +176,7 @@ def _snapshot(brain: DualBrain, canaries: list[tuple[str, str]], forgotten_text:
     """Canary belief and loss ratios, as users get them (routed) and with every shard attached."""
     figures = {}
     for label, routed in (("", True), ("_all_shards", False)):
-        figures["canary_logprob" + label] = _mean(_belief(brain, q, a, True, routed) for q, a in canaries)
+        figures["canary_logprob" + label] = _mean(belief(brain, q, a, True, routed) for q, a in canaries)
         figures["loss_ratio_forgotten" + label] = round(_loss_ratio(brain, forgotten_text, routed), 4)
         figures["loss_ratio_never_seen" + label] = _mean(_loss_ratio(brain, text, routed) for text in never_texts)
     return figures
@@ -204,7 +204,7 @@ def _forget(brain, corpora, earlier, never, earlier_questions, config) -> dict:
     return {
         "document": name,
         "canaries": canaries,
-        "canary_logprob_base_model": _mean(_belief(brain, q, a, False) for q, a in canaries),
+        "canary_logprob_base_model": _mean(belief(brain, q, a, False) for q, a in canaries),
         "before": before,
         "after": after,
         "forget_seconds": round(seconds, 1),
@@ -233,7 +233,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _belief(brain: DualBrain, question: str, answer: str, knowledge: bool, routed: bool = True) -> float:
+def belief(brain: DualBrain, question: str, answer: str, knowledge: bool = True, routed: bool = True) -> float:
     """Mean log-probability per token of ``answer`` as the reply to ``question`` (with knowledge: the
     routed shards, or every shard)."""
     tokenizer = brain.reasoning.tokenizer
