@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from accelerate import PartialState
+import torch
 from torch import nn
 
 from dualbrain.errors import DualBrainError, IncompatibleKnowledge, IngestError, NothingToLearn, UnknownKnowledgeBase
@@ -80,7 +81,9 @@ class DualBrain:
         self._model_source = model
         self._reasoning: ReasoningNetwork | None = None
         self._shards: AttachedShards | None = None
-        self._router: tuple[str, ShardRouter] | None = None  # version id, router over its shards
+        # (version id, routing settings) → router over that version's shards; assigning ``routing`` re-routes.
+        self._router: tuple[tuple[str, RoutingSettings], ShardRouter] | None = None
+        self._passage_vectors: dict[str, torch.Tensor] = {}  # routers of later versions reuse these
         self._retrievers: dict[str, tuple[tuple[str, ...], Retriever]] = {}  # kind → (document ids, index)
 
     @classmethod
@@ -353,12 +356,13 @@ class DualBrain:
     def route(self, question: str) -> list[str]:
         """The shards of the current version that answer ``question`` (see ``knowledge/router.py``)."""
         version = self._serving_version()
-        if self._router is None or self._router[0] != version.id:
+        if self._router is None or self._router[0] != (version.id, self.routing):
             shard_documents = {
                 shard_id: [(doc_id, self.kb.document_text(doc_id)) for doc_id in self.kb.catalog.get_shard(shard_id).document_ids]
                 for shard_id in version.shard_ids
             }
-            self._router = (version.id, ShardRouter(shard_documents, self.routing))
+            router = ShardRouter(shard_documents, self.routing, passage_vectors=self._passage_vectors)
+            self._router = ((version.id, self.routing), router)
         return self._router[1].route(question)
 
     def _serving_version(self) -> VersionRecord:

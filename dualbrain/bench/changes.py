@@ -16,8 +16,8 @@ On a knowledge base that learned ``base`` fictional organisations (documents as 
    a *never-saw* reference: a fresh knowledge base that learned exactly the remaining documents, shard by
    shard in the same order (the issue's "no higher than for a knowledge base that never saw it"). Accuracy
    on the other organisations' questions the update did not change, before and after.
-4. **Cost growth** (``growth``) — the time to add one organisation to bases of 1×, 2×, 4× … organisations
-   (bases learned with a quick configuration: only the add is timed).
+
+How the time to knowledge changes as the base grows, and answering across shards: ``growth.py``.
 
 Questions are asked, never trained on; documents are the only training data.
 """
@@ -37,13 +37,12 @@ from dualbrain.api import DualBrain
 from dualbrain.bench.fictional import Question, generate_organisations, organisation_corpus, revised
 from dualbrain.bench.scoring import is_correct
 from dualbrain.knowledge.recipe import LearnConfig
-from dualbrain.knowledge.trainer import LearnProgress, TrainSettings
+from dualbrain.knowledge.trainer import LearnProgress
 from dualbrain.reasoning.prompting import question_prompt
 from dualbrain.store import Home
 
 _FORGOTTEN = "faq.md"
 _UPDATED = {"0", "3", "8", "11"}  # questions on the chief executive or head count (see fictional._questions)
-_QUICK = LearnConfig(train=TrainSettings(epochs=1, min_steps=0), self_study=False)  # growth bases: only the add is timed
 
 
 @dataclass(frozen=True)
@@ -52,11 +51,10 @@ class ChangesConfig:
     seed: int = 0
     max_new_tokens: int = 48
     reference: bool = False  # also learn everything at once in a fresh knowledge base (a full retrain)
-    growth: tuple[int, ...] = ()  # base sizes (in organisations) for the cost-growth measurement
 
     def __post_init__(self) -> None:
-        if self.base < 1 or any(size < 1 for size in self.growth):
-            raise ValueError("--docs and --growth sizes must be at least 1 organisation")
+        if self.base < 1:
+            raise ValueError("--docs must be at least 1 organisation")
 
 
 def run_changes(
@@ -75,10 +73,10 @@ def run_changes(
     corpora = {o["slug"]: organisation_corpus(o) for o in organisations}
 
     started = time.perf_counter()
-    brain.learn([_write_documents(out_dir / "base", [corpora[o["slug"]] for o in earlier])], learn_config, on_progress)
+    brain.learn([write_documents(out_dir / "base", [corpora[o["slug"]] for o in earlier])], learn_config, on_progress)
     base_seconds = time.perf_counter() - started
     earlier_questions = [q for o in earlier for q in corpora[o["slug"]].questions if q.answers]
-    earlier_before = _accuracy(brain, earlier_questions, config)
+    earlier_before = accuracy(brain, earlier_questions, config.max_new_tokens)
 
     # 1. Time to knowledge: one organisation as one file, until its first answer.
     handbook = out_dir / "added" / f"{added['slug']}-handbook.md"
@@ -96,9 +94,9 @@ def run_changes(
         "shards_trained": learned.metrics["shards_trained"],
         "characters_trained": learned.metrics["characters_trained"],
         "tokens_trained": learned.metrics["tokens_trained"],
-        "accuracy_added": _accuracy(brain, added_questions, config),
+        "accuracy_added": accuracy(brain, added_questions, config.max_new_tokens),
         "accuracy_earlier_before": earlier_before,
-        "accuracy_earlier_after": _accuracy(brain, earlier_questions, config),
+        "accuracy_earlier_after": accuracy(brain, earlier_questions, config.max_new_tokens),
         "base_learn_seconds": round(base_seconds, 1),
     }
     if config.reference:
@@ -110,8 +108,6 @@ def run_changes(
     # 3. Forgetting one FAQ.
     forgetting = _forget(brain, corpora, earlier, never, earlier_questions, config)
     forgetting["never_saw"] = _never_saw(brain, out_dir, home, model, learn_config, corpora, earlier, never)
-
-    growth = [_add_cost(size, out_dir / f"growth-{size}", model, models_dir, learn_config, config) for size in config.growth]
     return {
         "config": asdict(config),
         "base_model": brain.reasoning.name,
@@ -119,11 +115,11 @@ def run_changes(
         "time_to_knowledge": add,
         "updates": updates,
         "forgetting": forgetting,
-        "cost_growth": growth,
     }
 
 
-def _write_documents(folder: Path, corpora: list) -> Path:
+def write_documents(folder: Path, corpora: list) -> Path:
+    """Every document of ``corpora`` as a file in ``folder``; returns the folder."""
     folder.mkdir(parents=True, exist_ok=True)
     for corpus in corpora:
         for name, text in corpus.documents.items():
@@ -131,15 +127,16 @@ def _write_documents(folder: Path, corpora: list) -> Path:
     return folder
 
 
-def _accuracy(brain: DualBrain, questions: list[Question], config: ChangesConfig) -> float:
-    right = sum(is_correct(brain.ask(q.question, max_new_tokens=config.max_new_tokens), q.answers, q.kind) for q in questions)
+def accuracy(brain: DualBrain, questions: list[Question], max_new_tokens: int) -> float:
+    """The share of ``questions`` answered right (fictional.py's accepted answers)."""
+    right = sum(is_correct(brain.ask(q.question, max_new_tokens=max_new_tokens), q.answers, q.kind) for q in questions)
     return round(right / len(questions), 3)
 
 
 def _full_retrain_accuracy(out_dir, home, model, learn_config, handbook, questions, config) -> float:
     reference = DualBrain.open("full-retrain", home=home, model=model, create=True)
     reference.learn([out_dir / "base", handbook], learn_config)
-    return _accuracy(reference, questions, config)
+    return accuracy(reference, questions, config.max_new_tokens)
 
 
 def _update(brain: DualBrain, folder: Path, earlier: list[dict], config: ChangesConfig, learn_config, on_progress) -> dict:
@@ -195,12 +192,12 @@ def _forget(brain, corpora, earlier, never, earlier_questions, config) -> dict:
     def snapshot() -> dict:
         return _snapshot(brain, canaries, forgotten_text, never_texts)
 
-    before = snapshot() | {"accuracy_others": _accuracy(brain, others, config)}
+    before = snapshot() | {"accuracy_others": accuracy(brain, others, config.max_new_tokens)}
     started = time.perf_counter()
     report = brain.forget(doc_id)
     seconds = time.perf_counter() - started
     retrained = report.version.metrics["characters_trained"] if report.version else 0
-    after = snapshot() | {"accuracy_others": _accuracy(brain, others, config)}
+    after = snapshot() | {"accuracy_others": accuracy(brain, others, config.max_new_tokens)}
     return {
         "document": name,
         "canaries": canaries,
@@ -254,16 +251,6 @@ def _loss_ratio(brain: DualBrain, text: str, routed: bool) -> float:
     return losses[0] / losses[1]
 
 
-def _add_cost(size: int, folder: Path, model, models_dir, learn_config: LearnConfig, config: ChangesConfig) -> dict:
-    organisations = generate_organisations(size + 1, config.seed)
-    brain = DualBrain.open(f"growth-{size}", home=Home(folder / "home", models_dir), model=model, create=True)
-    brain.learn([_write_documents(folder / "base", [organisation_corpus(o) for o in organisations[:size]])], _QUICK)
-    started = time.perf_counter()
-    learned = brain.learn([_write_documents(folder / "added", [organisation_corpus(organisations[size])])], learn_config)
-    return {"base_organisations": size, "add_seconds": round(time.perf_counter() - started, 1),
-            "tokens_trained": learned.metrics["tokens_trained"]}
-
-
 def _mean(values) -> float:
     return round(statistics.fmean(list(values)), 4)
 
@@ -301,8 +288,4 @@ def changes_markdown(report: dict) -> str:
         f"retrained; versions deleted: "
         f"{', '.join(fo['versions_deleted']) or 'none'}).",
     ]
-    if report["cost_growth"]:
-        lines += ["", "## Cost of adding one organisation as the base grows", "", "| base organisations | add seconds | tokens trained |",
-                  "|---|---|---|"]
-        lines += [f"| {g['base_organisations']} | {g['add_seconds']} | {g['tokens_trained']} |" for g in report["cost_growth"]]
     return "\n".join(lines) + "\n"

@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import torch
+
 from dualbrain.retrieval.chunking import chunk_documents
 from dualbrain.retrieval.embed import EmbeddingRetriever
 
@@ -35,12 +37,17 @@ class ShardRouter:
     """Routes questions to the shards of one version, given each shard's documents as (id, text)."""
 
     def __init__(
-        self, shard_documents: dict[str, list[tuple[str, str]]], settings: RoutingSettings, model_dir: Path | None = None
+        self,
+        shard_documents: dict[str, list[tuple[str, str]]],
+        settings: RoutingSettings,
+        model_dir: Path | None = None,
+        passage_vectors: dict[str, torch.Tensor] | None = None,
     ):
+        """``passage_vectors`` caches passage embeddings across the routers of successive versions."""
         self.settings = settings
         self._shard_of = {doc_id: shard_id for shard_id, docs in shard_documents.items() for doc_id, _ in docs}
         chunks = chunk_documents([doc for docs in shard_documents.values() for doc in docs])
-        self._retriever = EmbeddingRetriever(chunks, model_dir) if chunks else None
+        self._retriever = EmbeddingRetriever(chunks, model_dir, passage_vectors) if chunks else None
 
     def scores(self, question: str) -> dict[str, float]:
         """Each shard's best passage similarity to ``question``."""

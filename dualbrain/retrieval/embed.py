@@ -7,6 +7,7 @@ model was trained) instead of importing the package, which would pull in sentenc
 from __future__ import annotations
 
 import importlib.util
+from functools import lru_cache
 from pathlib import Path
 
 import torch
@@ -26,17 +27,34 @@ def bundled_embedding_model() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
-class EmbeddingRetriever:
-    """Ranks passages by cosine similarity of sentence embeddings."""
+@lru_cache(maxsize=2)
+def _load(model_dir: Path) -> tuple:
+    # Loading takes seconds and happens on every learn (question filtering) and every new version (routing);
+    # the weights are only read, so one copy per process serves every retriever.
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
+    return tokenizer, AutoModel.from_pretrained(model_dir, local_files_only=True, use_safetensors=True).eval()
 
-    def __init__(self, chunks: list[Chunk], model_dir: Path | None = None):
+
+class EmbeddingRetriever:
+    """Ranks passages by cosine similarity of sentence embeddings.
+
+    ``cache`` (passage text → vector) spares re-embedding the passages the previous retriever built with
+    it already had (a knowledge base's router is rebuilt for every version). Afterwards it holds exactly
+    this retriever's passages, so nothing of a removed document lingers there.
+    """
+
+    def __init__(self, chunks: list[Chunk], model_dir: Path | None = None, cache: dict[str, torch.Tensor] | None = None):
         if not chunks:
             raise ValueError("nothing to retrieve from")
-        model_dir = model_dir or bundled_embedding_model()
         self.chunks = chunks
-        self._tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
-        self._model = AutoModel.from_pretrained(model_dir, local_files_only=True, use_safetensors=True).eval()
-        self._vectors = torch.cat([self._embed([c.text for c in chunks[i : i + _BATCH]]) for i in range(0, len(chunks), _BATCH)])
+        self._tokenizer, self._model = _load(model_dir or bundled_embedding_model())
+        cache = {} if cache is None else cache
+        missing = list(dict.fromkeys(c.text for c in chunks if c.text not in cache))
+        for i in range(0, len(missing), _BATCH):
+            cache.update(zip(missing[i : i + _BATCH], self._embed(missing[i : i + _BATCH])))
+        self._vectors = torch.stack([cache[c.text] for c in chunks])
+        for text in set(cache) - {c.text for c in chunks}:
+            del cache[text]
 
     @torch.inference_mode()
     def _embed(self, texts: list[str]) -> torch.Tensor:

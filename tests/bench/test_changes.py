@@ -3,7 +3,6 @@
 import json
 from pathlib import Path
 
-from dualbrain import cli
 from dualbrain.bench.changes import ChangesConfig, changes_markdown, run_changes
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings
@@ -12,7 +11,7 @@ FAST = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, batch_size=8, bf16
 
 
 def test_changes_report(tiny_model_dir: Path, tmp_path: Path) -> None:
-    report = run_changes(ChangesConfig(base=2, max_new_tokens=4, reference=True, growth=(1, 2)), tmp_path, tiny_model_dir, FAST)
+    report = run_changes(ChangesConfig(base=2, max_new_tokens=4, reference=True), tmp_path, tiny_model_dir, FAST)
     add, updates, forgetting = report["time_to_knowledge"], report["updates"], report["forgetting"]
     assert add["shards_trained"] == 1 and add["seconds_until_answerable"] > 0  # one new shard, nothing retrained
     assert 0 <= add["accuracy_added_full_retrain"] <= 1
@@ -23,15 +22,5 @@ def test_changes_report(tiny_model_dir: Path, tmp_path: Path) -> None:
     # Exact unlearning: the forgetful base and a base that never saw the document measure the same.
     never_saw, after = forgetting["never_saw"], forgetting["after"]
     assert never_saw.pop("same_shards") and never_saw == {key: after[key] for key in never_saw}
-    assert [g["base_organisations"] for g in report["cost_growth"]] == [1, 2]
     assert "## Forgetting org00-faq.md" in changes_markdown(report)
     json.dumps(report)
-
-
-def test_changes_cli_rejects_bad_sizes(tmp_path: Path, monkeypatch, capsys) -> None:
-    monkeypatch.setattr("sys.argv", ["dualbrain", "bench", "--changes", "--growth", "1,x", "--out", str(tmp_path / "o")])
-    try:
-        cli.main()
-    except SystemExit as exit_:
-        assert exit_.code == 1
-    assert "--growth takes sizes like 1,2,4,8" in capsys.readouterr().err

@@ -31,3 +31,14 @@ def test_several_shards_when_allowed() -> None:
 def test_invalid_settings() -> None:
     with pytest.raises(ValueError):
         RoutingSettings(max_shards=0)
+
+
+def test_a_new_version_reuses_passage_vectors_and_drops_removed_ones() -> None:
+    vectors: dict = {}
+    first = ShardRouter(SHARDS, RoutingSettings(), passage_vectors=vectors)
+    kept = {text: vector.clone() for text, vector in vectors.items()}
+    assert len(kept) == 3
+    second = ShardRouter({"s0001": SHARDS["s0001"]}, RoutingSettings(), passage_vectors=vectors)
+    assert set(vectors) == {SHARDS["s0001"][0][1]}  # the removed shard's passages are gone from the cache
+    assert all(vector.equal(kept[text]) for text, vector in vectors.items())
+    assert first.scores("Who leads Quillfeather?")["s0001"] == pytest.approx(second.scores("Who leads Quillfeather?")["s0001"])
