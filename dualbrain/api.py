@@ -73,13 +73,20 @@ class DualBrain:
     """A knowledge base and the reasoning network that answers from it."""
 
     def __init__(
-        self, kb: KnowledgeBase, home: Home, model: str | Path | None = None, routing: RoutingSettings | None = None
+        self,
+        kb: KnowledgeBase,
+        home: Home,
+        model: str | Path | None = None,
+        routing: RoutingSettings | None = None,
+        reasoning: ReasoningNetwork | None = None,
     ):
+        """``reasoning``: an already loaded base model to share (the server's knowledge bases use one copy;
+        whoever shares it must let one DualBrain at a time attach shards, see :meth:`release`)."""
         self.kb = kb
         self.home = home
         self.routing = routing or RoutingSettings()
         self._model_source = model
-        self._reasoning: ReasoningNetwork | None = None
+        self._reasoning: ReasoningNetwork | None = reasoning
         self._shards: AttachedShards | None = None
         # (version id, routing settings) → router over that version's shards; assigning ``routing`` re-routes.
         self._router: tuple[tuple[str, RoutingSettings], ShardRouter] | None = None
@@ -257,7 +264,7 @@ class DualBrain:
         job = self.kb.catalog.create_job(
             kind, {"shards": [{"documents": ids, **config.to_dict()} for ids, config in builds], "kept": kept_shard_ids}
         )
-        self._shards_off()  # training attaches its own fresh knowledge network to the base
+        self.release()  # training attaches its own fresh knowledge network to the base
         started = time.perf_counter()
         processes = PartialState()  # one process, or one of several under torchrun / accelerate launch
         try:
@@ -317,9 +324,11 @@ class DualBrain:
         top_k: int = DEFAULT_TOP_K,
         retriever: str = "bm25",
         documents: list[str] | None = None,
+        on_text: Callable[[str], None] | None = None,
     ) -> Generation:
         """Like :meth:`ask`, with prompt size and timings; ``documents`` replaces the ranked documents of
-        the ``context`` mode (the benchmark's oracle passes exactly the documents holding the answer)."""
+        the ``context`` mode (the benchmark's oracle passes exactly the documents holding the answer);
+        ``on_text`` receives the answer piece by piece as it is generated."""
         if mode not in ANSWER_MODES:
             raise DualBrainError(f"unknown answer mode '{mode}' (choose from {', '.join(ANSWER_MODES)})")
         if not question.strip():
@@ -336,7 +345,7 @@ class DualBrain:
         else:
             asked = question
         with self.answering_model(knowledge=mode.startswith("knowledge"), question=question) as model:
-            return answer(model, self.reasoning.tokenizer, asked, max_new_tokens)
+            return answer(model, self.reasoning.tokenizer, asked, max_new_tokens, on_text)
 
     @contextmanager
     def answering_model(self, knowledge: bool, question: str | None = None) -> Iterator[nn.Module]:
@@ -387,7 +396,9 @@ class DualBrain:
             self._shards = AttachedShards(self.reasoning)
         return self._shards
 
-    def _shards_off(self) -> None:
+    def release(self) -> None:
+        """Take this knowledge base's shards off the base model (before another DualBrain sharing the
+        model answers, and before training, which attaches its own knowledge network)."""
         if self._shards is not None:
             self._shards.detach()
 

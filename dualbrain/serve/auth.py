@@ -1,0 +1,51 @@
+"""Deny by default: every request but ``GET /health`` needs a live API key (``Authorization: Bearer``).
+
+The check is ASGI middleware, not a per-route dependency, so a route added later (or FastAPI's own
+``/openapi.json``) cannot be left open by forgetting it. Routes then ask :func:`authorize` for the scope
+and knowledge base they act on; a knowledge base outside the key's reach answers 404, as if it did not
+exist, so a key cannot even learn which other knowledge bases are there.
+"""
+
+from __future__ import annotations
+
+from fastapi import HTTPException, Request
+from starlette.middleware.base import BaseHTTPMiddleware
+from starlette.responses import JSONResponse
+
+from dualbrain.store.keys import SCOPES, ApiKey, KeyStore
+
+PUBLIC_PATHS = frozenset({"/health"})
+# Stands for the key of a server started with --no-auth (loopback only): everything is allowed.
+OPEN_ACCESS = ApiKey("no-auth", None, SCOPES[-1], "", None)
+
+
+class RequireApiKey(BaseHTTPMiddleware):
+    def __init__(self, app, keys: KeyStore | None):
+        super().__init__(app)
+        self._keys = keys  # None: --no-auth
+
+    async def dispatch(self, request: Request, call_next):
+        if request.url.path in PUBLIC_PATHS and request.method == "GET":
+            return await call_next(request)
+        if self._keys is None:
+            request.state.key = OPEN_ACCESS
+            return await call_next(request)
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        key = self._keys.authenticate(token.strip()) if scheme.lower() == "bearer" else None
+        if key is None:
+            return JSONResponse(
+                {"error": {"message": "a valid API key is required (Authorization: Bearer <key>)", "type": "unauthorized"}},
+                status_code=401, headers={"WWW-Authenticate": "Bearer"},
+            )
+        request.state.key = key
+        return await call_next(request)
+
+
+def authorize(request: Request, scope: str, kb: str | None = None) -> ApiKey:
+    """The request's key if it may act with ``scope`` on ``kb``; else 404 (another knowledge base) or 403."""
+    key: ApiKey = request.state.key
+    if kb is not None and key.kb is not None and key.kb != kb:
+        raise HTTPException(404, f"unknown knowledge base '{kb}'")
+    if not key.allows(scope, kb):
+        raise HTTPException(403, f"this key's scope ({key.scope}) does not allow {scope}")
+    return key

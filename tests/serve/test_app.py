@@ -1,0 +1,131 @@
+"""The server on a tiny model: deny by default, per-key isolation, OpenAI shapes (the official client too)."""
+
+import json
+from pathlib import Path
+
+import pytest
+from fastapi.routing import APIRoute
+from fastapi.testclient import TestClient
+from openai import OpenAI
+
+from dualbrain.api import DualBrain
+from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.trainer import TrainSettings
+from dualbrain.serve.app import create_app
+from dualbrain.store import Home
+
+FAST = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, batch_size=8, bf16=False), self_study=False)
+
+
+@pytest.fixture()
+def home(tmp_path: Path, tiny_model_dir: Path) -> Home:
+    home = Home(tmp_path / "home")
+    for name, text in (("acme", "Quillfeather Aeronautics was founded in 1987 by Edda Vrankel."),
+                       ("other", "The Brannock Dairy sells cheese from forty farms.")):
+        document = tmp_path / f"{name}.md"
+        document.write_text(text + "\n")
+        DualBrain.open(name, home=home, model=tiny_model_dir, create=True).learn([document], FAST)
+    return home
+
+
+@pytest.fixture()
+def client(home: Home, tiny_model_dir: Path) -> TestClient:
+    return TestClient(create_app(home, tiny_model_dir))
+
+
+def bearer(home: Home, scope: str, kb: str | None = None) -> dict:
+    return {"Authorization": f"Bearer {home.keys().create(scope, kb)[1]}"}
+
+
+def test_every_route_but_health_needs_a_key(client: TestClient, home: Home) -> None:
+    assert client.get("/health").status_code == 200
+    routes = [(method, route.path) for route in client.app.routes if isinstance(route, APIRoute) for method in route.methods]
+    routes.append(("GET", "/openapi.json"))
+    assert len(routes) > 8
+    revoked, token = home.keys().create("admin")
+    home.keys().revoke(revoked.id)
+    for method, path in routes:
+        if path == "/health":
+            continue
+        url = path.replace("{name}", "acme")
+        for headers in ({}, {"Authorization": "Bearer nonsense"}, {"Authorization": f"Bearer {token}"}, {"Authorization": token}):
+            response = client.request(method, url, headers=headers)
+            assert response.status_code == 401, (method, url, headers)
+
+
+def test_a_key_sees_and_uses_only_its_knowledge_base(client: TestClient, home: Home) -> None:
+    reader = bearer(home, "read", "acme")
+    ids = [m["id"] for m in client.get("/v1/models", headers=reader).json()["data"]]
+    assert ids == ["base", "dualbrain/acme"]
+    assert [kb["name"] for kb in client.get("/v1/kbs", headers=reader).json()["data"]] == ["acme"]
+    chat = {"messages": [{"role": "user", "content": "Who founded Quillfeather?"}], "max_tokens": 4}
+    assert client.post("/v1/chat/completions", json=chat | {"model": "dualbrain/acme"}, headers=reader).status_code == 200
+    for method, url, body in (("POST", "/v1/chat/completions", chat | {"model": "dualbrain/other"}),
+                              ("GET", "/v1/kbs/other", None), ("GET", "/v1/kbs/other/documents", None),
+                              ("GET", "/v1/kbs/other/versions", None), ("DELETE", "/v1/kbs/other", None)):
+        response = client.request(method, url, json=body, headers=reader)
+        assert response.status_code == 404 and "other" in response.json()["error"]["message"]  # not even its existence
+    assert client.delete("/v1/kbs/acme", headers=reader).status_code == 403  # read scope cannot delete its own
+    assert client.post("/v1/kbs", json={"name": "new"}, headers=bearer(home, "write", "acme")).status_code == 403
+    admin = bearer(home, "admin")
+    assert client.post("/v1/kbs", json={"name": "new"}, headers=admin).status_code == 201
+    assert client.post("/v1/kbs", json={"name": "new"}, headers=admin).status_code == 409
+    assert client.delete("/v1/kbs/new", headers=admin).json() == {"deleted": "new"}
+    assert client.get("/v1/kbs/new", headers=admin).status_code == 404
+
+
+def test_chat_completion_answers_with_the_knowledge_base(client: TestClient, home: Home, tiny_model_dir: Path) -> None:
+    headers = bearer(home, "read")
+    question = "Who founded Quillfeather?"
+    body = {"model": "dualbrain/acme", "messages": [{"role": "system", "content": "Be brief."},
+                                                     {"role": "user", "content": question}], "max_tokens": 6, "temperature": 0.7}
+    reply = client.post("/v1/chat/completions", json=body, headers=headers).json()
+    brain = DualBrain.open("acme", home=home, model=tiny_model_dir)
+    assert reply["object"] == "chat.completion" and reply["choices"][0]["message"]["role"] == "assistant"
+    assert reply["choices"][0]["message"]["content"] == brain.ask(question, max_new_tokens=6)
+    plain = client.post("/v1/chat/completions", json=body | {"model": "base"}, headers=headers).json()
+    assert plain["choices"][0]["message"]["content"] == brain.ask(question, mode="base", max_new_tokens=6)
+
+
+def test_streaming_sends_chunks_then_done(client: TestClient, home: Home) -> None:
+    body = {"model": "dualbrain/acme", "messages": [{"role": "user", "content": "Who founded Quillfeather?"}],
+            "max_tokens": 6, "stream": True}
+    with client.stream("POST", "/v1/chat/completions", json=body, headers=bearer(home, "read")) as response:
+        assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+        events = [line[len("data: "):] for line in response.iter_lines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(event) for event in events[:-1]]
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant" and chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    streamed = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks).strip()
+    whole = client.post("/v1/chat/completions", json=body | {"stream": False}, headers=bearer(home, "read")).json()
+    assert streamed == whole["choices"][0]["message"]["content"]
+
+
+@pytest.mark.parametrize("body, status", [
+    ({"model": "dualbrain/acme", "messages": []}, 422),
+    ({"model": "dualbrain/acme", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100000}, 422),
+    ({"model": "dualbrain/acme", "messages": [{"role": "wizard", "content": "hi"}]}, 422),
+    ({"model": "dualbrain/acme", "messages": [{"role": "user", "content": "x" * 9000}]}, 422),
+    ({"model": "dualbrain/acme", "messages": [{"role": "system", "content": "only a system turn"}]}, 400),
+    ({"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}]}, 404),
+    ({"model": "dualbrain/ghost", "messages": [{"role": "user", "content": "hi"}]}, 404),
+])
+def test_bad_requests_get_a_clear_4xx(client: TestClient, home: Home, body: dict, status: int) -> None:
+    response = client.post("/v1/chat/completions", json=body, headers=bearer(home, "admin"))
+    assert response.status_code == status and response.json()["error"]["message"]
+
+
+def test_malformed_json_is_422(client: TestClient, home: Home) -> None:
+    response = client.post("/v1/chat/completions", content=b"{not json", headers=bearer(home, "admin") | {"content-type": "application/json"})
+    assert response.status_code == 422
+
+
+def test_the_official_openai_client_works_unchanged(client: TestClient, home: Home) -> None:
+    token = bearer(home, "read", "acme")["Authorization"].split()[1]
+    openai = OpenAI(base_url="http://testserver/v1", api_key=token, http_client=client, max_retries=0)
+    assert [m.id for m in openai.models.list()] == ["base", "dualbrain/acme"]
+    messages = [{"role": "user", "content": "Who founded Quillfeather?"}]
+    reply = openai.chat.completions.create(model="dualbrain/acme", messages=messages, max_tokens=5)
+    stream = openai.chat.completions.create(model="dualbrain/acme", messages=messages, max_tokens=5, stream=True)
+    streamed = "".join(chunk.choices[0].delta.content or "" for chunk in stream).strip()
+    assert reply.choices[0].message.content == streamed
