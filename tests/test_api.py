@@ -97,7 +97,7 @@ def test_answer_modes_decide_what_enters_the_prompt(brain: DualBrain, corpus: Pa
     brain.learn([corpus], FAST)
     prompts = {}
 
-    def capture(model, tokenizer, question, max_new_tokens):
+    def capture(model, tokenizer, question, max_new_tokens, on_text=None):
         prompts[mode] = question
         return Generation("ok", 1, 0.0, 0.0)
 

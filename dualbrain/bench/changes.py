@@ -79,22 +79,11 @@ def run_changes(
     earlier_before = accuracy(brain, earlier_questions, config.max_new_tokens)
 
     # 1. Time to knowledge: one organisation as one file, until its first answer.
-    handbook = out_dir / "added" / f"{added['slug']}-handbook.md"
-    handbook.parent.mkdir(parents=True)
-    handbook.write_text("\n\n".join(corpora[added["slug"]].documents.values()))
+    handbook = write_handbook(out_dir / "added" / f"{added['slug']}-handbook.md", [corpora[added["slug"]]])
     added_questions = [q for q in corpora[added["slug"]].questions if q.answers]
-    started = time.perf_counter()
-    learned = brain.learn([handbook], learn_config, on_progress)
-    brain.generate(added_questions[0].question, max_new_tokens=1)
-    time_to_knowledge = time.perf_counter() - started
     add = {
-        "document_characters": len(handbook.read_text()),
         "base_characters": sum(len(t) for o in earlier for t in corpora[o["slug"]].documents.values()),
-        "seconds_until_answerable": round(time_to_knowledge, 1),
-        "shards_trained": learned.metrics["shards_trained"],
-        "characters_trained": learned.metrics["characters_trained"],
-        "tokens_trained": learned.metrics["tokens_trained"],
-        "accuracy_added": accuracy(brain, added_questions, config.max_new_tokens),
+        **time_to_knowledge(brain, handbook, added_questions, learn_config, on_progress, config.max_new_tokens),
         "accuracy_earlier_before": earlier_before,
         "accuracy_earlier_after": accuracy(brain, earlier_questions, config.max_new_tokens),
         "base_learn_seconds": round(base_seconds, 1),
@@ -125,6 +114,30 @@ def write_documents(folder: Path, corpora: list) -> Path:
         for name, text in corpus.documents.items():
             (folder / name).write_text(text)
     return folder
+
+
+def write_handbook(path: Path, corpora: list) -> Path:
+    """Every document of ``corpora`` merged into one file at ``path`` (one document about several things)."""
+    path.parent.mkdir(parents=True)
+    path.write_text("\n\n".join(text for corpus in corpora for text in corpus.documents.values()))
+    return path
+
+
+def time_to_knowledge(brain: DualBrain, handbook: Path, questions: list[Question], learn_config: LearnConfig,
+                      on_progress: Callable[[LearnProgress], None] | None, max_new_tokens: int) -> dict:
+    """Learn ``handbook`` and time it until the first answer; what was trained, and the accuracy on ``questions``."""
+    started = time.perf_counter()
+    learned = brain.learn([handbook], learn_config, on_progress)
+    brain.generate(questions[0].question, max_new_tokens=1)
+    seconds = time.perf_counter() - started
+    return {
+        "document_characters": len(handbook.read_text()),
+        "seconds_until_answerable": round(seconds, 1),
+        "shards_trained": learned.metrics["shards_trained"],
+        "characters_trained": learned.metrics["characters_trained"],
+        "tokens_trained": learned.metrics["tokens_trained"],
+        "accuracy_added": accuracy(brain, questions, max_new_tokens),
+    }
 
 
 def accuracy(brain: DualBrain, questions: list[Question], max_new_tokens: int) -> float:

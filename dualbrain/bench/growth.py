@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from dualbrain.api import DualBrain
-from dualbrain.bench.changes import accuracy, write_documents
+from dualbrain.bench.changes import accuracy, time_to_knowledge, write_documents, write_handbook
 from dualbrain.bench.fictional import Question, generate_organisations, organisation_corpus
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import LearnProgress
@@ -83,25 +83,16 @@ def run_growth(
         sample = _sample(corpora, held, config)
         before = accuracy(brain, sample, config.max_new_tokens)
         added = list(range(size, size + config.added))
-        handbook = out_dir / f"added-{size}" / f"handbook-{size}.md"  # a new name: the same one would supersede
-        handbook.parent.mkdir()
-        handbook.write_text("\n\n".join(text for i in added for text in corpora[i].documents.values()))
+        # A new file name each time: the same name would supersede the previous handbook.
+        handbook = write_handbook(out_dir / f"added-{size}" / f"handbook-{size}.md", [corpora[i] for i in added])
         added_questions = [q for i in added for q in corpora[i].questions if q.answers]
-        started = time.perf_counter()
-        learned = brain.learn([handbook], learn_config, on_progress)
-        brain.generate(added_questions[0].question, max_new_tokens=1)
-        seconds = time.perf_counter() - started
+        shards_in_base = len(brain.kb.current_version().shard_ids)
         rows.append({
             "base_organisations": size,
             "base_characters": sum(len(t) for i in held for t in corpora[i].documents.values()),
             "base_learn_seconds": round(base_seconds, 1),
-            "document_characters": len(handbook.read_text()),
-            "seconds_until_answerable": round(seconds, 1),
-            "shards_in_base": len(brain.kb.current_version().shard_ids) - learned.metrics["shards_trained"],
-            "shards_trained": learned.metrics["shards_trained"],
-            "characters_trained": learned.metrics["characters_trained"],
-            "tokens_trained": learned.metrics["tokens_trained"],
-            "accuracy_added": accuracy(brain, added_questions, config.max_new_tokens),
+            "shards_in_base": shards_in_base,
+            **time_to_knowledge(brain, handbook, added_questions, learn_config, on_progress, config.max_new_tokens),
             "accuracy_earlier_before": before,
             "accuracy_earlier_after": accuracy(brain, sample, config.max_new_tokens),
         })

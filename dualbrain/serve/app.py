@@ -9,35 +9,57 @@ from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
+import re
+import shutil
+import tempfile
+from contextlib import asynccontextmanager
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
+from dualbrain.api import DualBrain
 from dualbrain.errors import DualBrainError, KnowledgeBaseExists, UnknownKnowledgeBase
+from dualbrain.ingest.readers import MAX_DOCUMENT_BYTES
 from dualbrain.serve.answering import BASE_MODEL_ID, KB_MODEL_PREFIX, Answerer
 from dualbrain.serve.auth import RequireApiKey, authorize
 from dualbrain.serve.schemas import (
     ChatCompletionRequest,
     CreateKnowledgeBase,
+    Rollback,
     chat_chunk,
     chat_completion,
     completion_id,
 )
+from dualbrain.serve.worker import start_worker_process
 from dualbrain.store import Home
+from dualbrain.store.queue import WorkRequest
 
 DEFAULT_CHAT_TOKENS = 256
+MAX_UPLOAD_FILES = 32
+_CHUNK = 1 << 20
 
 
-def create_app(home: Home, model: str | Path | None = None, auth: bool = True) -> FastAPI:
-    """The server for ``home``'s knowledge bases; ``auth=False`` (loopback only, see the CLI) opens every route."""
-    app = FastAPI(title="dualbrain", version="0.1", docs_url=None, redoc_url=None)
+def create_app(home: Home, model: str | Path | None = None, auth: bool = True, worker: bool = True) -> FastAPI:
+    """The server for ``home``'s knowledge bases; ``auth=False`` (loopback only, see the CLI) opens every
+    route; ``worker`` starts the learning worker process with the server (tests run the queue themselves)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        shutil.rmtree(home.root / "uploads", ignore_errors=True)  # what a crash left mid-upload was never added
+        process = start_worker_process(home, model) if worker else None
+        yield
+        if process is not None:
+            process.terminate()  # an interrupted learn publishes nothing; its request is queued again next start
+            process.join(timeout=10)
+
+    app = FastAPI(title="dualbrain", version="0.1", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.add_middleware(RequireApiKey, keys=home.keys() if auth else None)
     answerer = Answerer(home, model)
-    app.state.answerer = answerer
+    queue = home.queue()
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
@@ -71,7 +93,8 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True) -
     @app.post("/v1/chat/completions")
     async def chat_completions(request: Request, body: ChatCompletionRequest):
         kb = _knowledge_base_of(body.model)
-        authorize(request, "read", kb)
+        # The plain model holds no one's knowledge: any key that may read may use it.
+        authorize(request, "read", kb if kb is not None else request.state.key.kb)
         if kb is not None:
             home.open_kb(kb)  # 404 for an unknown knowledge base before any work
         question = body.question()
@@ -120,6 +143,59 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True) -
             for d in home.open_kb(name).documents()
         ]}
 
+    @app.post("/v1/kbs/{name}/documents", status_code=202)
+    async def upload(request: Request, name: str, files: list[UploadFile] = File(...)) -> dict:
+        """Add documents and queue their learning; per-file problems come back, the rest goes in."""
+        authorize(request, "write", name)
+        kb = home.open_kb(name)
+        if len(files) > MAX_UPLOAD_FILES:
+            raise HTTPException(413, f"at most {MAX_UPLOAD_FILES} files per upload")
+        staging = home.root / "uploads"
+        staging.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(dir=staging))
+        try:
+            paths, too_large = await _save_uploads(files, folder)
+            report = await run_in_threadpool(DualBrain(kb, home).add, paths) if paths else None
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        problems = [{"file": name_, "reason": f"larger than {MAX_DOCUMENT_BYTES // (1 << 20)} MB"} for name_ in too_large]
+        # Sources may be our temporary paths: only the file's name goes back to the client.
+        problems += [{"file": Path(p.source).name, "reason": p.reason} for p in (report.problems if report else [])]
+        added = [{"id": d.id, "source_name": d.source_name, "chars": d.chars} for d in (report.added if report else [])]
+        if not added:
+            raise HTTPException(400, "no document was added: " + "; ".join(f"{p['file']}: {p['reason']}" for p in problems))
+        work = queue.enqueue(name, "learn")
+        return {"added": added, "problems": problems, "replaced": report.replaced, "request": _request_view(home, work)}
+
+    @app.delete("/v1/kbs/{name}/documents/{document_id}", status_code=202)
+    def forget(request: Request, name: str, document_id: str) -> dict:
+        authorize(request, "write", name)
+        home.open_kb(name).catalog.get_document(document_id)  # unknown ids fail now, not in the worker
+        return {"request": _request_view(home, queue.enqueue(name, "forget", {"document_id": document_id}))}
+
+    @app.post("/v1/kbs/{name}/rollback")
+    def rollback(request: Request, name: str, body: Rollback) -> dict:
+        authorize(request, "write", name)
+        version = DualBrain(home.open_kb(name), home).rollback(body.version)
+        return {"current_version": version.id}
+
+    @app.get("/v1/kbs/{name}/requests")
+    def requests(request: Request, name: str) -> dict:
+        authorize(request, "read", name)
+        home.open_kb(name)
+        return {"data": [_request_view(home, work) for work in queue.list(name)]}
+
+    @app.get("/v1/kbs/{name}/requests/{request_id}")
+    def request_status(request: Request, name: str, request_id: int) -> dict:
+        authorize(request, "read", name)
+        try:
+            work = queue.get(request_id)
+        except DualBrainError:
+            work = None
+        if work is None or work.kb != name:  # another knowledge base's request does not exist for this key
+            raise HTTPException(404, f"unknown request {request_id}")
+        return _request_view(home, work)
+
     @app.get("/v1/kbs/{name}/versions")
     def versions(request: Request, name: str) -> dict:
         authorize(request, "read", name)
@@ -132,6 +208,47 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True) -
         ]}
 
     return app
+
+
+async def _save_uploads(files: list[UploadFile], folder: Path) -> tuple[list[Path], list[str]]:
+    """Write uploads into ``folder`` under safe names (the client's name is only a label: never a path);
+    files over the size limit are cut off while streaming and reported, not stored."""
+    paths, too_large = [], []
+    for index, upload in enumerate(files):
+        name = _safe_name(upload.filename or "", index)
+        path = folder / name
+        if path.exists():
+            path = folder / f"{index}-{name}"
+        size = 0
+        with open(path, "wb") as out:
+            while chunk := await upload.read(_CHUNK):
+                size += len(chunk)
+                if size > MAX_DOCUMENT_BYTES:
+                    break
+                out.write(chunk)
+        if size > MAX_DOCUMENT_BYTES:
+            path.unlink()
+            too_large.append(name)
+        else:
+            paths.append(path)
+    return paths, too_large
+
+
+def _safe_name(filename: str, index: int) -> str:
+    """The last component of a client's file name (either slash), without control characters or leading dots."""
+    base = PureWindowsPath(PurePosixPath(filename).name).name
+    base = re.sub(r"[\x00-\x1f\x7f]", "", base).lstrip(".").strip()
+    return base[:200] or f"upload-{index}"
+
+
+def _request_view(home: Home, work: WorkRequest) -> dict:
+    """A queued request, with the live training progress of its knowledge base while it runs."""
+    view = {"id": work.id, "kind": work.kind, "status": work.status, "error": work.error,
+            "created_at": work.created_at, "updated_at": work.updated_at}
+    if work.status == "running":
+        jobs = home.open_kb(work.kb).catalog.jobs()
+        view["progress"] = jobs[-1].progress if jobs and jobs[-1].status in ("queued", "running") else None
+    return view
 
 
 def _knowledge_base_of(model_id: str) -> str | None:

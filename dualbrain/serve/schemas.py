@@ -55,3 +55,7 @@ def chat_chunk(request_id: str, model: str, delta: dict, finish_reason: str | No
 
 class CreateKnowledgeBase(BaseModel):
     name: str = Field(min_length=1, max_length=63)
+
+
+class Rollback(BaseModel):
+    version: str = Field(min_length=1, max_length=32)

@@ -6,6 +6,7 @@ Layout of ``root``::
     kbs/.<tmp>       a knowledge base being created or deleted; hidden, never listed
     models/          converted base models
     keys.sqlite3     API keys, hashed (see keys.py)
+    queue.sqlite3    learn and forget requests waiting for the worker (see queue.py)
 
 A knowledge base is built in a hidden directory next to its final place and renamed into place, so a
 crash never leaves a half-made knowledge base visible. Deleting renames it away first for the same reason.
@@ -27,6 +28,7 @@ from dualbrain.errors import InvalidName, KnowledgeBaseExists, UnknownKnowledgeB
 from dualbrain.store.atomic import fsync_dir
 from dualbrain.store.keys import KeyStore
 from dualbrain.store.knowledge_base import KnowledgeBase
+from dualbrain.store.queue import WorkQueue
 
 # A name is a directory name, so it must not be able to point elsewhere ('..', '/'), hide ('.x') or clash by case.
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -78,6 +80,9 @@ class Home:
 
     def keys(self) -> KeyStore:
         return KeyStore(self.root / "keys.sqlite3")
+
+    def queue(self) -> WorkQueue:
+        return WorkQueue(self.root / "queue.sqlite3")
 
     def open_kb(self, name: str) -> KnowledgeBase:
         return KnowledgeBase(name, self._existing(name))

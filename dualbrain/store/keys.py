@@ -15,13 +15,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
-import sqlite3
 import threading
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from dualbrain.errors import DualBrainError, UnknownKey
+from dualbrain.store.sqlite import open_database
 
 SCOPES = ("read", "write", "admin")
 _PREFIX = "dbk"
@@ -63,13 +63,8 @@ class KeyStore:
     """The keys of one dualbrain home."""
 
     def __init__(self, path: Path):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._connection = open_database(path, _SCHEMA)
         self._lock = threading.Lock()  # one connection, shared by the server's threads
-        with self._lock:
-            self._connection.execute("PRAGMA journal_mode=WAL")
-            self._connection.execute("PRAGMA secure_delete=ON")
-            self._connection.executescript(_SCHEMA)
 
     def create(self, scope: str, kb: str | None = None) -> tuple[ApiKey, str]:
         """A new key and its token (``dbk_<id>_<secret>``), which is not stored and cannot be shown again."""

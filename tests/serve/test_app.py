@@ -12,6 +12,7 @@ from dualbrain.api import DualBrain
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.serve.app import create_app
+from dualbrain.serve.worker import run_worker
 from dualbrain.store import Home
 
 FAST = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, batch_size=8, bf16=False), self_study=False)
@@ -30,7 +31,7 @@ def home(tmp_path: Path, tiny_model_dir: Path) -> Home:
 
 @pytest.fixture()
 def client(home: Home, tiny_model_dir: Path) -> TestClient:
-    return TestClient(create_app(home, tiny_model_dir))
+    return TestClient(create_app(home, tiny_model_dir, worker=False))
 
 
 def bearer(home: Home, scope: str, kb: str | None = None) -> dict:
@@ -60,6 +61,7 @@ def test_a_key_sees_and_uses_only_its_knowledge_base(client: TestClient, home: H
     assert [kb["name"] for kb in client.get("/v1/kbs", headers=reader).json()["data"]] == ["acme"]
     chat = {"messages": [{"role": "user", "content": "Who founded Quillfeather?"}], "max_tokens": 4}
     assert client.post("/v1/chat/completions", json=chat | {"model": "dualbrain/acme"}, headers=reader).status_code == 200
+    assert client.post("/v1/chat/completions", json=chat | {"model": "base"}, headers=reader).status_code == 200
     for method, url, body in (("POST", "/v1/chat/completions", chat | {"model": "dualbrain/other"}),
                               ("GET", "/v1/kbs/other", None), ("GET", "/v1/kbs/other/documents", None),
                               ("GET", "/v1/kbs/other/versions", None), ("DELETE", "/v1/kbs/other", None)):
@@ -129,3 +131,57 @@ def test_the_official_openai_client_works_unchanged(client: TestClient, home: Ho
     stream = openai.chat.completions.create(model="dualbrain/acme", messages=messages, max_tokens=5, stream=True)
     streamed = "".join(chunk.choices[0].delta.content or "" for chunk in stream).strip()
     assert reply.choices[0].message.content == streamed
+
+
+def test_upload_learns_in_the_worker_and_answers_switch_to_the_new_version(home: Home, tiny_model_dir: Path) -> None:
+    client = TestClient(create_app(home, tiny_model_dir, worker=False))
+    writer = bearer(home, "write", "acme")
+    files = [("files", ("../../etc/passwd.md", b"Edda Vrankel also founded the Marrowgate Kite Club in 1992.\n", "text/markdown")),
+             ("files", ("broken.pdf", b"%PDF-1.4 not really", "application/pdf")),
+             ("files", ("tool.exe", b"MZ\x00\x01", "application/octet-stream"))]
+    reply = client.post("/v1/kbs/acme/documents", files=files, headers=writer)
+    assert reply.status_code == 202, reply.text
+    body = reply.json()
+    assert [d["source_name"] for d in body["added"]] == ["passwd.md"]  # the client's path is only a label
+    assert sorted(p["file"] for p in body["problems"]) == ["broken.pdf", "tool.exe"]
+    assert body["request"]["status"] == "queued" and not list((home.root / "uploads").iterdir())
+    assert not (home.root.parent / "etc").exists()
+    before = client.get("/v1/kbs/acme", headers=writer).json()["current_version"]
+
+    run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)
+    status = client.get(f"/v1/kbs/acme/requests/{body['request']['id']}", headers=writer).json()
+    assert status["status"] == "done", status
+    after = client.get("/v1/kbs/acme", headers=writer).json()
+    assert after["current_version"] != before and after["pending"] == 0
+    chat = {"model": "dualbrain/acme", "messages": [{"role": "user", "content": "What did Edda Vrankel found?"}], "max_tokens": 4}
+    served = client.post("/v1/chat/completions", json=chat, headers=writer).json()["choices"][0]["message"]["content"]
+    assert served == DualBrain.open("acme", home=home, model=tiny_model_dir).ask("What did Edda Vrankel found?", max_new_tokens=4)
+
+    doc_id = body["added"][0]["id"]
+    forgetting = client.delete(f"/v1/kbs/acme/documents/{doc_id}", headers=writer).json()["request"]
+    run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)
+    assert client.get(f"/v1/kbs/acme/requests/{forgetting['id']}", headers=writer).json()["status"] == "done"
+    assert doc_id not in [d["id"] for d in client.get("/v1/kbs/acme/documents", headers=writer).json()["data"]]
+    assert doc_id.encode() not in (home.root / "queue.sqlite3").read_bytes()  # the request's params are scrubbed
+    assert client.delete(f"/v1/kbs/acme/documents/{doc_id}", headers=writer).status_code == 400
+
+
+def test_uploads_of_nothing_usable_are_refused_and_change_nothing(client: TestClient, home: Home) -> None:
+    writer = bearer(home, "write", "acme")
+    before = client.get("/v1/kbs/acme/documents", headers=writer).json()
+    reply = client.post("/v1/kbs/acme/documents", files=[("files", ("empty.txt", b"   \n", "text/plain"))], headers=writer)
+    assert reply.status_code == 400 and "empty.txt" in reply.json()["error"]["message"]
+    assert client.get("/v1/kbs/acme/documents", headers=writer).json() == before
+    assert client.get("/v1/kbs/acme/requests", headers=writer).json()["data"] == []
+    too_many = [("files", (f"{i}.txt", b"Some words here.", "text/plain")) for i in range(33)]
+    assert client.post("/v1/kbs/acme/documents", files=too_many, headers=writer).status_code == 413
+    assert client.post("/v1/kbs/acme/documents", files=[("files", ("a.txt", b"x y z w", "text/plain"))],
+                       headers=bearer(home, "read", "acme")).status_code == 403
+
+
+def test_a_request_left_running_by_a_dead_worker_runs_again(home: Home, tiny_model_dir: Path) -> None:
+    queue = home.queue()
+    queue.enqueue("acme", "learn")
+    assert queue.claim().status == "running"  # the worker died here
+    run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)
+    assert [r.status for r in queue.list("acme")] == ["done"]

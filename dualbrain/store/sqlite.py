@@ -1,0 +1,18 @@
+"""Opening the small SQLite databases of a home (API keys, the work queue) the same way everywhere."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+
+def open_database(path: Path, schema: str) -> sqlite3.Connection:
+    """An autocommit connection to ``path`` (created with ``schema`` if new), shareable between threads
+    behind the caller's lock; WAL so that readers never wait for a writer; deleted rows overwritten."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # timeout: another process (the worker, a CLI) may briefly hold the write lock; wait rather than fail.
+    connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute("PRAGMA secure_delete=ON")
+    connection.executescript(schema)
+    return connection
