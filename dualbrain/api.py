@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from accelerate import PartialState
@@ -28,8 +28,8 @@ from dualbrain.knowledge.composition import AttachedShards
 from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, learn_documents, read_manifest
 from dualbrain.knowledge.router import RoutingSettings, ShardRouter
 from dualbrain.knowledge.sharding import plan_shards
-from dualbrain.knowledge.trainer import EpochHook, LearnProgress
-from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, answer
+from dualbrain.knowledge.trainer import EpochHook, LearnProgress, LossHistory
+from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, answer, continue_text
 from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
 from dualbrain.reasoning.prompting import grounded_question, question_prompt
 from dualbrain.retrieval import BM25Retriever, Retriever, chunk_documents
@@ -271,8 +271,13 @@ class DualBrain:
             with ExitStack() as stack:
                 staged = []
                 for index, (doc_ids, config) in enumerate(builds):
-                    def progress(update: LearnProgress, shard: int = index + 1) -> None:
-                        record = asdict(update) | {"eta_seconds": update.eta_seconds, "shard": shard, "shards": len(builds)}
+                    losses = LossHistory()
+
+                    def progress(update: LearnProgress, shard: int = index + 1, losses: LossHistory = losses) -> None:
+                        if update.phase == "training":
+                            losses.add(update.step, update.loss)
+                        record = asdict(update) | {"eta_seconds": update.eta_seconds, "shard": shard, "shards": len(builds),
+                                                   "loss_history": losses.points}
                         self.kb.catalog.update_job(job, status="running", progress=record)
                         if on_progress:
                             on_progress(update)
@@ -344,8 +349,20 @@ class DualBrain:
             asked = grounded_question(question, self._fit_window(question, texts, max_new_tokens))
         else:
             asked = question
-        with self.answering_model(knowledge=mode.startswith("knowledge"), question=question) as model:
-            return answer(model, self.reasoning.tokenizer, asked, max_new_tokens, on_text)
+        version, shard_ids = self._knowledge(question) if mode.startswith("knowledge") else (None, [])
+        with self._attached_shards().answering(self._shard_dirs(shard_ids)) as model:
+            generation = answer(model, self.reasoning.tokenizer, asked, max_new_tokens, on_text)
+        return replace(generation, knowledge_version=version.id if version else None)
+
+    def complete(self, text: str, *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+                 on_text: Callable[[str], None] | None = None) -> Generation:
+        """Continue ``text`` as raw model input (no chat template) with the knowledge routed for it."""
+        if not text.strip():
+            raise DualBrainError("the prompt is empty")
+        version, shard_ids = self._knowledge(text)
+        with self._attached_shards().answering(self._shard_dirs(shard_ids)) as model:
+            generation = continue_text(model, self.reasoning.tokenizer, text, max_new_tokens, on_text)
+        return replace(generation, knowledge_version=version.id)
 
     @contextmanager
     def answering_model(self, knowledge: bool, question: str | None = None) -> Iterator[nn.Module]:
@@ -356,15 +373,29 @@ class DualBrain:
         computes exactly what :meth:`generate` answers with, so other measurements (the benchmark's
         retention check) see the same models as answering does.
         """
-        shard_ids = self.route(question) if knowledge and question is not None else None
-        if knowledge and shard_ids is None:
+        if not knowledge:
+            shard_ids = []
+        elif question is not None:
+            shard_ids = self._knowledge(question)[1]
+        else:
             shard_ids = list(self._serving_version().shard_ids)
-        with self._attached_shards().answering({s: self.kb.shard_dir(s) for s in shard_ids or []}) as model:
+        with self._attached_shards().answering(self._shard_dirs(shard_ids)) as model:
             yield model
+
+    def _knowledge(self, question: str) -> tuple[VersionRecord, list[str]]:
+        """The serving version and its shards routed for ``question``: one read of ``CURRENT``, so an
+        answer uses one version's shards even while a new version is published."""
+        version = self._serving_version()
+        return version, self._route(question, version)
+
+    def _shard_dirs(self, shard_ids: list[str]) -> dict[str, Path]:
+        return {shard_id: self.kb.shard_dir(shard_id) for shard_id in shard_ids}
 
     def route(self, question: str) -> list[str]:
         """The shards of the current version that answer ``question`` (see ``knowledge/router.py``)."""
-        version = self._serving_version()
+        return self._route(question, self._serving_version())
+
+    def _route(self, question: str, version: VersionRecord) -> list[str]:
         if self._router is None or self._router[0] != (version.id, self.routing):
             shard_documents = {
                 shard_id: [(doc_id, self.kb.document_text(doc_id)) for doc_id in self.kb.catalog.get_shard(shard_id).document_ids]

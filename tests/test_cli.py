@@ -14,6 +14,7 @@ from dualbrain.api import DualBrain
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.store import Home
+from dualbrain.store.reports import latest_report
 
 COMMANDS = [[], ["kb"], ["kb", "create"], ["kb", "list"], ["kb", "show"], ["kb", "delete"], ["docs"], ["docs", "list"],
             ["kb", "history"], ["kb", "rollback"], ["learn"], ["forget"], ["ask"], ["chat"], ["demo"], ["bench"],
@@ -161,6 +162,8 @@ def test_bench_writes_its_report_and_refuses_a_used_folder(run, tmp_path: Path, 
     assert result.returncode == 0, result.stderr
     assert {p.name for p in out.iterdir()} >= {"report.json", "report.md", "accuracy.png"}
     assert "| knowledge |" in result.stdout
+    published = latest_report(Home(tmp_path / "home").reports_dir)  # for the web UI
+    assert (published / "report.md").read_text() == (out / "report.md").read_text() and (published / "accuracy.png").exists()
     assert_one_line_error(run(*args, home=tmp_path / "home"), "is not empty")
     assert_one_line_error(run("bench", "--system", "oracle", "--out", str(tmp_path / "x"), home=tmp_path), "unknown systems")
 

@@ -75,6 +75,24 @@ class LearnProgress:
         return self.elapsed_seconds / max(self.step, 1) * (self.total_steps - self.step)
 
 
+class LossHistory:
+    """(step, loss) points for a live loss curve, at most ``limit``: when full, the step stride doubles
+    and only steps on the new stride are kept, so a long run keeps an evenly spaced, bounded sample."""
+
+    def __init__(self, limit: int = 256):
+        self.points: list[tuple[int, float]] = []
+        self._limit = limit
+        self._stride = 1
+
+    def add(self, step: int, loss: float) -> None:
+        if step % self._stride:
+            return
+        self.points.append((step, round(loss, 4)))
+        if len(self.points) > self._limit:
+            self._stride *= 2
+            self.points = [point for point in self.points if point[0] % self._stride == 0]
+
+
 @dataclass(frozen=True)
 class TrainResult:
     final_loss: float

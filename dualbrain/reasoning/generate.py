@@ -58,8 +58,10 @@ class Generation:
 
     text: str
     prompt_tokens: int
+    completion_tokens: int
     first_token_seconds: float  # time to first token: reading the prompt + one decoding step
     total_seconds: float
+    knowledge_version: str | None = None  # the published version that answered; None: the plain model
 
 
 class _TimedStreamer(TextStreamer):
@@ -89,7 +91,6 @@ class _TimedStreamer(TextStreamer):
             self._on_text(text)
 
 
-@torch.inference_mode()
 def answer(
     model: nn.Module,
     tokenizer: PreTrainedTokenizerBase,
@@ -99,7 +100,19 @@ def answer(
 ) -> Generation:
     """The model's greedy answer to ``question`` (the whole user turn), timed; ``on_text`` receives the
     answer piece by piece as it is generated (raw pieces: the returned text is stripped)."""
-    encoded = tokenizer(question_prompt(tokenizer, question), return_tensors="pt", add_special_tokens=False).to(model.device)
+    return continue_text(model, tokenizer, question_prompt(tokenizer, question), max_new_tokens, on_text)
+
+
+@torch.inference_mode()
+def continue_text(
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    text: str,
+    max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
+    on_text: Callable[[str], None] | None = None,
+) -> Generation:
+    """The greedy continuation of ``text`` taken as the model's whole input (no chat template), timed."""
+    encoded = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
     clock = _TimedStreamer(tokenizer, on_text)
     generated = model.generate(
         **encoded,
@@ -111,6 +124,7 @@ def answer(
     )
     finished = time.perf_counter()
     prompt_tokens = encoded["input_ids"].shape[1]
-    text = tokenizer.decode(generated[0, prompt_tokens:], skip_special_tokens=True).strip()
+    new_tokens = generated[0, prompt_tokens:]
+    completion = tokenizer.decode(new_tokens, skip_special_tokens=True).strip()
     first = (clock.first_token_at or finished) - clock.started
-    return Generation(text, prompt_tokens, first, finished - clock.started)
+    return Generation(completion, prompt_tokens, len(new_tokens), first, finished - clock.started)

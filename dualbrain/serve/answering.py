@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dualbrain.api import DualBrain
-from dualbrain.reasoning.generate import Generation, answer
+from dualbrain.reasoning.generate import Generation, answer, continue_text
 from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
 from dualbrain.store import Home
 
@@ -52,13 +52,18 @@ class Answerer:
                 brain.release()
                 self._last = None if self._last is brain else self._last
 
-    def answer(self, kb: str | None, question: str, max_new_tokens: int, on_text: Callable[[str], None] | None = None) -> Generation:
-        """Answer with knowledge base ``kb``'s knowledge, or with the plain model (``kb`` None)."""
+    def generate(self, kb: str | None, text: str, max_new_tokens: int, on_text: Callable[[str], None] | None = None,
+                 chat: bool = True) -> Generation:
+        """Answer with knowledge base ``kb``'s knowledge, or with the plain model (``kb`` None): ``text`` is
+        the user's question (``chat``) or raw text to continue (OpenAI's legacy completions)."""
         brain = self.brain(kb) if kb is not None else None
         with self._lock:
             if self._last is not None and self._last is not brain:
                 self._last.release()
             self._last = brain
             if brain is not None:
-                return brain.generate(question, max_new_tokens=max_new_tokens, on_text=on_text)
-            return answer(self.reasoning.model, self.reasoning.tokenizer, question, max_new_tokens, on_text)
+                if chat:
+                    return brain.generate(text, max_new_tokens=max_new_tokens, on_text=on_text)
+                return brain.complete(text, max_new_tokens=max_new_tokens, on_text=on_text)
+            generate = answer if chat else continue_text
+            return generate(self.reasoning.model, self.reasoning.tokenizer, text, max_new_tokens, on_text)

@@ -17,49 +17,64 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
 from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from dualbrain.api import DualBrain
 from dualbrain.errors import DualBrainError, KnowledgeBaseExists, UnknownKnowledgeBase
 from dualbrain.ingest.readers import MAX_DOCUMENT_BYTES
+from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.reasoning.generate import Generation
 from dualbrain.serve.answering import BASE_MODEL_ID, KB_MODEL_PREFIX, Answerer
 from dualbrain.serve.auth import RequireApiKey, authorize
+from dualbrain.serve.metrics import CountRequests, ServerMetrics
 from dualbrain.serve.schemas import (
     ChatCompletionRequest,
+    CompletionRequest,
     CreateKnowledgeBase,
     Rollback,
     chat_chunk,
     chat_completion,
     completion_id,
+    finish_reason,
+    text_chunk,
+    text_completion,
 )
 from dualbrain.serve.worker import start_worker_process
 from dualbrain.store import Home
 from dualbrain.store.queue import WorkRequest
+from dualbrain.store.reports import PUBLISHED_SUFFIXES, latest_report
 
 DEFAULT_CHAT_TOKENS = 256
 MAX_UPLOAD_FILES = 32
 _CHUNK = 1 << 20
+UI_DIR = Path(__file__).parent / "ui"
 
 
-def create_app(home: Home, model: str | Path | None = None, auth: bool = True, worker: bool = True) -> FastAPI:
+def create_app(home: Home, model: str | Path | None = None, auth: bool = True, worker: bool = True,
+               learn_config: LearnConfig | None = None) -> FastAPI:
     """The server for ``home``'s knowledge bases; ``auth=False`` (loopback only, see the CLI) opens every
-    route; ``worker`` starts the learning worker process with the server (tests run the queue themselves)."""
+    route; ``worker`` starts the learning worker process with the server (tests may run the queue
+    themselves), which learns with ``learn_config`` (default: the recipe's)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         shutil.rmtree(home.root / "uploads", ignore_errors=True)  # what a crash left mid-upload was never added
-        process = start_worker_process(home, model) if worker else None
+        process = start_worker_process(home, model, learn_config) if worker else None
         yield
         if process is not None:
             process.terminate()  # an interrupted learn publishes nothing; its request is queued again next start
             process.join(timeout=10)
 
     app = FastAPI(title="dualbrain", version="0.1", docs_url=None, redoc_url=None, lifespan=lifespan)
-    app.add_middleware(RequireApiKey, keys=home.keys() if auth else None)
     answerer = Answerer(home, model)
     queue = home.queue()
+    metrics = ServerMetrics(home, queue)
+    app.add_middleware(RequireApiKey, keys=home.keys() if auth else None)
+    app.add_middleware(CountRequests, metrics=metrics, routes=app.router.routes)  # added last = outermost: refused requests count too
+    app.mount("/static", StaticFiles(directory=UI_DIR), name="static")
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
@@ -90,23 +105,61 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True, w
         ids = [BASE_MODEL_ID] + [KB_MODEL_PREFIX + kb for kb in visible]
         return {"object": "list", "data": [{"id": i, "object": "model", "created": 0, "owned_by": "dualbrain"} for i in ids]}
 
-    @app.post("/v1/chat/completions")
-    async def chat_completions(request: Request, body: ChatCompletionRequest):
+    @app.get("/")
+    def web_ui() -> FileResponse:
+        return FileResponse(UI_DIR / "index.html")
+
+    @app.get("/metrics")
+    def prometheus(request: Request) -> Response:
+        authorize(request, "admin")  # counters cover every knowledge base: a key for one may not read them
+        return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    @app.get("/v1/me")
+    def me(request: Request) -> dict:
+        """The caller's key: what the web UI may offer (upload needs write, creating bases admin)."""
+        key = request.state.key
+        return {"key_id": key.id, "kb": key.kb, "scope": key.scope}
+
+    async def respond(request: Request, body: ChatCompletionRequest | CompletionRequest, text: str | None, chat: bool):
         kb = _knowledge_base_of(body.model)
         # The plain model holds no one's knowledge: any key that may read may use it.
         authorize(request, "read", kb if kb is not None else request.state.key.kb)
         if kb is not None:
             home.open_kb(kb)  # 404 for an unknown knowledge base before any work
-        question = body.question()
-        if question is None:
+        if text is None:
             raise HTTPException(400, "the messages hold no user question")
-        max_new_tokens = body.max_completion_tokens or body.max_tokens or DEFAULT_CHAT_TOKENS
-        request_id = completion_id()
+        max_new_tokens = body.max_tokens if not chat else (body.max_completion_tokens or body.max_tokens or DEFAULT_CHAT_TOKENS)
+        request_id = completion_id("chatcmpl" if chat else "cmpl")
         if body.stream:
-            return EventSourceResponse(_stream(answerer, kb, question, max_new_tokens, request_id, body.model))
-        generation = await run_in_threadpool(answerer.answer, kb, question, max_new_tokens)
-        completion_tokens = len(answerer.reasoning.tokenizer(generation.text, add_special_tokens=False)["input_ids"])
-        return chat_completion(request_id, body.model, generation.text, generation.prompt_tokens, completion_tokens)
+            return EventSourceResponse(_stream(answerer, metrics, kb, text, max_new_tokens, request_id, body.model, chat))
+        generation = await run_in_threadpool(answerer.generate, kb, text, max_new_tokens, None, chat)
+        metrics.observe_answer(kb is not None, generation.total_seconds, generation.completion_tokens)
+        return (chat_completion if chat else text_completion)(request_id, body.model, generation, max_new_tokens)
+
+    @app.post("/v1/chat/completions")
+    async def chat_completions(request: Request, body: ChatCompletionRequest):
+        return await respond(request, body, body.question(), chat=True)
+
+    @app.post("/v1/completions")
+    async def completions(request: Request, body: CompletionRequest):
+        return await respond(request, body, body.prompt, chat=False)
+
+    @app.get("/v1/reports/latest")
+    def report(request: Request) -> dict:
+        """The latest ``dualbrain bench`` report of this home (the benchmark's own corpus, no tenant's data)."""
+        folder = latest_report(home.reports_dir)
+        if folder is None or not (folder / "report.md").exists():
+            raise HTTPException(404, "no benchmark report yet (run: dualbrain bench)")
+        return {"created": folder.name, "markdown": (folder / "report.md").read_text(),
+                "charts": sorted(p.name for p in folder.iterdir() if p.suffix == ".png")}
+
+    @app.get("/v1/reports/latest/{file}")
+    def report_file(request: Request, file: str) -> FileResponse:
+        folder = latest_report(home.reports_dir)
+        published = {p.name: p for p in folder.iterdir() if p.suffix in PUBLISHED_SUFFIXES} if folder else {}
+        if file not in published:  # only a listed name, never a path built from the request
+            raise HTTPException(404, f"no report file '{file}'")
+        return FileResponse(published[file])
 
     @app.get("/v1/kbs")
     def list_kbs(request: Request) -> dict:
@@ -267,26 +320,31 @@ def _kb_summary(home: Home, name: str) -> dict:
             "pending": sum(d.status == "pending" for d in documents), "current_version": version.id if version else None}
 
 
-async def _stream(answerer: Answerer, kb: str | None, question: str, max_new_tokens: int, request_id: str, model: str):
-    """OpenAI chat chunks as server-sent events: the role, each piece of text as it is generated, the end, [DONE]."""
+async def _stream(answerer: Answerer, metrics: ServerMetrics, kb: str | None, text: str, max_new_tokens: int,
+                  request_id: str, model: str, chat: bool):
+    """OpenAI chunks as server-sent events: (for chat) the role, each piece of text as it is generated,
+    the end with its finish reason and the answering version, then [DONE]."""
+    chunk = chat_chunk if chat else text_chunk
     loop = asyncio.get_running_loop()
     pieces: asyncio.Queue[str | None] = asyncio.Queue()
 
-    def put(text: str) -> None:
-        loop.call_soon_threadsafe(pieces.put_nowait, text)
+    def put(piece: str) -> None:
+        loop.call_soon_threadsafe(pieces.put_nowait, piece)
 
-    def generate() -> None:
+    def generate() -> Generation:
         try:
-            answerer.answer(kb, question, max_new_tokens, on_text=put)
+            return answerer.generate(kb, text, max_new_tokens, put, chat)
         finally:
             loop.call_soon_threadsafe(pieces.put_nowait, None)
 
     worker = loop.run_in_executor(None, generate)
-    yield json.dumps(chat_chunk(request_id, model, {"role": "assistant", "content": ""}))
+    if chat:
+        yield json.dumps(chunk(request_id, model, {"role": "assistant", "content": ""}))
     while (piece := await pieces.get()) is not None:
-        yield json.dumps(chat_chunk(request_id, model, {"content": piece}))
-    await worker  # re-raises a generation error, which ends the stream without [DONE]
-    yield json.dumps(chat_chunk(request_id, model, {}, "stop"))
+        yield json.dumps(chunk(request_id, model, {"content": piece}))
+    generation = await worker  # re-raises a generation error, which ends the stream without [DONE]
+    metrics.observe_answer(kb is not None, generation.total_seconds, generation.completion_tokens)
+    yield json.dumps(chunk(request_id, model, {}, finish_reason(generation, max_new_tokens), generation))
     yield "[DONE]"
 
 

@@ -1,4 +1,8 @@
-"""Deny by default: every request but ``GET /health`` needs a live API key (``Authorization: Bearer``).
+"""Deny by default: every request but ``GET /health`` needs a live API key.
+
+The key comes as ``Authorization: Bearer <key>`` (API clients) or as the password of HTTP Basic auth
+(the web UI: the browser asks once and then sends it with every request, page loads and the UI's own
+calls alike, so no page is served to someone without a key and the key is never kept in page storage).
 
 The check is ASGI middleware, not a per-route dependency, so a route added later (or FastAPI's own
 ``/openapi.json``) cannot be left open by forgetting it. Routes then ask :func:`authorize` for the scope
@@ -7,6 +11,9 @@ exist, so a key cannot even learn which other knowledge bases are there.
 """
 
 from __future__ import annotations
+
+import base64
+import binascii
 
 from fastapi import HTTPException, Request
 from starlette.middleware.base import BaseHTTPMiddleware
@@ -30,15 +37,30 @@ class RequireApiKey(BaseHTTPMiddleware):
         if self._keys is None:
             request.state.key = OPEN_ACCESS
             return await call_next(request)
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        key = self._keys.authenticate(token.strip()) if scheme.lower() == "bearer" else None
+        token = _presented_key(request.headers.get("authorization", ""))
+        key = self._keys.authenticate(token) if token else None
         if key is None:
             return JSONResponse(
                 {"error": {"message": "a valid API key is required (Authorization: Bearer <key>)", "type": "unauthorized"}},
-                status_code=401, headers={"WWW-Authenticate": "Bearer"},
+                # Basic makes a browser ask for the key (any user name, the key as password).
+                status_code=401, headers={"WWW-Authenticate": 'Bearer, Basic realm="dualbrain", charset="UTF-8"'},
             )
         request.state.key = key
         return await call_next(request)
+
+
+def _presented_key(header: str) -> str | None:
+    """The key in an Authorization header: a Bearer token, or a Basic password."""
+    scheme, _, credentials = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return credentials.strip()
+    if scheme.lower() == "basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return decoded.partition(":")[2]
+    return None
 
 
 def authorize(request: Request, scope: str, kb: str | None = None) -> ApiKey:

@@ -65,10 +65,10 @@ def _run(brain: DualBrain, request: WorkRequest, learn_config: LearnConfig | Non
         brain.forget(request.params["document_id"])
 
 
-def start_worker_process(home: Home, model: str | Path | None = None) -> multiprocessing.Process:
+def start_worker_process(home: Home, model: str | Path | None = None, learn_config: LearnConfig | None = None) -> multiprocessing.Process:
     """The worker in a fresh (spawned) process: no state shared with the server but the files."""
     process = multiprocessing.get_context("spawn").Process(
-        target=run_worker, args=(home.root, home.models_dir, model), name="dualbrain-worker", daemon=True
+        target=run_worker, args=(home.root, home.models_dir, model, learn_config), name="dualbrain-worker", daemon=True
     )
     process.start()
     return process

@@ -7,6 +7,7 @@ Layout of ``root``::
     models/          converted base models
     keys.sqlite3     API keys, hashed (see keys.py)
     queue.sqlite3    learn and forget requests waiting for the worker (see queue.py)
+    reports/latest   the latest benchmark report, for the web UI (see reports.py)
 
 A knowledge base is built in a hidden directory next to its final place and renamed into place, so a
 crash never leaves a half-made knowledge base visible. Deleting renames it away first for the same reason.
@@ -80,6 +81,10 @@ class Home:
 
     def keys(self) -> KeyStore:
         return KeyStore(self.root / "keys.sqlite3")
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.root / "reports"
 
     def queue(self) -> WorkQueue:
         return WorkQueue(self.root / "queue.sqlite3")

@@ -19,6 +19,7 @@ from dualbrain.errors import DualBrainError
 from dualbrain.store.sqlite import open_database
 
 REQUEST_KINDS = ("learn", "forget")
+REQUEST_STATUSES = ("queued", "running", "done", "failed")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -110,6 +111,11 @@ class WorkQueue:
             else:
                 rows = self._connection.execute("SELECT * FROM requests WHERE kb = ? ORDER BY id", (kb,)).fetchall()
         return [_request(row) for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        """How many requests are in each status."""
+        with self._lock:
+            return dict(self._connection.execute("SELECT status, count(*) FROM requests GROUP BY status").fetchall())
 
     def close(self) -> None:
         with self._lock:

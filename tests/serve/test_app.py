@@ -1,5 +1,6 @@
 """The server on a tiny model: deny by default, per-key isolation, OpenAI shapes (the official client too)."""
 
+import base64
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.serve.app import create_app
 from dualbrain.serve.worker import run_worker
 from dualbrain.store import Home
+from dualbrain.store.reports import publish_report
 
 FAST = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, batch_size=8, bf16=False), self_study=False)
 
@@ -38,10 +40,15 @@ def bearer(home: Home, scope: str, kb: str | None = None) -> dict:
     return {"Authorization": f"Bearer {home.keys().create(scope, kb)[1]}"}
 
 
+def basic(token: str) -> dict:
+    """How a browser sends the key: HTTP Basic, any user name, the key as password."""
+    return {"Authorization": "Basic " + base64.b64encode(f"me:{token}".encode()).decode()}
+
+
 def test_every_route_but_health_needs_a_key(client: TestClient, home: Home) -> None:
     assert client.get("/health").status_code == 200
     routes = [(method, route.path) for route in client.app.routes if isinstance(route, APIRoute) for method in route.methods]
-    routes.append(("GET", "/openapi.json"))
+    routes += [("GET", "/openapi.json"), ("GET", "/static/app.js"), ("GET", "/no/such/route")]
     assert len(routes) > 8
     revoked, token = home.keys().create("admin")
     home.keys().revoke(revoked.id)
@@ -49,7 +56,8 @@ def test_every_route_but_health_needs_a_key(client: TestClient, home: Home) -> N
         if path == "/health":
             continue
         url = path.replace("{name}", "acme")
-        for headers in ({}, {"Authorization": "Bearer nonsense"}, {"Authorization": f"Bearer {token}"}, {"Authorization": token}):
+        for headers in ({}, {"Authorization": "Bearer nonsense"}, {"Authorization": f"Bearer {token}"}, {"Authorization": token},
+                        basic(token), {"Authorization": "Basic %%%"}):
             response = client.request(method, url, headers=headers)
             assert response.status_code == 401, (method, url, headers)
 
@@ -97,10 +105,14 @@ def test_streaming_sends_chunks_then_done(client: TestClient, home: Home) -> Non
         events = [line[len("data: "):] for line in response.iter_lines() if line.startswith("data: ")]
     assert events[-1] == "[DONE]"
     chunks = [json.loads(event) for event in events[:-1]]
-    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant" and chunks[-1]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
     streamed = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks).strip()
     whole = client.post("/v1/chat/completions", json=body | {"stream": False}, headers=bearer(home, "read")).json()
     assert streamed == whole["choices"][0]["message"]["content"]
+    # A random tiny model never says it is done: six tokens end it, and both replies say so.
+    assert chunks[-1]["choices"][0]["finish_reason"] == whole["choices"][0]["finish_reason"] == "length"
+    assert whole["usage"]["completion_tokens"] == 6
+    assert chunks[-1]["system_fingerprint"] == whole["system_fingerprint"] == home.open_kb("acme").current_version().id
 
 
 @pytest.mark.parametrize("body, status", [
@@ -195,3 +207,57 @@ def test_alternating_knowledge_bases_never_mix_their_shards(client: TestClient, 
     for kb in ("acme", "other", "acme", "other"):  # both knowledge bases name their first shard s0001
         body = {"model": f"dualbrain/{kb}", "messages": [{"role": "user", "content": question}], "max_tokens": 6}
         assert client.post("/v1/chat/completions", json=body, headers=headers).json()["choices"][0]["message"]["content"] == expected[kb]
+
+
+def test_the_web_ui_needs_the_key_as_a_basic_password(client: TestClient, home: Home) -> None:
+    refused = client.get("/")
+    assert refused.status_code == 401 and "Basic" in refused.headers["www-authenticate"]  # the browser asks for it
+    token = home.keys().create("read", "acme")[1]
+    page = client.get("/", headers=basic(token))
+    assert page.status_code == 200 and "<title>dualbrain</title>" in page.text
+    assert client.get("/static/app.js", headers=basic(token)).status_code == 200
+    assert client.get("/v1/me", headers=basic(token)).json()["kb"] == "acme"
+
+
+def test_text_completions_continue_the_prompt(client: TestClient, home: Home, tiny_model_dir: Path) -> None:
+    token = bearer(home, "read", "acme")["Authorization"].split()[1]
+    openai = OpenAI(base_url="http://testserver/v1", api_key=token, http_client=client, max_retries=0)
+    reply = openai.completions.create(model="dualbrain/acme", prompt="Quillfeather was founded by", max_tokens=5)
+    assert reply.object == "text_completion" and reply.usage.completion_tokens == 5 and reply.choices[0].finish_reason == "length"
+    brain = DualBrain.open("acme", home=home, model=tiny_model_dir)
+    assert reply.choices[0].text == brain.complete("Quillfeather was founded by", max_new_tokens=5).text
+    stream = openai.completions.create(model="dualbrain/acme", prompt=["Quillfeather was founded by"], max_tokens=5, stream=True)
+    assert "".join(chunk.choices[0].text for chunk in stream).strip() == reply.choices[0].text
+    plain = openai.completions.create(model="base", prompt="Quillfeather was founded by", max_tokens=5)
+    assert plain.system_fingerprint is None and reply.system_fingerprint == home.open_kb("acme").current_version().id
+    for prompt in ("", [], ["a", "b"], "x" * 9000):
+        body = {"model": "dualbrain/acme", "prompt": prompt}
+        assert client.post("/v1/completions", json=body, headers={"Authorization": f"Bearer {token}"}).status_code == 422
+
+
+def test_metrics_are_for_global_admins_only(client: TestClient, home: Home) -> None:
+    chat = {"model": "dualbrain/acme", "messages": [{"role": "user", "content": "Who founded Quillfeather?"}], "max_tokens": 3}
+    client.post("/v1/chat/completions", json=chat, headers=bearer(home, "read"))
+    client.get("/v1/kbs/acme")  # refused: counted too
+    assert client.get("/metrics", headers=bearer(home, "admin", "acme")).status_code == 403  # counters span every base
+    assert client.get("/metrics", headers=bearer(home, "read")).status_code == 403
+    text = client.get("/metrics", headers=bearer(home, "admin")).text
+    assert 'dualbrain_http_requests_total{method="POST",route="/v1/chat/completions",status="200"} 1.0' in text
+    assert 'dualbrain_http_requests_total{method="GET",route="/v1/kbs/{name}",status="401"} 1.0' in text
+    assert 'dualbrain_completion_tokens_total{model="knowledge"} 3.0' in text
+    assert "dualbrain_knowledge_bases 2.0" in text and 'dualbrain_learning_requests{status="queued"} 0.0' in text
+
+
+def test_the_latest_benchmark_report_is_served(client: TestClient, home: Home, tmp_path: Path) -> None:
+    headers = bearer(home, "read", "acme")
+    assert client.get("/v1/reports/latest", headers=headers).status_code == 404
+    run = tmp_path / "bench-run"
+    run.mkdir()
+    (run / "report.md").write_text("# dualbrain benchmark\n")
+    (run / "accuracy.png").write_bytes(b"\x89PNG fake")
+    publish_report(home.reports_dir, run)
+    report = client.get("/v1/reports/latest", headers=headers).json()
+    assert report["markdown"] == "# dualbrain benchmark\n" and report["charts"] == ["accuracy.png"]
+    assert client.get("/v1/reports/latest/accuracy.png", headers=headers).content == b"\x89PNG fake"
+    for name in ("..%2F..%2Fkeys.sqlite3", "report.json", "missing.png"):
+        assert client.get(f"/v1/reports/latest/{name}", headers=headers).status_code == 404
