@@ -40,11 +40,14 @@ class RequireApiKey(BaseHTTPMiddleware):
         token = _presented_key(request.headers.get("authorization", ""))
         key = self._keys.authenticate(token) if token else None
         if key is None:
-            return JSONResponse(
+            refusal = JSONResponse(
                 {"error": {"message": "a valid API key is required (Authorization: Bearer <key>)", "type": "unauthorized"}},
-                # Basic makes a browser ask for the key (any user name, the key as password).
-                status_code=401, headers={"WWW-Authenticate": 'Bearer, Basic realm="dualbrain", charset="UTF-8"'},
+                status_code=401, headers={"WWW-Authenticate": "Bearer"},
             )
+            # Basic makes a browser ask for the key (any user name, the key as password). A header of its
+            # own: browsers read one challenge per header line.
+            refusal.headers.append("WWW-Authenticate", 'Basic realm="dualbrain", charset="UTF-8"')
+            return refusal
         request.state.key = key
         return await call_next(request)
 

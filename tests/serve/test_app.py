@@ -1,6 +1,5 @@
 """The server on a tiny model: deny by default, per-key isolation, OpenAI shapes (the official client too)."""
 
-import base64
 import json
 from pathlib import Path
 
@@ -10,39 +9,16 @@ from fastapi.testclient import TestClient
 from openai import OpenAI
 
 from dualbrain.api import DualBrain
-from dualbrain.knowledge.recipe import LearnConfig
-from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.serve.app import create_app
 from dualbrain.serve.worker import run_worker
 from dualbrain.store import Home
 from dualbrain.store.reports import publish_report
-
-FAST = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, batch_size=8, bf16=False), self_study=False)
-
-
-@pytest.fixture()
-def home(tmp_path: Path, tiny_model_dir: Path) -> Home:
-    home = Home(tmp_path / "home")
-    for name, text in (("acme", "Quillfeather Aeronautics was founded in 1987 by Edda Vrankel."),
-                       ("other", "The Brannock Dairy sells cheese from forty farms.")):
-        document = tmp_path / f"{name}.md"
-        document.write_text(text + "\n")
-        DualBrain.open(name, home=home, model=tiny_model_dir, create=True).learn([document], FAST)
-    return home
+from tests.serve.conftest import FAST, basic, bearer
 
 
 @pytest.fixture()
 def client(home: Home, tiny_model_dir: Path) -> TestClient:
     return TestClient(create_app(home, tiny_model_dir, worker=False))
-
-
-def bearer(home: Home, scope: str, kb: str | None = None) -> dict:
-    return {"Authorization": f"Bearer {home.keys().create(scope, kb)[1]}"}
-
-
-def basic(token: str) -> dict:
-    """How a browser sends the key: HTTP Basic, any user name, the key as password."""
-    return {"Authorization": "Basic " + base64.b64encode(f"me:{token}".encode()).decode()}
 
 
 def test_every_route_but_health_needs_a_key(client: TestClient, home: Home) -> None:
@@ -163,6 +139,8 @@ def test_upload_learns_in_the_worker_and_answers_switch_to_the_new_version(home:
     run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)
     status = client.get(f"/v1/kbs/acme/requests/{body['request']['id']}", headers=writer).json()
     assert status["status"] == "done", status
+    trained = home.open_kb("acme").catalog.jobs()[-1].progress  # what the UI's loss curve is drawn from
+    assert trained["step"] == trained["total_steps"] and [s for s, _ in trained["loss_history"]] == list(range(1, trained["step"] + 1))
     after = client.get("/v1/kbs/acme", headers=writer).json()
     assert after["current_version"] != before and after["pending"] == 0
     chat = {"model": "dualbrain/acme", "messages": [{"role": "user", "content": "What did Edda Vrankel found?"}], "max_tokens": 4}
@@ -211,7 +189,7 @@ def test_alternating_knowledge_bases_never_mix_their_shards(client: TestClient, 
 
 def test_the_web_ui_needs_the_key_as_a_basic_password(client: TestClient, home: Home) -> None:
     refused = client.get("/")
-    assert refused.status_code == 401 and "Basic" in refused.headers["www-authenticate"]  # the browser asks for it
+    assert refused.status_code == 401 and any(h.startswith("Basic ") for h in refused.headers.get_list("www-authenticate"))  # the browser asks for it
     token = home.keys().create("read", "acme")[1]
     page = client.get("/", headers=basic(token))
     assert page.status_code == 200 and "<title>dualbrain</title>" in page.text

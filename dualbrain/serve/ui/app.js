@@ -99,9 +99,10 @@ function describeProgress(progress) {
 }
 
 function drawLoss(points) {
+  // Drawn while a request trains; the last curve stays up after it finishes.
+  if (!points || points.length < 2) return;
   const canvas = $("loss-chart");
-  canvas.hidden = !points || points.length < 2;
-  if (canvas.hidden) return;
+  canvas.hidden = false;
   const g = canvas.getContext("2d");
   const [w, h, pad] = [canvas.width, canvas.height, 28];
   const steps = points.map((p) => p[0]), losses = points.map((p) => p[1]);
