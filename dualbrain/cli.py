@@ -29,6 +29,7 @@ from dualbrain.bench.changes import ChangesConfig, changes_markdown, run_changes
 from dualbrain.bench.growth import GrowthConfig, growth_markdown, run_growth
 from dualbrain.bench.report import to_markdown, write_report
 from dualbrain.bench.runner import DATASETS, SYSTEMS, BenchConfig, run_bench
+from dualbrain.bench.serving import ServingConfig, run_serving, serving_markdown
 from dualbrain.demo import compare, load_questions
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.recipe import LearnConfig
@@ -437,6 +438,9 @@ def bench(
                                                   "two-hop questions across shards (see docs/incremental.md).")] = None,
     reference: Annotated[bool, typer.Option("--reference", help="With --changes: also learn everything at once (full retrain) "
                                             "for the accuracy reference.")] = False,
+    serving: Annotated[bool, typer.Option("--serving", help="Instead: --clients parallel chats against the server while its "
+                                          "worker learns an upload and publishes it (latency, errors, versions).")] = False,
+    clients: Annotated[int, typer.Option("--clients", min=1, help="Chat clients for --serving.")] = ServingConfig.clients,
     model: ModelOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -444,12 +448,14 @@ def bench(
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DualBrainError(f"{out_dir} is not empty; choose a new --out folder")
     learn_config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed))
-    if changes or growth:
+    if changes or growth or serving:
         try:
             if changes:
                 _bench_changes(ChangesConfig(organisations, seed, reference=reference), out_dir, model, learn_config, home)
             if growth:
                 _bench_growth(GrowthConfig(_sizes(growth), seed=seed), out_dir, model, learn_config, home)
+            if serving:
+                _bench_serving(ServingConfig(clients, seed), out_dir, model, learn_config, home)
         except ValueError as error:
             raise DualBrainError(str(error)) from None
         return
@@ -485,6 +491,18 @@ def _bench_growth(config: GrowthConfig, out_dir: Path, model: Path | None, learn
     with _phase_bar() as show:
         report = run_growth(config, out_dir / "growth", model, learn_config, Home(home).models_dir, on_progress=_show_learning(show))
     _write_bench(out_dir, "growth", report, growth_markdown(report))
+
+
+def _bench_serving(config: ServingConfig, out_dir: Path, model: Path | None, learn_config: LearnConfig, home: Path | None) -> None:
+    with _phase_bar() as show:
+        def learning(progress: dict | None) -> None:
+            if progress:
+                show(f"worker: {_PHASES[progress['phase']]}", progress["step"], progress["total_steps"],
+                     progress["loss"], progress["tokens_per_second"])
+
+        report = run_serving(config, out_dir / "serving", model, learn_config, Home(home).models_dir,
+                             on_progress=_show_learning(show), on_status=learning)
+    _write_bench(out_dir, "serving", report, serving_markdown(report))
 
 
 def _write_bench(out_dir: Path, name: str, report: dict, markdown: str) -> None:

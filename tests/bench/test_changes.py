@@ -4,10 +4,7 @@ import json
 from pathlib import Path
 
 from dualbrain.bench.changes import ChangesConfig, changes_markdown, run_changes
-from dualbrain.knowledge.recipe import LearnConfig
-from dualbrain.knowledge.trainer import TrainSettings
-
-FAST = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, batch_size=8, bf16=False), self_study=False)
+from tests.settings import FAST
 
 
 def test_changes_report(tiny_model_dir: Path, tmp_path: Path) -> None:

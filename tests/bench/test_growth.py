@@ -7,10 +7,7 @@ import pytest
 
 from dualbrain import cli
 from dualbrain.bench.growth import GrowthConfig, growth_markdown, run_growth
-from dualbrain.knowledge.recipe import LearnConfig
-from dualbrain.knowledge.trainer import TrainSettings
-
-FAST = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, batch_size=8, bf16=False), self_study=False)
+from tests.settings import FAST
 
 
 def test_growth_report(tiny_model_dir: Path, tmp_path: Path) -> None:

@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import base64
-import socket
-import threading
-import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-import uvicorn
 
 from dualbrain.api import DualBrain
-from dualbrain.knowledge.recipe import LearnConfig
-from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.serve.app import create_app
+from dualbrain.serve.local import serving_in_thread
 from dualbrain.store import Home
-
-FAST = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, batch_size=8, bf16=False), self_study=False)
+from tests.settings import FAST
 
 
 @pytest.fixture()
@@ -44,25 +39,8 @@ def basic(token: str) -> dict:
 @pytest.fixture()
 def live_server(home: Home, tiny_model_dir: Path) -> Iterator[Callable[..., str]]:
     """Starts ``dualbrain serve``'s app with uvicorn on a free loopback port; returns its base URL."""
-    servers: list[tuple[uvicorn.Server, threading.Thread]] = []
+    with ExitStack() as servers:
+        def start(worker: bool = True) -> str:
+            return servers.enter_context(serving_in_thread(create_app(home, tiny_model_dir, worker=worker, learn_config=FAST)))
 
-    def start(worker: bool = True) -> str:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        app = create_app(home, tiny_model_dir, worker=worker, learn_config=FAST)
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not server.started:
-            if time.monotonic() > deadline or not thread.is_alive():
-                raise RuntimeError("the server did not start")
-            time.sleep(0.05)
-        servers.append((server, thread))
-        return f"http://127.0.0.1:{port}"
-
-    yield start
-    for server, thread in servers:
-        server.should_exit = True
-        thread.join(timeout=30)
+        yield start

@@ -13,7 +13,8 @@ from dualbrain.serve.app import create_app
 from dualbrain.serve.worker import run_worker
 from dualbrain.store import Home
 from dualbrain.store.reports import publish_report
-from tests.serve.conftest import FAST, basic, bearer
+from tests.serve.conftest import basic, bearer
+from tests.settings import FAST
 
 
 @pytest.fixture()
