@@ -14,8 +14,10 @@ import shutil
 import tempfile
 from contextlib import asynccontextmanager
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Annotated
 
 from fastapi import FastAPI, File, HTTPException, Request, UploadFile
+from fastapi import Path as PathParam
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -50,6 +52,7 @@ from dualbrain.store.reports import PUBLISHED_SUFFIXES, latest_report
 DEFAULT_CHAT_TOKENS = 256
 MAX_UPLOAD_FILES = 32
 _CHUNK = 1 << 20
+_SQLITE_MAX_INT = (1 << 63) - 1
 UI_DIR = Path(__file__).parent / "ui"
 
 
@@ -239,8 +242,9 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True, w
         return {"data": [_request_view(home, work) for work in queue.list(name)]}
 
     @app.get("/v1/kbs/{name}/requests/{request_id}")
-    def request_status(request: Request, name: str, request_id: int) -> dict:
+    def request_status(request: Request, name: str, request_id: Annotated[int, PathParam(ge=1, le=_SQLITE_MAX_INT)]) -> dict:
         authorize(request, "read", name)
+        home.open_kb(name)
         try:
             work = queue.get(request_id)
         except DualBrainError:
