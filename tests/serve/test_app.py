@@ -61,6 +61,28 @@ def test_a_key_sees_and_uses_only_its_knowledge_base(client: TestClient, home: H
     assert client.get("/v1/kbs/new", headers=admin).status_code == 404
 
 
+def test_every_knowledge_base_route_hides_other_knowledge_bases(client: TestClient, home: Home) -> None:
+    """A key for acme, even an admin one, gets 404 on every route about 'other' (as if it did not exist) and
+    'other' is untouched afterwards."""
+    acme_admin = bearer(home, "admin", "acme")
+    before = {"documents": client.get("/v1/kbs/other/documents", headers=bearer(home, "read")).json(),
+              "versions": client.get("/v1/kbs/other/versions", headers=bearer(home, "read")).json()}
+    doc_id = before["documents"]["data"][0]["id"]
+    kb_routes = [(method, route.path) for route in client.app.routes if isinstance(route, APIRoute) and "{name}" in route.path
+                 for method in route.methods]
+    assert len(kb_routes) >= 9
+    bodies = {"/v1/kbs/{name}/rollback": {"json": {"version": "v0001"}},
+              "/v1/kbs/{name}/documents": {"files": [("files", ("a.txt", b"Some words about cheese.", "text/plain"))]}}
+    for method, path in kb_routes:
+        url = path.format(name="other", document_id=doc_id, request_id=1)
+        body = bodies.get(path, {}) if method == "POST" else {}
+        response = client.request(method, url, headers=acme_admin, **body)
+        assert response.status_code == 404 and "other" in response.json()["error"]["message"], (method, url, response.text)
+    assert client.get("/v1/kbs/other/documents", headers=bearer(home, "read")).json() == before["documents"]
+    assert client.get("/v1/kbs/other/versions", headers=bearer(home, "read")).json() == before["versions"]
+    assert home.queue().list("other") == []
+
+
 def test_chat_completion_answers_with_the_knowledge_base(client: TestClient, home: Home, tiny_model_dir: Path) -> None:
     headers = bearer(home, "read")
     question = "Who founded Quillfeather?"
