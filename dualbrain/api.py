@@ -27,7 +27,8 @@ from dualbrain.ingest import collect_files, extract
 from dualbrain.knowledge.composition import AttachedShards
 from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, learn_documents, read_manifest
 from dualbrain.knowledge.router import RoutingSettings, ShardRouter
-from dualbrain.knowledge.sharding import plan_shards
+from dualbrain.knowledge.sharding import plan_consolidation, plan_shards
+from dualbrain.knowledge.signals import document_names
 from dualbrain.knowledge.trainer import EpochHook, LearnProgress, LossHistory
 from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, answer, continue_text
 from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
@@ -53,6 +54,13 @@ class LearnReport:
     ingest: IngestReport
     version: VersionRecord | None  # None when nothing was ever learned and nothing new came
     metrics: dict  # empty when there was nothing new to learn
+
+
+@dataclass
+class ConsolidateReport:
+    merged: list[list[str]]  # the shard ids retrained together, one list per new shard
+    version: VersionRecord | None  # the version published (the current one when nothing was merged)
+    metrics: dict
 
 
 @dataclass
@@ -226,6 +234,35 @@ class DualBrain:
                 rebuilt = len(builds)
             deleted = self.kb.purge_document(doc_id)
         return ForgetReport(doc_id, version, rebuilt, deleted)
+
+    def consolidate(
+        self,
+        config: LearnConfig | None = None,
+        on_progress: Callable[[LearnProgress], None] | None = None,
+        *,
+        keep_versions: int = DEFAULT_KEEP_VERSIONS,
+    ) -> ConsolidateReport:
+        """Retrain shards whose documents name the same things as one shard each (up to the shard size),
+        so that questions chaining facts from documents learned at different times find them in one
+        shard. Learning stays fast (a new document trains alone and answers at once); this runs after,
+        in the background worker or from ``dualbrain kb consolidate``. Forgetting stays exact: a merged
+        shard is trained on its documents only, like any other."""
+        config = config or LearnConfig()
+        with self.kb.job_lock():
+            current = self._current_for_change()
+            if current is None:
+                return ConsolidateReport([], None, {})
+            shards = self._current_shards(current)
+            documents = {doc.id: doc for doc in self.kb.documents()}
+            names = {doc_id: document_names(self.kb.document_text(doc_id)) for doc_id in current.document_ids}
+            groups = plan_consolidation(shards, {d: documents[d].chars for d in names}, names, config.shard_chars)
+            if not groups:
+                return ConsolidateReport([], current, {})
+            merged = {shard_id for group in groups for shard_id in group}
+            builds = [([doc_id for shard_id in group for doc_id in shards[shard_id]], config) for group in groups]
+            kept = [shard_id for shard_id in shards if shard_id not in merged]
+            version, metrics = self._train_and_publish("consolidate", builds, kept, on_progress, None, keep_versions)
+        return ConsolidateReport(groups, version, metrics)
 
     def _current_for_change(self) -> VersionRecord | None:
         """The current version, if a change may build on it: its shards must fit the loaded base model."""

@@ -140,6 +140,21 @@ def kb_rollback(name: str, version: Annotated[str, typer.Argument(help="A kept v
     out.print(f"{name} now serves {rolled.id} ({len(rolled.document_ids)} documents)")
 
 
+@kb_app.command("consolidate")
+def kb_consolidate(name: str, home: HomeOption = None, model: ModelOption = None) -> None:
+    """Retrain shards whose documents name the same things as one shard each (cross-document questions
+    then find their facts in one shard). `dualbrain serve`'s worker does this when it is idle."""
+    brain = _brain(name, home, model)
+    with _phase_bar() as show:
+        report = brain.consolidate(on_progress=_show_learning(show))
+    if not report.merged:
+        out.print(f"{name}: no shards to consolidate")
+        return
+    groups = "; ".join(" + ".join(group) for group in report.merged)
+    out.print(f"{name} now serves {report.version.id}: merged {groups} "
+              f"({report.metrics['tokens_trained']} tokens trained in {report.metrics['learn_seconds']:.0f} s)")
+
+
 @kb_app.command("delete")
 def kb_delete(name: str, home: HomeOption = None, yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
     """Delete a knowledge base with its documents and knowledge."""
@@ -497,8 +512,9 @@ def _bench_serving(config: ServingConfig, out_dir: Path, model: Path | None, lea
     with _phase_bar() as show:
         def learning(progress: dict | None) -> None:
             if progress:
-                show(f"worker: {_PHASES[progress['phase']]}", progress["step"], progress["total_steps"],
-                     progress["loss"], progress["tokens_per_second"])
+                loss = progress["loss"] if progress["loss"] is not None else float("nan")  # JSON has no NaN: null
+                show(f"worker: {_PHASES[progress['phase']]}", progress["step"], progress["total_steps"], loss,
+                     progress["tokens_per_second"])
 
         report = run_serving(config, out_dir / "serving", model, learn_config, Home(home).models_dir,
                              on_progress=_show_learning(show), on_status=learning)

@@ -163,6 +163,28 @@ def test_forgetting_is_exact_unlearning(brain: DualBrain, tmp_path: Path, tiny_m
     assert brain.ask("Who founded Quillfeather?", max_new_tokens=4) == never.ask("Who founded Quillfeather?", max_new_tokens=4)
 
 
+def test_consolidation_retrains_shards_about_the_same_things_as_one(brain: DualBrain, tmp_path: Path, tiny_model_dir: Path) -> None:
+    overview = _write(tmp_path / "a", "overview.md", "Quillfeather Aeronautics is led by Marta Oyelaran.\n")
+    people = _write(tmp_path / "b", "people.md", "Marta Oyelaran was born in Lunderby in 1961.\n")
+    dairy = _write(tmp_path / "c", "dairy.md", "The Brannock Dairy sells cheese from forty farms.\n")
+    for document in (overview, people, dairy):  # learned at different times: one shard each
+        brain.learn([document], FAST)
+    ids = {d.source_name: d.id for d in brain.docs()}
+    report = brain.consolidate(FAST)
+    assert report.merged == [["s0001", "s0002"]] and report.metrics["shards_trained"] == 1
+    shards = {s: set(brain.kb.catalog.get_shard(s).document_ids) for s in report.version.shard_ids}
+    assert sorted(shards.values(), key=len) == [{ids["dairy.md"]}, {ids["overview.md"], ids["people.md"]}]
+    assert brain.consolidate(FAST).merged == []  # nothing left to merge: no new version
+    assert brain.kb.current_version().id == report.version.id
+    # Forgetting stays exact: the merged shard is rebuilt from what remains, as if it had been learned alone.
+    brain.forget(ids["people.md"])
+    never = DualBrain.open("never", home=tmp_path / "home", model=tiny_model_dir, create=True)
+    never.learn([overview], FAST)
+    merged = next(s for s in brain.kb.current_version().shard_ids if ids["overview.md"] in brain.kb.catalog.get_shard(s).document_ids)
+    rebuilt, reference = _weights(brain, merged), _weights(never, "s0001")
+    assert all(rebuilt[k].equal(reference[k]) for k in reference)
+
+
 def test_forgetting_the_only_document_leaves_an_empty_version(brain: DualBrain, tmp_path: Path) -> None:
     only = brain.learn([_write(tmp_path / "d", "a.md", "Quillfeather was founded in 1987.\n")], FAST).ingest.added[0]
     plain = brain.ask("Who founded Quillfeather?", mode="base", max_new_tokens=6)

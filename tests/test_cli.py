@@ -17,7 +17,7 @@ from dualbrain.store import Home
 from dualbrain.store.reports import latest_report
 
 COMMANDS = [[], ["kb"], ["kb", "create"], ["kb", "list"], ["kb", "show"], ["kb", "delete"], ["docs"], ["docs", "list"],
-            ["kb", "history"], ["kb", "rollback"], ["learn"], ["forget"], ["ask"], ["chat"], ["demo"], ["bench"],
+            ["kb", "history"], ["kb", "rollback"], ["kb", "consolidate"], ["learn"], ["forget"], ["ask"], ["chat"], ["demo"], ["bench"],
             ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["serve"]]
 
 

@@ -12,7 +12,9 @@ issue's "cost grows with the shard, not the base".
 are learned right after in a learn of their own, so they land in another shard. The two-hop question
 "where was X's chief executive born?" then needs the overview (one shard) and the people directory
 (another). At the largest size these questions are asked with the best routed shard and with the best
-two summed, next to the same question for the added organisations, whose facts share one shard.
+two summed, next to the same question for the added organisations, whose facts share one shard. Then the
+knowledge base is consolidated (shards naming the same people retrained as one, as the server's worker
+does when idle) and the questions are asked again.
 
 Questions are asked, never trained on; documents are the only training data.
 """
@@ -41,6 +43,7 @@ class GrowthConfig:
     sizes: tuple[int, ...] = (4, 8, 16, 32)  # base sizes, in organisations
     added: int = 2  # organisations in the one added document
     sample: int = 40  # earlier questions asked before and after each add
+    consolidate: bool = True  # at the end: consolidate, and ask the two-hop questions again
     seed: int = 0
     max_new_tokens: int = 48
 
@@ -103,6 +106,7 @@ def run_growth(
         "learn_config": learn_config.to_dict(),
         "growth": rows,
         "across_shards": _across_shards(brain, corpora, held, config),
+        "consolidation": _consolidated(brain, corpora, held, config, learn_config, on_progress) if config.consolidate else None,
     }
 
 
@@ -116,14 +120,19 @@ def _sample(corpora: list, held: list[int], config: GrowthConfig) -> list[Questi
     return random.Random(config.seed).sample(questions, min(config.sample, len(questions)))
 
 
-def _across_shards(brain: DualBrain, corpora: list, held: list[int], config: GrowthConfig) -> dict:
-    """The birthplace two-hop question with its facts in two shards (base organisations) or one (added
-    organisations), answered with the best routed shard and with the best two summed."""
+def _two_hop(corpora: list, held: list[int], config: GrowthConfig) -> dict[str, list[Question]]:
+    """The birthplace two-hop questions, by where their facts were learned: in two shards (base
+    organisations: overview and people directory learned apart) or in one (the added organisations)."""
     added = {i for size in config.sizes for i in range(size, size + config.added)}
-    questions = {
+    return {
         "facts_in_two_shards": [corpora[i].questions[_BIRTHPLACE] for i in held if i not in added],
         "facts_in_one_shard": [corpora[i].questions[_BIRTHPLACE] for i in held if i in added],
     }
+
+
+def _across_shards(brain: DualBrain, corpora: list, held: list[int], config: GrowthConfig) -> dict:
+    """The two-hop questions answered with the best routed shard and with the best two summed."""
+    questions = _two_hop(corpora, held, config)
     result = {label: {"questions": len(asked)} for label, asked in questions.items()}
     serving = brain.routing
     try:
@@ -134,6 +143,29 @@ def _across_shards(brain: DualBrain, corpora: list, held: list[int], config: Gro
     finally:
         brain.routing = serving
     return result
+
+
+def _consolidated(brain: DualBrain, corpora: list, held: list[int], config: GrowthConfig, learn_config: LearnConfig,
+                  on_progress: Callable[[LearnProgress], None] | None) -> dict:
+    """Consolidate (what the server's worker does when idle), then ask the two-hop questions again with the
+    best routed shard, and the earlier-question sample before and after."""
+    sample = _sample(corpora, held, config)
+    before = accuracy(brain, sample, config.max_new_tokens)
+    shards_before = len(brain.kb.current_version().shard_ids)
+    started = time.perf_counter()
+    report = brain.consolidate(learn_config, on_progress)
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": round(seconds, 1),
+        "shards_before": shards_before,
+        "shards_after": len(brain.kb.current_version().shard_ids),
+        "shards_merged": [len(group) for group in report.merged],
+        "characters_trained": report.metrics.get("characters_trained", 0),
+        "two_hop_max_shards_1": {label: accuracy(brain, asked, config.max_new_tokens)
+                                 for label, asked in _two_hop(corpora, held, config).items()},
+        "accuracy_sample_before": before,
+        "accuracy_sample_after": accuracy(brain, sample, config.max_new_tokens),
+    }
 
 
 def growth_markdown(report: dict) -> str:
@@ -152,4 +184,14 @@ def growth_markdown(report: dict) -> str:
         *[f"| {label.split('_')[2]} shard(s) | {r['questions']} | {r['accuracy_max_shards_1']} | {r['accuracy_max_shards_2']} |"
           for label, r in report["across_shards"].items()],
     ]
+    if report["consolidation"]:
+        c = report["consolidation"]
+        lines += [
+            "", "## After consolidation (shards naming the same things retrained as one; 1 shard routed)", "",
+            f"{c['shards_before']} → {c['shards_after']} shards (merged groups of {c['shards_merged']}), "
+            f"{c['characters_trained']} characters retrained in {c['seconds']} s.", "",
+            "| facts learned in | two-hop accuracy | earlier sample before | earlier sample after |", "|---|---|---|---|",
+            *[f"| {label.split('_')[2]} shard(s) | {accuracy_} | {c['accuracy_sample_before']} | {c['accuracy_sample_after']} |"
+              for label, accuracy_ in c["two_hop_max_shards_1"].items()],
+        ]
     return "\n".join(lines) + "\n"

@@ -4,11 +4,16 @@ Every shard is trained on its own documents only, so adding documents trains new
 others alone, and forgetting or replacing a document retrains just the shard that learned it — from its
 remaining documents, to exactly the weights those documents alone train. The cost of a change is bounded
 by the shard size, not by the size of the knowledge base.
+
+A question can only chain facts that one shard holds (summing shards' LoRA updates breaks answers:
+docs/incremental.md), so shards about the same things are consolidated in the background: shards whose
+documents name the same people, organisations or places are retrained as one, up to the shard size.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import combinations
 
 
 @dataclass(frozen=True)
@@ -59,3 +64,28 @@ def plan_shards(
     unplaced = [doc_id for doc_id in add if doc_id not in placed]
     build += pack_shards([(doc_id, sizes[doc_id]) for doc_id in unplaced], max_chars)
     return ShardPlan(keep, build)
+
+
+def plan_consolidation(
+    shards: dict[str, list[str]], sizes: dict[str, int], names: dict[str, set[str]], max_chars: int
+) -> list[list[str]]:
+    """Groups of shards (ids, two or more) to retrain as one shard each: shards whose documents share
+    names, merged greedily — the pairs sharing most names first — while a merged shard's documents stay
+    within ``max_chars``."""
+    shard_names = {shard: set().union(*(names[doc] for doc in docs)) for shard, docs in shards.items()}
+    pairs = sorted(
+        ((len(shard_names[a] & shard_names[b]), a, b) for a, b in combinations(shards, 2)),
+        key=lambda pair: -pair[0],
+    )
+    order = list(shards)
+    group_of = {shard: [shard] for shard in shards}
+    chars = {shard: sum(sizes[doc] for doc in docs) for shard, docs in shards.items()}
+    for shared, a, b in pairs:
+        first, second = group_of[a], group_of[b]
+        if not shared or first is second or sum(chars[s] for s in first + second) > max_chars:
+            continue
+        merged = sorted(first + second, key=order.index)  # documents stay in the order they were learned
+        for shard in merged:
+            group_of[shard] = merged
+    groups = {id(group): group for group in group_of.values() if len(group) > 1}
+    return list(groups.values())

@@ -93,6 +93,12 @@ def find_entities(sentence: str) -> list[str]:
     return found
 
 
+def document_names(text: str) -> set[str]:
+    """The multi-word names of a document (people, organisations, places): what documents about the same
+    things share. Single capitalised words are left out: "Friday" or "Board" would tie unrelated documents."""
+    return {entity for sentence in split_sentences(text) for entity in find_entities(sentence) if " " in entity}
+
+
 def chunk_passages(text: str, tokenizer: PreTrainedTokenizerBase, max_tokens: int) -> list[str]:
     """Split ``text`` at paragraph, then sentence boundaries into chunks of at most ``max_tokens``."""
     chunks: list[str] = []

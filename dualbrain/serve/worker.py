@@ -11,24 +11,46 @@ from __future__ import annotations
 import fcntl
 import logging
 import multiprocessing
+import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from dualbrain.api import DualBrain
-from dualbrain.errors import DualBrainError
+from dualbrain.errors import DualBrainError, UnknownKnowledgeBase
 from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.trainer import LearnProgress
 from dualbrain.reasoning.loader import load_reasoning_network
 from dualbrain.store import Home
-from dualbrain.store.queue import WorkRequest
+from dualbrain.store.queue import WorkQueue, WorkRequest
 
 log = logging.getLogger(__name__)
 
 
+class _ServerGone(BaseException):
+    """The server that started this worker has died: stop at once, leaving the request to the next worker
+    (a BaseException, so no handler files it as a failed request)."""
+
+
 def run_worker(home_root: Path, models_dir: Path | None = None, model: str | Path | None = None,
-               learn_config: LearnConfig | None = None, poll_seconds: float = 1.0, until_idle: bool = False) -> None:
+               learn_config: LearnConfig | None = None, poll_seconds: float = 1.0, until_idle: bool = False,
+               consolidate: bool = True, server_pid: int | None = None) -> None:
     """Serve the queue of the home at ``home_root`` forever (or, with ``until_idle``, until it is empty);
-    ``learn_config`` for learning (default: the recipe's; forget retrains with each shard's own)."""
-    home = Home(home_root, models_dir)
+    ``learn_config`` for learning (default: the recipe's; forget retrains with each shard's own). When the
+    queue is idle, knowledge bases that learned something are consolidated (``consolidate``). With
+    ``server_pid``, the worker stops when that process is no longer its parent (the server died)."""
+    try:
+        _serve_queue(Home(home_root, models_dir), model, learn_config, poll_seconds, until_idle, consolidate, server_pid)
+    except _ServerGone:
+        log.warning("the server is gone; the learning worker stops (its request runs again with the next worker)")
+
+
+def _serve_queue(home: Home, model: str | Path | None, learn_config: LearnConfig | None, poll_seconds: float,
+                 until_idle: bool, consolidate: bool, server_pid: int | None) -> None:
+    def check_server(progress: LearnProgress | None = None) -> None:
+        if server_pid is not None and os.getppid() != server_pid:
+            raise _ServerGone()
+
     home.root.mkdir(parents=True, exist_ok=True)
     with open(home.root / "worker.lock", "w") as lock:
         try:
@@ -39,16 +61,21 @@ def run_worker(home_root: Path, models_dir: Path | None = None, model: str | Pat
         queue = home.queue()
         queue.requeue_running()
         reasoning = None
+        to_consolidate: list[str] = []  # knowledge bases that learned something since they were consolidated
         while True:
+            check_server()
             request = queue.claim()
             if request is None:
+                if to_consolidate and consolidate:
+                    consolidate_until_preempted(home, to_consolidate.pop(0), reasoning, queue, learn_config, check_server)
+                    continue
                 if until_idle:
                     return
                 time.sleep(poll_seconds)
                 continue
             reasoning = reasoning or load_reasoning_network(model, home.models_dir)
             try:
-                _run(DualBrain(home.open_kb(request.kb), home, reasoning=reasoning), request, learn_config)
+                _run(DualBrain(home.open_kb(request.kb), home, reasoning=reasoning), request, learn_config, check_server)
             except DualBrainError as error:
                 queue.finish(request.id, str(error))
             except Exception as error:  # a bug: keep serving the queue, but say what happened
@@ -56,11 +83,41 @@ def run_worker(home_root: Path, models_dir: Path | None = None, model: str | Pat
                 queue.finish(request.id, f"{type(error).__name__}: {error}")
             else:
                 queue.finish(request.id)
+                if request.kind == "learn" and request.kb not in to_consolidate:
+                    to_consolidate.append(request.kb)
 
 
-def _run(brain: DualBrain, request: WorkRequest, learn_config: LearnConfig | None) -> None:
+class _Preempted(Exception):
+    def __init__(self) -> None:
+        super().__init__("consolidation stopped: a request is waiting (it runs again when the queue is idle)")
+
+
+def consolidate_until_preempted(home: Home, kb: str, reasoning, queue: WorkQueue, learn_config: LearnConfig | None,
+                                on_progress: Callable[[LearnProgress], None] | None = None) -> None:
+    """Consolidate ``kb`` while nothing else waits: a queued upload or forget stops it at the next training
+    step (nothing is published, the previous version keeps serving), so consolidation never delays
+    learning; it runs again the next time the queue is idle."""
+
+    def yield_to_requests(progress: LearnProgress) -> None:
+        if on_progress:
+            on_progress(progress)
+        if queue.counts().get("queued"):
+            raise _Preempted()
+
+    try:
+        DualBrain(home.open_kb(kb), home, reasoning=reasoning).consolidate(learn_config, yield_to_requests)
+    except _Preempted:
+        log.info("consolidation of %s yielded to a queued request", kb)
+    except UnknownKnowledgeBase:  # deleted meanwhile
+        pass
+    except Exception:  # a bug: keep serving the queue
+        log.exception("consolidation of %s failed", kb)
+
+
+def _run(brain: DualBrain, request: WorkRequest, learn_config: LearnConfig | None,
+         on_progress: Callable[[LearnProgress], None]) -> None:
     if request.kind == "learn":
-        brain.learn(config=learn_config)
+        brain.learn(config=learn_config, on_progress=on_progress)
     elif request.kind == "forget":
         brain.forget(request.params["document_id"])
 
@@ -68,7 +125,8 @@ def _run(brain: DualBrain, request: WorkRequest, learn_config: LearnConfig | Non
 def start_worker_process(home: Home, model: str | Path | None = None, learn_config: LearnConfig | None = None) -> multiprocessing.Process:
     """The worker in a fresh (spawned) process: no state shared with the server but the files."""
     process = multiprocessing.get_context("spawn").Process(
-        target=run_worker, args=(home.root, home.models_dir, model, learn_config), name="dualbrain-worker", daemon=True
+        target=run_worker, args=(home.root, home.models_dir, model, learn_config),
+        kwargs={"server_pid": os.getpid()}, name="dualbrain-worker", daemon=True,
     )
     process.start()
     return process

@@ -22,7 +22,10 @@ def test_growth_report(tiny_model_dir: Path, tmp_path: Path) -> None:
     across = report["across_shards"]
     assert across["facts_in_two_shards"]["questions"] == 2 and across["facts_in_one_shard"]["questions"] == 2
     assert set(across["facts_in_two_shards"]) == {"questions", "accuracy_max_shards_1", "accuracy_max_shards_2"}
-    assert "| 3 |" in growth_markdown(report)
+    consolidation = report["consolidation"]  # each base organisation's overview and people shards name the same people
+    assert consolidation["shards_after"] < consolidation["shards_before"] and consolidation["shards_merged"]
+    assert set(consolidation["two_hop_max_shards_1"]) == {"facts_in_two_shards", "facts_in_one_shard"}
+    assert "| 3 |" in growth_markdown(report) and "After consolidation" in growth_markdown(report)
     json.dumps(report)
 
 

@@ -1,6 +1,6 @@
 """Shard planning: what a change retrains, and that nothing else is touched."""
 
-from dualbrain.knowledge.sharding import pack_shards, plan_shards
+from dualbrain.knowledge.sharding import pack_shards, plan_consolidation, plan_shards
 
 
 def test_pack_keeps_order_and_size_limit() -> None:
@@ -27,3 +27,15 @@ def test_a_new_edition_is_trained_into_the_shard_of_the_document_it_replaces() -
         current, {"b2": 100, "e": 100}, add=["b2", "e"], remove={"b"}, replaces={"b2": "b"}, max_chars=500
     )
     assert plan.keep == ["s2"] and plan.build == [["a", "b2"], ["e"]]
+
+
+def test_consolidation_merges_shards_that_name_the_same_things_within_the_size() -> None:
+    shards = {"s1": ["overview"], "s2": ["people"], "s3": ["dairy"], "s4": ["big"]}
+    sizes = {"overview": 300, "people": 200, "dairy": 300, "big": 900}
+    names = {"overview": {"Quillfeather Aeronautics", "Edda Vrankel"}, "people": {"Edda Vrankel", "Marta Oyelaran"},
+             "dairy": {"Brannock Dairy"}, "big": {"Quillfeather Aeronautics", "Edda Vrankel", "Marta Oyelaran"}}
+    # "big" shares most with both, but would not fit: the next best pair is merged instead.
+    assert plan_consolidation(shards, sizes, names, max_chars=1000) == [["s1", "s2"]]
+    assert plan_consolidation(shards, sizes, names, max_chars=2000) == [["s1", "s2", "s4"]]  # in learning order
+    assert plan_consolidation(shards, sizes, names, max_chars=400) == []  # nothing fits together
+    assert plan_consolidation({"s1": ["overview"], "s3": ["dairy"]}, sizes, names, max_chars=1000) == []

@@ -1,0 +1,48 @@
+"""The learning worker: consolidation when the queue is idle, and never in the way of a waiting request."""
+
+from pathlib import Path
+
+from dualbrain.api import DualBrain
+from dualbrain.reasoning.loader import load_reasoning_network
+from dualbrain.serve.worker import consolidate_until_preempted, run_worker
+from dualbrain.store import Home
+from tests.settings import FAST
+
+
+def _queue_related_document(home: Home, tiny_model_dir: Path, tmp_path: Path) -> None:
+    DualBrain.open("acme", home=home, model=tiny_model_dir).add([_related(tmp_path)])
+    home.queue().enqueue("acme", "learn")
+
+
+def test_the_idle_worker_consolidates_what_it_learned(home: Home, tiny_model_dir: Path, tmp_path: Path) -> None:
+    _queue_related_document(home, tiny_model_dir, tmp_path)
+    run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)
+    kb = home.open_kb("acme")
+    assert [job.kind for job in kb.catalog.jobs()][-2:] == ["learn", "consolidate"]
+    assert len(kb.current_version().shard_ids) == 1 and len(kb.current_version().document_ids) == 2
+    assert len(home.open_kb("other").catalog.jobs()) == 1  # learned nothing new: left alone
+
+
+def test_consolidation_yields_to_a_waiting_request(home: Home, tiny_model_dir: Path, tmp_path: Path) -> None:
+    kb = home.open_kb("acme")
+    DualBrain.open("acme", home=home, model=tiny_model_dir).learn([_related(tmp_path)], FAST)  # two related shards
+    serving = kb.current_version().id
+    home.queue().enqueue("other", "learn")  # an upload waits
+    consolidate_until_preempted(home, "acme", load_reasoning_network(tiny_model_dir, home.models_dir), home.queue(), FAST)
+    assert kb.current_version().id == serving  # nothing published
+    stopped = kb.catalog.jobs()[-1]
+    assert stopped.kind == "consolidate" and stopped.status == "failed" and "a request is waiting" in stopped.error
+
+
+def _related(tmp_path: Path) -> Path:
+    """A document naming acme's founder, as acme's first document does."""
+    document = tmp_path / "kites.md"
+    document.write_text("Edda Vrankel also founded the Marrowgate Kite Club in 1992.\n")
+    return document
+
+
+def test_a_worker_whose_server_died_stops_and_leaves_the_queue_to_the_next(home: Home, tiny_model_dir: Path, tmp_path: Path) -> None:
+    _queue_related_document(home, tiny_model_dir, tmp_path)
+    not_our_parent = 0  # as when the server process is gone and the worker was re-parented
+    run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True, server_pid=not_our_parent)
+    assert [r.status for r in home.queue().list("acme")] == ["queued"]
