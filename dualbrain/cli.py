@@ -169,6 +169,9 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on (default: this machine only).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 8000,
     no_auth: Annotated[bool, typer.Option("--no-auth", help="No API keys (only on a loopback --host).")] = False,
+    consolidate: Annotated[bool, typer.Option("--consolidate", help="When the queue is idle, retrain shards that name "
+                                              "the same things as one (cross-document questions; see docs/incremental.md "
+                                              "for what it costs).")] = False,
     home: HomeOption = None,
     model: ModelOption = None,
 ) -> None:
@@ -183,7 +186,7 @@ def serve(
         err.print("warning: --no-auth: anyone on this machine can read and change every knowledge base")
     elif not Home(home).keys().list():
         err.print("warning: no API keys yet; create one with: dualbrain keys create --scope admin")
-    uvicorn.run(create_app(Home(home), model, auth=not no_auth), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(Home(home), model, auth=not no_auth, consolidate=consolidate), host=host, port=port, log_level="info")
 
 
 def _is_loopback(host: str) -> bool:

@@ -189,9 +189,9 @@ def growth_markdown(report: dict) -> str:
         lines += [
             "", "## After consolidation (shards naming the same things retrained as one; 1 shard routed)", "",
             f"{c['shards_before']} → {c['shards_after']} shards (merged groups of {c['shards_merged']}), "
-            f"{c['characters_trained']} characters retrained in {c['seconds']} s.", "",
-            "| facts learned in | two-hop accuracy | earlier sample before | earlier sample after |", "|---|---|---|---|",
-            *[f"| {label.split('_')[2]} shard(s) | {accuracy_} | {c['accuracy_sample_before']} | {c['accuracy_sample_after']} |"
-              for label, accuracy_ in c["two_hop_max_shards_1"].items()],
+            f"{c['characters_trained']} characters retrained in {c['seconds']} s. Sample of earlier questions: "
+            f"{c['accuracy_sample_before']} before, {c['accuracy_sample_after']} after.", "",
+            "| two-hop, facts learned in | accuracy after consolidation |", "|---|---|",
+            *[f"| {label.split('_')[2]} shard(s) | {accuracy_} |" for label, accuracy_ in c["two_hop_max_shards_1"].items()],
         ]
     return "\n".join(lines) + "\n"

@@ -57,15 +57,16 @@ UI_DIR = Path(__file__).parent / "ui"
 
 
 def create_app(home: Home, model: str | Path | None = None, auth: bool = True, worker: bool = True,
-               learn_config: LearnConfig | None = None) -> FastAPI:
+               learn_config: LearnConfig | None = None, consolidate: bool = False) -> FastAPI:
     """The server for ``home``'s knowledge bases; ``auth=False`` (loopback only, see the CLI) opens every
     route; ``worker`` starts the learning worker process with the server (tests may run the queue
-    themselves), which learns with ``learn_config`` (default: the recipe's)."""
+    themselves), which learns with ``learn_config`` (default: the recipe's) and, with ``consolidate``,
+    consolidates what it taught when idle."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         shutil.rmtree(home.root / "uploads", ignore_errors=True)  # what a crash left mid-upload was never added
-        process = start_worker_process(home, model, learn_config) if worker else None
+        process = start_worker_process(home, model, learn_config, consolidate) if worker else None
         yield
         if process is not None:
             process.terminate()  # an interrupted learn publishes nothing; its request is queued again next start

@@ -34,10 +34,11 @@ class _ServerGone(BaseException):
 
 def run_worker(home_root: Path, models_dir: Path | None = None, model: str | Path | None = None,
                learn_config: LearnConfig | None = None, poll_seconds: float = 1.0, until_idle: bool = False,
-               consolidate: bool = True, server_pid: int | None = None) -> None:
+               consolidate: bool = False, server_pid: int | None = None) -> None:
     """Serve the queue of the home at ``home_root`` forever (or, with ``until_idle``, until it is empty);
     ``learn_config`` for learning (default: the recipe's; forget retrains with each shard's own). When the
-    queue is idle, knowledge bases that learned something are consolidated (``consolidate``). With
+    queue is idle, knowledge bases that learned something are consolidated (``consolidate``; off by default:
+    it answers cross-document questions but cost earlier questions accuracy when measured, docs/incremental.md). With
     ``server_pid``, the worker stops when that process is no longer its parent (the server died)."""
     try:
         _serve_queue(Home(home_root, models_dir), model, learn_config, poll_seconds, until_idle, consolidate, server_pid)
@@ -122,11 +123,12 @@ def _run(brain: DualBrain, request: WorkRequest, learn_config: LearnConfig | Non
         brain.forget(request.params["document_id"])
 
 
-def start_worker_process(home: Home, model: str | Path | None = None, learn_config: LearnConfig | None = None) -> multiprocessing.Process:
+def start_worker_process(home: Home, model: str | Path | None = None, learn_config: LearnConfig | None = None,
+                         consolidate: bool = False) -> multiprocessing.Process:
     """The worker in a fresh (spawned) process: no state shared with the server but the files."""
     process = multiprocessing.get_context("spawn").Process(
         target=run_worker, args=(home.root, home.models_dir, model, learn_config),
-        kwargs={"server_pid": os.getpid()}, name="dualbrain-worker", daemon=True,
+        kwargs={"consolidate": consolidate, "server_pid": os.getpid()}, name="dualbrain-worker", daemon=True,
     )
     process.start()
     return process

@@ -14,9 +14,9 @@ def _queue_related_document(home: Home, tiny_model_dir: Path, tmp_path: Path) ->
     home.queue().enqueue("acme", "learn")
 
 
-def test_the_idle_worker_consolidates_what_it_learned(home: Home, tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_the_idle_worker_consolidates_what_it_learned_when_asked_to(home: Home, tiny_model_dir: Path, tmp_path: Path) -> None:
     _queue_related_document(home, tiny_model_dir, tmp_path)
-    run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)
+    run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True, consolidate=True)
     kb = home.open_kb("acme")
     assert [job.kind for job in kb.catalog.jobs()][-2:] == ["learn", "consolidate"]
     assert len(kb.current_version().shard_ids) == 1 and len(kb.current_version().document_ids) == 2
@@ -46,3 +46,9 @@ def test_a_worker_whose_server_died_stops_and_leaves_the_queue_to_the_next(home:
     not_our_parent = 0  # as when the server process is gone and the worker was re-parented
     run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True, server_pid=not_our_parent)
     assert [r.status for r in home.queue().list("acme")] == ["queued"]
+
+
+def test_the_worker_does_not_consolidate_by_default(home: Home, tiny_model_dir: Path, tmp_path: Path) -> None:
+    _queue_related_document(home, tiny_model_dir, tmp_path)
+    run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)
+    assert [job.kind for job in home.open_kb("acme").catalog.jobs()][-1] == "learn"
