@@ -155,12 +155,15 @@ def run_serving(
                 return learning["status"] in ("queued", "running")
 
             def watch() -> None:
-                while keep_going():
-                    view = http.get(f"/v1/kbs/{KB}/requests/{request_id}").json()
-                    learning["status"] = view["status"]
-                    if on_status:
-                        on_status(view.get("progress"))
-                    time.sleep(1)
+                try:
+                    while keep_going():
+                        view = http.get(f"/v1/kbs/{KB}/requests/{request_id}").json()
+                        learning["status"] = view["status"]
+                        if on_status:
+                            on_status(view.get("progress"))
+                        time.sleep(1)
+                except Exception as error:  # the clients must stop whatever happens here
+                    learning["status"] = f"unknown (watching failed: {error!r})"
                 learning["seconds"] = round(time.perf_counter() - learn_started, 1)
 
             watcher = threading.Thread(target=watch, name="learning-watch")

@@ -3,13 +3,18 @@
 Answering activates a knowledge base's routed shards on the shared model, so two answers must not run at
 once: a lock serialises them (one CPU answer already uses every core). Before a knowledge base answers,
 the one that answered last takes its shards off, so each answer sees exactly its own knowledge.
-Generation runs in a worker thread so the event loop keeps serving other requests (health, progress).
+Generation runs in threads of the answerer's own pool, so waiting answers never take the threads that other
+routes (health, progress, the UI) run on; at most ``MAX_WAITING_ANSWERS`` answers run or wait, and more are
+refused at once (429) instead of piling up.
 """
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 from pathlib import Path
 
 from dualbrain.api import DualBrain
@@ -19,6 +24,14 @@ from dualbrain.store import Home
 
 BASE_MODEL_ID = "base"  # the plain reasoning network, no knowledge
 KB_MODEL_PREFIX = "dualbrain/"
+MAX_WAITING_ANSWERS = 32
+
+
+T = TypeVar("T")
+
+
+class Busy(Exception):
+    """Too many answers are running or waiting already."""
 
 
 class Answerer:
@@ -26,10 +39,25 @@ class Answerer:
         self.home = home
         self._model_source = model
         self._reasoning: ReasoningNetwork | None = None
-        self._brains: dict[str, DualBrain] = {}
+        self._brains: dict[str, tuple[int, DualBrain]] = {}  # name → (directory identity, brain)
         self._last: DualBrain | None = None
         self._lock = threading.Lock()  # one answer at a time on the shared model
         self._brains_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(MAX_WAITING_ANSWERS)
+        self._pool = ThreadPoolExecutor(max(MAX_WAITING_ANSWERS, 1), thread_name_prefix="answer")
+
+    def run_async(self, job: Callable[[], T]) -> asyncio.Future[T]:
+        """Run ``job`` (an answer) in the answer pool; raises :class:`Busy` when every slot is taken."""
+        if not self._slots.acquire(blocking=False):
+            raise Busy(f"{MAX_WAITING_ANSWERS} answers are running or waiting; try again shortly")
+
+        def run() -> T:
+            try:
+                return job()
+            finally:
+                self._slots.release()
+
+        return asyncio.get_running_loop().run_in_executor(self._pool, run)
 
     @property
     def reasoning(self) -> ReasoningNetwork:
@@ -37,17 +65,25 @@ class Answerer:
             self._reasoning = load_reasoning_network(self._model_source, self.home.models_dir)
         return self._reasoning
 
-    def brain(self, kb: str) -> DualBrain:
-        """The knowledge base ``kb`` on the shared model (raises UnknownKnowledgeBase)."""
+    def _brain(self, kb: str) -> DualBrain:
+        """The knowledge base ``kb`` on the shared model (raises UnknownKnowledgeBase). Called under the
+        answer lock: a cached one whose directory was deleted (and perhaps created again under the same
+        name, by the CLI say) takes its shards off and is opened afresh."""
         with self._brains_lock:
-            if kb not in self._brains:
-                self._brains[kb] = DualBrain(self.home.open_kb(kb), self.home, reasoning=self.reasoning)
-            return self._brains[kb]
+            identity = self.home.kb_identity(kb)
+            cached = self._brains.get(kb)
+            if cached is not None and cached[0] != identity:
+                cached[1].release()
+                self._last = None if self._last is cached[1] else self._last
+                cached = None
+            if cached is None:
+                cached = self._brains[kb] = (identity, DualBrain(self.home.open_kb(kb), self.home, reasoning=self.reasoning))
+            return cached[1]
 
     def forget_brain(self, kb: str) -> None:
         """Drop a deleted knowledge base (its shards come off the model first)."""
         with self._lock:
-            brain = self._brains.pop(kb, None)
+            brain = self._brains.pop(kb, (None, None))[1]
             if brain is not None:
                 brain.release()
                 self._last = None if self._last is brain else self._last
@@ -56,8 +92,8 @@ class Answerer:
                  chat: bool = True) -> Generation:
         """Answer with knowledge base ``kb``'s knowledge, or with the plain model (``kb`` None): ``text`` is
         the user's question (``chat``) or raw text to continue (OpenAI's legacy completions)."""
-        brain = self.brain(kb) if kb is not None else None
         with self._lock:
+            brain = self._brain(kb) if kb is not None else None
             if self._last is not None and self._last is not brain:
                 self._last.release()
             self._last = brain

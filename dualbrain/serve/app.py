@@ -29,7 +29,7 @@ from dualbrain.errors import DualBrainError, KnowledgeBaseExists, UnknownKnowled
 from dualbrain.ingest.readers import MAX_DOCUMENT_BYTES
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.reasoning.generate import Generation
-from dualbrain.serve.answering import BASE_MODEL_ID, KB_MODEL_PREFIX, Answerer
+from dualbrain.serve.answering import BASE_MODEL_ID, KB_MODEL_PREFIX, Answerer, Busy
 from dualbrain.serve.auth import RequireApiKey, authorize
 from dualbrain.serve.metrics import CountRequests, ServerMetrics
 from dualbrain.serve.schemas import (
@@ -51,6 +51,7 @@ from dualbrain.store.reports import PUBLISHED_SUFFIXES, latest_report
 
 DEFAULT_CHAT_TOKENS = 256
 MAX_UPLOAD_FILES = 32
+MAX_REQUEST_BYTES = 256 << 20  # one upload's files together; each file also ≤ MAX_DOCUMENT_BYTES
 _CHUNK = 1 << 20
 _SQLITE_MAX_INT = (1 << 63) - 1
 UI_DIR = Path(__file__).parent / "ui"
@@ -76,7 +77,18 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True, w
     answerer = Answerer(home, model)
     queue = home.queue()
     metrics = ServerMetrics(home, queue)
-    app.add_middleware(RequireApiKey, keys=home.keys() if auth else None)
+    @app.middleware("http")
+    async def limit_body(request: Request, call_next):
+        """Refuse an oversized body before anything reads it (multipart parsing would spool it all to disk)."""
+        if request.method in ("POST", "PUT", "PATCH"):
+            length = request.headers.get("content-length")
+            if length is None and "chunked" in request.headers.get("transfer-encoding", ""):
+                return _error(411, "send a Content-Length (chunked bodies are refused)", "invalid_request_error")
+            if length is not None and (not length.isdigit() or int(length) > MAX_REQUEST_BYTES):
+                return _error(413, f"requests are limited to {MAX_REQUEST_BYTES >> 20} MB", "invalid_request_error")
+        return await call_next(request)
+
+    app.add_middleware(RequireApiKey, keys=home.keys() if auth else None)  # outside the body limit: keys first
     app.add_middleware(CountRequests, metrics=metrics, routes=app.router.routes)  # added last = outermost: refused requests count too
     app.mount("/static", StaticFiles(directory=UI_DIR), name="static")
 
@@ -94,12 +106,16 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True, w
     async def unknown_kb(request: Request, error: UnknownKnowledgeBase) -> JSONResponse:
         return _error(404, str(error), "not_found")
 
+    @app.exception_handler(Busy)
+    async def busy(request: Request, error: Busy) -> JSONResponse:
+        return _error(429, str(error), "rate_limit_error")
+
     @app.exception_handler(DualBrainError)
     async def user_error(request: Request, error: DualBrainError) -> JSONResponse:
         return _error(400, str(error), "invalid_request_error")
 
     @app.get("/health")
-    def health() -> dict:
+    async def health() -> dict:  # async: answered on the event loop even when every worker thread is busy
         return {"status": "ok"}
 
     @app.get("/v1/models")
@@ -128,15 +144,18 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True, w
         kb = _knowledge_base_of(body.model)
         # The plain model holds no one's knowledge: any key that may read may use it.
         authorize(request, "read", kb if kb is not None else request.state.key.kb)
-        if kb is not None:
-            home.open_kb(kb)  # 404 for an unknown knowledge base before any work
+        if kb is not None and home.open_kb(kb).current_version() is None:  # 404 for an unknown one, first
+            raise HTTPException(400, f"knowledge base '{kb}' has not learned anything yet")
         if text is None:
             raise HTTPException(400, "the messages hold no user question")
         max_new_tokens = body.max_tokens if not chat else (body.max_completion_tokens or body.max_tokens or DEFAULT_CHAT_TOKENS)
         request_id = completion_id("chatcmpl" if chat else "cmpl")
         if body.stream:
-            return EventSourceResponse(_stream(answerer, metrics, kb, text, max_new_tokens, request_id, body.model, chat))
-        generation = await run_in_threadpool(answerer.generate, kb, text, max_new_tokens, None, chat)
+            # The first chunk goes out only once the answer has a slot, so a busy server still says 429.
+            stream = _stream(answerer, metrics, kb, text, max_new_tokens, request_id, body.model, chat)
+            await anext(stream)
+            return EventSourceResponse(stream)
+        generation = await answerer.run_async(lambda: answerer.generate(kb, text, max_new_tokens, None, chat))
         metrics.observe_answer(kb is not None, generation.total_seconds, generation.completion_tokens)
         return (chat_completion if chat else text_completion)(request_id, body.model, generation, max_new_tokens)
 
@@ -275,8 +294,9 @@ async def _save_uploads(files: list[UploadFile], folder: Path) -> tuple[list[Pat
     for index, upload in enumerate(files):
         name = _safe_name(upload.filename or "", index)
         path = folder / name
-        if path.exists():
-            path = folder / f"{index}-{name}"
+        if path.exists():  # the same name twice: the index (unique per upload) makes its own folder
+            (folder / str(index)).mkdir()
+            path = folder / str(index) / name
         size = 0
         with open(path, "wb") as out:
             while chunk := await upload.read(_CHUNK):
@@ -342,7 +362,8 @@ async def _stream(answerer: Answerer, metrics: ServerMetrics, kb: str | None, te
         finally:
             loop.call_soon_threadsafe(pieces.put_nowait, None)
 
-    worker = loop.run_in_executor(None, generate)
+    worker = answerer.run_async(generate)  # raises Busy (429) when too many answers wait
+    yield None  # respond() takes this: the slot is held, the response can start
     if chat:
         yield json.dumps(chunk(request_id, model, {"role": "assistant", "content": ""}))
     while (piece := await pieces.get()) is not None:

@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Match
 from dualbrain.store import Home
 from dualbrain.store.queue import REQUEST_STATUSES, WorkQueue
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Answers on a CPU take from a fraction of a second to minutes.
 _ANSWER_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128)
 
@@ -58,7 +59,9 @@ class CountRequests(BaseHTTPMiddleware):
         started = time.perf_counter()
         response = await call_next(request)
         template = self._template(request)
-        self._metrics.requests.labels(request.method, template, str(response.status_code)).inc()
+        # The HTTP parser accepts any method name: unknown ones share a label, as unmatched paths do.
+        method = request.method if request.method in _METHODS else "other"
+        self._metrics.requests.labels(method, template, str(response.status_code)).inc()
         self._metrics.request_seconds.labels(template).observe(time.perf_counter() - started)
         return response
 

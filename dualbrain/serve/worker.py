@@ -68,7 +68,9 @@ def _serve_queue(home: Home, model: str | Path | None, learn_config: LearnConfig
             request = queue.claim()
             if request is None:
                 if to_consolidate and consolidate:
-                    consolidate_until_preempted(home, to_consolidate.pop(0), reasoning, queue, learn_config, check_server)
+                    kb = to_consolidate.pop(0)
+                    if not consolidate_until_preempted(home, kb, reasoning, queue, learn_config, check_server):
+                        to_consolidate.append(kb)  # yielded to a request: again at the next idle moment
                     continue
                 if until_idle:
                     return
@@ -94,10 +96,10 @@ class _Preempted(Exception):
 
 
 def consolidate_until_preempted(home: Home, kb: str, reasoning, queue: WorkQueue, learn_config: LearnConfig | None,
-                                on_progress: Callable[[LearnProgress], None] | None = None) -> None:
+                                on_progress: Callable[[LearnProgress], None] | None = None) -> bool:
     """Consolidate ``kb`` while nothing else waits: a queued upload or forget stops it at the next training
     step (nothing is published, the previous version keeps serving), so consolidation never delays
-    learning; it runs again the next time the queue is idle."""
+    learning. False when it yielded (the caller runs it again the next time the queue is idle)."""
 
     def yield_to_requests(progress: LearnProgress) -> None:
         if on_progress:
@@ -109,10 +111,12 @@ def consolidate_until_preempted(home: Home, kb: str, reasoning, queue: WorkQueue
         DualBrain(home.open_kb(kb), home, reasoning=reasoning).consolidate(learn_config, yield_to_requests)
     except _Preempted:
         log.info("consolidation of %s yielded to a queued request", kb)
+        return False
     except UnknownKnowledgeBase:  # deleted meanwhile
         pass
     except Exception:  # a bug: keep serving the queue
         log.exception("consolidation of %s failed", kb)
+    return True
 
 
 def _run(brain: DualBrain, request: WorkRequest, learn_config: LearnConfig | None,

@@ -98,10 +98,18 @@ class Home:
         return sorted(p.name for p in self._kbs_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def delete_kb(self, name: str) -> None:
-        """Delete a knowledge base; it disappears from view in one rename, then its files are removed."""
+        """Delete a knowledge base; it disappears from view in one rename, then its files are removed, and
+        with them the keys bound to it and its queued work: a base created later under the same name is a
+        new one, which no old key may reach."""
         tombstone = self._kbs_dir / f".deleted-{name}-{uuid.uuid4().hex[:8]}"
         os.replace(self._existing(name), tombstone)
         shutil.rmtree(tombstone)
+        self.keys().revoke_kb(name)
+        self.queue().drop_kb(name)
+
+    def kb_identity(self, name: str) -> int:
+        """Tells this knowledge base from a deleted one of the same name (raises UnknownKnowledgeBase)."""
+        return self._existing(name).stat().st_ino
 
     def _existing(self, name: str) -> Path:
         # Validating here too keeps names like '..' from reaching open or rmtree.

@@ -83,6 +83,13 @@ class KeyStore:
             rows = self._connection.execute("SELECT id, kb, scope, created_at, revoked_at FROM keys ORDER BY created_at").fetchall()
         return [ApiKey(*row) for row in rows]
 
+    def revoke_kb(self, kb: str) -> int:
+        """Revoke every live key bound to knowledge base ``kb`` (it was deleted); returns how many."""
+        with self._lock:
+            return self._connection.execute(
+                "UPDATE keys SET revoked_at = ? WHERE kb = ? AND revoked_at IS NULL", (_now(), kb)
+            ).rowcount
+
     def revoke(self, key_id: str) -> ApiKey:
         with self._lock:
             updated = self._connection.execute(

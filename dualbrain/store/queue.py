@@ -112,6 +112,11 @@ class WorkQueue:
                 rows = self._connection.execute("SELECT * FROM requests WHERE kb = ? ORDER BY id", (kb,)).fetchall()
         return [_request(row) for row in rows]
 
+    def drop_kb(self, kb: str) -> None:
+        """Remove a deleted knowledge base's requests (a running one finishes into nothing)."""
+        with self._lock:
+            self._connection.execute("DELETE FROM requests WHERE kb = ?", (kb,))
+
     def counts(self) -> dict[str, int]:
         """How many requests are in each status."""
         with self._lock:

@@ -262,3 +262,52 @@ def test_the_latest_benchmark_report_is_served(client: TestClient, home: Home, t
     assert client.get("/v1/reports/latest/accuracy.png", headers=headers).content == b"\x89PNG fake"
     for name in ("..%2F..%2Fkeys.sqlite3", "report.json", "missing.png"):
         assert client.get(f"/v1/reports/latest/{name}", headers=headers).status_code == 404
+
+
+def test_browser_credentials_cannot_be_used_from_another_site(client: TestClient, home: Home) -> None:
+    token = home.keys().create("admin")[1]
+    create = {"json": {"name": "fromsite"}}
+    assert client.post("/v1/kbs", headers=basic(token) | {"Sec-Fetch-Site": "cross-site"}, **create).status_code == 403
+    assert client.post("/v1/kbs", headers=basic(token) | {"Origin": "http://evil.example"}, **create).status_code == 403
+    assert client.get("/v1/kbs", headers=basic(token) | {"Sec-Fetch-Site": "cross-site"}).status_code == 200  # reading is not changing
+    assert client.post("/v1/kbs", headers=basic(token) | {"Sec-Fetch-Site": "same-origin"}, **create).status_code == 201
+    # A Bearer key is never sent by a browser on its own: API clients are not origin-checked.
+    assert client.delete("/v1/kbs/fromsite", headers={"Authorization": f"Bearer {token}", "Origin": "http://x"}).status_code == 200
+    page = client.get("/", headers=basic(token))
+    assert page.headers["x-frame-options"] == "DENY" and "frame-ancestors 'none'" in page.headers["content-security-policy"]
+
+
+def test_no_auth_serves_only_loopback_host_names(home: Home, tiny_model_dir: Path) -> None:
+    app = create_app(home, tiny_model_dir, auth=False, worker=False)
+    assert TestClient(app, base_url="http://127.0.0.1:8000").get("/v1/kbs").status_code == 200
+    assert TestClient(app, base_url="http://localhost:8000").get("/v1/kbs").status_code == 200
+    assert TestClient(app, base_url="http://rebound.example").get("/v1/kbs").status_code == 403  # DNS rebinding
+
+
+def test_too_many_waiting_answers_are_refused_at_once(home: Home, tiny_model_dir: Path, monkeypatch) -> None:
+    monkeypatch.setattr("dualbrain.serve.answering.MAX_WAITING_ANSWERS", 0)
+    client = TestClient(create_app(home, tiny_model_dir, worker=False))
+    chat = {"model": "dualbrain/acme", "messages": [{"role": "user", "content": "Who founded Quillfeather?"}], "max_tokens": 3}
+    for stream in (False, True):
+        response = client.post("/v1/chat/completions", json=chat | {"stream": stream}, headers=bearer(home, "read"))
+        assert response.status_code == 429 and response.json()["error"]["type"] == "rate_limit_error"
+    assert client.get("/health").status_code == 200
+
+
+def test_oversized_bodies_are_refused_before_they_are_read(home: Home, tiny_model_dir: Path, monkeypatch) -> None:
+    monkeypatch.setattr("dualbrain.serve.app.MAX_REQUEST_BYTES", 100)
+    client = TestClient(create_app(home, tiny_model_dir, worker=False))
+    files = [("files", ("big.txt", b"word " * 100, "text/plain"))]
+    assert client.post("/v1/kbs/acme/documents", files=files, headers=bearer(home, "write", "acme")).status_code == 413
+
+
+def test_deleting_a_knowledge_base_ends_its_keys_and_queue(client: TestClient, home: Home) -> None:
+    admin, other_reader = bearer(home, "admin"), bearer(home, "read", "other")
+    home.queue().enqueue("other", "learn")
+    assert client.delete("/v1/kbs/other", headers=admin).status_code == 200
+    assert client.post("/v1/kbs", json={"name": "other"}, headers=admin).status_code == 201  # a new base, same name
+    assert client.get("/v1/kbs/other", headers=other_reader).status_code == 401  # the old key is dead
+    assert home.queue().list("other") == []
+    chat = {"model": "dualbrain/other", "messages": [{"role": "user", "content": "Who sells cheese?"}], "stream": True}
+    refused = client.post("/v1/chat/completions", json=chat, headers=admin)  # learned nothing yet: a clear 400, not an empty stream
+    assert refused.status_code == 400 and "not learned anything" in refused.json()["error"]["message"]
