@@ -279,8 +279,10 @@ class DualBrain:
         return self.kb.catalog.versions()
 
     def rollback(self, version_id: str) -> VersionRecord:
-        """Serve the kept version ``version_id`` again (the next learn builds on it)."""
-        return self.kb.rollback(version_id)
+        """Serve the kept version ``version_id`` again (the next learn builds on it). Refused while a job
+        runs: its publish, planned on the version serving now, would silently undo the rollback."""
+        with self.kb.job_lock(wait=False):
+            return self.kb.rollback(version_id)
 
     def _current_shards(self, version: VersionRecord | None) -> dict[str, list[str]]:
         if version is None:

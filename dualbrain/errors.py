@@ -45,3 +45,7 @@ class NothingToLearn(DualBrainError):
 
 class UnknownKey(DualBrainError):
     """No API key has that id."""
+
+
+class JobRunning(DualBrainError):
+    """A learn, forget or consolidation holds the knowledge base; the request would race it."""

@@ -25,7 +25,7 @@ from sse_starlette.sse import EventSourceResponse
 from starlette.concurrency import run_in_threadpool
 
 from dualbrain.api import DualBrain
-from dualbrain.errors import DualBrainError, KnowledgeBaseExists, UnknownKnowledgeBase
+from dualbrain.errors import DualBrainError, JobRunning, KnowledgeBaseExists, UnknownKnowledgeBase
 from dualbrain.ingest.readers import MAX_DOCUMENT_BYTES
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.reasoning.generate import Generation
@@ -109,6 +109,10 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True, w
     @app.exception_handler(Busy)
     async def busy(request: Request, error: Busy) -> JSONResponse:
         return _error(429, str(error), "rate_limit_error")
+
+    @app.exception_handler(JobRunning)
+    async def job_running(request: Request, error: JobRunning) -> JSONResponse:
+        return _error(409, str(error), "conflict")
 
     @app.exception_handler(DualBrainError)
     async def user_error(request: Request, error: DualBrainError) -> JSONResponse:

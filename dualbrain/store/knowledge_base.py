@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dualbrain.errors import DualBrainError
+from dualbrain.errors import DualBrainError, JobRunning
 from dualbrain.store.atomic import atomic_write_text, fsync_dir
 from dualbrain.store.catalog import Catalog, DocumentRecord, VersionRecord
 
@@ -202,12 +202,17 @@ class KnowledgeBase:
                 shutil.rmtree(path, ignore_errors=True)
 
     @contextmanager
-    def job_lock(self) -> Iterator[None]:
-        """Held for a whole learn or forget: plans are made from the current version and must still hold
-        when they are published, and staged work must not be swept away by another process."""
+    def job_lock(self, wait: bool = True) -> Iterator[None]:
+        """Held for a whole learn, forget or consolidation: plans are made from the current version and must
+        still hold when they are published, and staged work must not be swept away by another process.
+        ``wait=False`` raises :class:`JobRunning` instead of waiting for a running job."""
         fd = os.open(self.root / ".job-lock", os.O_RDWR | os.O_CREAT, 0o666)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+            except BlockingIOError:
+                raise JobRunning(f"knowledge base '{self.name}' is learning, forgetting or consolidating; "
+                                 "try again when it has finished") from None
             yield
         finally:
             os.close(fd)

@@ -311,3 +311,16 @@ def test_deleting_a_knowledge_base_ends_its_keys_and_queue(client: TestClient, h
     chat = {"model": "dualbrain/other", "messages": [{"role": "user", "content": "Who sells cheese?"}], "stream": True}
     refused = client.post("/v1/chat/completions", json=chat, headers=admin)  # learned nothing yet: a clear 400, not an empty stream
     assert refused.status_code == 400 and "not learned anything" in refused.json()["error"]["message"]
+
+
+def test_rollback_is_refused_while_a_job_holds_the_knowledge_base(client: TestClient, home: Home, tmp_path: Path,
+                                                                  tiny_model_dir: Path) -> None:
+    kb = home.open_kb("acme")
+    (tmp_path / "more.md").write_text("Edda Vrankel also founded the Marrowgate Kite Club in 1992.\n")
+    DualBrain.open("acme", home=home, model=tiny_model_dir).learn([tmp_path / "more.md"], FAST)
+    writer = bearer(home, "write", "acme")
+    with kb.job_lock():  # a learn is publishing: a rollback now would be undone by it
+        refused = client.post("/v1/kbs/acme/rollback", json={"version": "v0001"}, headers=writer)
+    assert refused.status_code == 409 and "try again" in refused.json()["error"]["message"]
+    assert kb.current_version().id == "v0002"
+    assert client.post("/v1/kbs/acme/rollback", json={"version": "v0001"}, headers=writer).json() == {"current_version": "v0001"}
