@@ -66,8 +66,12 @@ class CountRequests(BaseHTTPMiddleware):
         return response
 
     def _template(self, request: Request) -> str:
-        """The matched route's path template; a request refused before routing (401) is matched here.
-        Unmatched paths share one label: a scanner's random paths must not grow the label set."""
+        """The matched route's path template; a request refused before routing (401) is matched here, the
+        rest reuse the router's match. Unmatched paths share one label: a scanner's random paths must not
+        grow the label set."""
+        routed = request.scope.get("route")
+        if routed is not None:
+            return getattr(routed, "path", "unmatched")
         for route in self._routes:
             if route.matches(request.scope)[0] != Match.NONE:
                 return getattr(route, "path", "unmatched")
