@@ -8,6 +8,7 @@ same seed and data produce the same weights.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from collections import Counter
@@ -143,6 +144,35 @@ def target_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch
     return F.cross_entropy(logits.float(), labels[:, 1:][predicts_target[:, :-1]])
 
 
+def training_copy(base: PreTrainedModel, settings: TrainSettings, device: torch.device) -> PreTrainedModel:
+    """The frozen base laid out for the fastest training step; a copy, so the shared base is never changed.
+
+    Two changes, each measured on the 2-core CPU (docs/recipe.md, "Speed of the training loop"):
+    - Under bf16 autocast every frozen matmul weight is cast to bf16 anew on every forward pass (autocast
+      caches casts of trainable weights only). The copy keeps its linear layers' weights in bf16 once; the
+      embeddings and norms stay as they are, so the residual stream keeps its precision and the matmuls see
+      exactly the operands they saw before.
+    - On CPU, eager attention: for short chat examples PyTorch's CPU SDPA kernel (its backward above all)
+      is slower than the plain matmul-softmax path.
+    Returns ``base`` itself when neither change applies (e.g. a bf16 model on a GPU).
+    """
+    linears = [module for module in base.modules() if isinstance(module, torch.nn.Linear)]
+    cast = settings.bf16 and any(module.weight.dtype != torch.bfloat16 for module in linears)
+    eager = device.type == "cpu" and base.config._attn_implementation != "eager"
+    if not (cast or eager):
+        return base
+    fast = copy.deepcopy(base)
+    if cast:
+        for module in fast.modules():
+            if isinstance(module, torch.nn.Linear):
+                # A new parameter per module: casting in place would also cast a tied input embedding.
+                for name, parameter in list(module.named_parameters(recurse=False)):
+                    setattr(module, name, torch.nn.Parameter(parameter.detach().to(torch.bfloat16), requires_grad=False))
+    if eager:
+        fast.set_attn_implementation("eager")
+    return fast
+
+
 # Called after each epoch with the epoch number and the model (knowledge attached, eval mode).
 EpochHook = Callable[[int, torch.nn.Module], None]
 
@@ -165,7 +195,7 @@ def train_knowledge(
     on_progress: Callable[[LearnProgress], None] | None = None,
     on_epoch_end: EpochHook | None = None,
 ) -> tuple[torch.nn.Module, TrainResult, Accelerator]:
-    """Attach fresh knowledge weights to ``base`` and fit them to ``examples``.
+    """Attach fresh knowledge weights to (a training copy of) ``base`` and fit them to ``examples``.
 
     Returns the (unwrapped) model with knowledge attached, the run's figures, and the accelerator (the
     caller saves on the main process only). ``on_epoch_end(epoch, model)`` runs on the main process after
@@ -177,7 +207,7 @@ def train_knowledge(
     # it always gets the same arguments and bf16 is applied here with autocast, per run.
     accelerator = Accelerator()
     set_seed(settings.seed)
-    model = network.trainable(base)
+    model = network.trainable(training_copy(base, settings, accelerator.device))
     model.train()
     rows = [tokenize_example(example, tokenizer, settings.max_tokens) for example in examples]
     # A prompt that fills the whole budget leaves nothing to learn (and an all-ignored batch has a NaN loss).

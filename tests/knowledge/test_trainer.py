@@ -7,7 +7,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from dualbrain.knowledge.signals import TrainingExample
 from dualbrain.knowledge.network import LoraKnowledge, LoraSettings
-from dualbrain.knowledge.trainer import IGNORE_INDEX, TrainSettings, _collate, target_loss, tokenize_example, train_knowledge
+from dualbrain.knowledge.trainer import (
+    IGNORE_INDEX, TrainSettings, _collate, target_loss, tokenize_example, train_knowledge, training_copy,
+)
 
 
 def test_target_loss_equals_the_full_model_loss(tiny_model_dir: Path) -> None:
@@ -37,3 +39,22 @@ def test_epoch_hook_sees_each_epoch_in_eval_mode(tiny_model_dir: Path) -> None:
         on_epoch_end=lambda epoch, m: seen.append((epoch, m.training)),
     )
     assert seen == [(1, False), (2, False)] and result.steps == 4
+
+
+def test_training_copy_is_faster_layout_of_the_same_function(tiny_model_dir: Path) -> None:
+    """bf16 linear weights + eager attention give the bf16-autocast loss of the shared base, which stays fp32."""
+    base = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    base.lm_head.weight = base.get_input_embeddings().weight  # tied, as in SmolLM2
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    examples = [
+        TrainingExample("cloze", "d", "Who founded Quillfeather?", "Edda Vrankel founded Quillfeather in 1987."),
+        TrainingExample("passage", "d", "", "Quillfeather builds gliders in Marrowgate."),
+    ]
+    batch = _collate(tokenizer.pad_token_id)([tokenize_example(e, tokenizer, 256) for e in examples])
+    attention = base.config._attn_implementation
+    fast = training_copy(base, TrainSettings(bf16=True), torch.device("cpu"))
+    assert fast is not base and fast.config._attn_implementation == "eager"
+    assert {p.dtype for p in base.parameters()} == {torch.float32} and base.config._attn_implementation == attention
+    assert fast.get_input_embeddings().weight.dtype == torch.float32  # the residual stream keeps its precision
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        assert torch.allclose(target_loss(fast, batch), target_loss(base, batch), atol=2e-2)
