@@ -25,6 +25,7 @@ from torch import nn
 from dualbrain.errors import DualBrainError, IncompatibleKnowledge, IngestError, NothingToLearn, UnknownKnowledgeBase
 from dualbrain.ingest import collect_files, extract
 from dualbrain.knowledge.composition import AttachedShards
+from dualbrain.knowledge.export import export_peft
 from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, learn_documents, read_manifest
 from dualbrain.knowledge.router import RoutingSettings, ShardRouter
 from dualbrain.knowledge.sharding import plan_consolidation, plan_shards
@@ -283,6 +284,19 @@ class DualBrain:
         runs: its publish, planned on the version serving now, would silently undo the rollback."""
         with self.kb.job_lock(wait=False):
             return self.kb.rollback(version_id)
+
+    def export(self, out_dir: Path) -> dict:
+        """Write the serving version's shards as plain PEFT adapters into ``out_dir`` (``knowledge/export.py``).
+        Refused while a job runs: its publish may prune the shards being copied."""
+        with self.kb.job_lock(wait=False):
+            version = self.kb.current_version()
+            if version is None:
+                raise DualBrainError(f"knowledge base '{self.kb.name}' has not learned anything yet; nothing to export")
+            shard_dirs = self._shard_dirs(list(version.shard_ids))
+            base_model = read_manifest(next(iter(shard_dirs.values())))["base_model"]
+            description = {"knowledge_base": self.kb.name, "version": version.id, "base_model": base_model,
+                           "base_identity": version.base_identity}
+            return export_peft(shard_dirs, Path(out_dir), description)
 
     def _current_shards(self, version: VersionRecord | None) -> dict[str, list[str]]:
         if version is None:

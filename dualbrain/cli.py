@@ -27,6 +27,7 @@ from rich.table import Table
 from dualbrain.api import ANSWER_MODES, DEFAULT_KEEP_VERSIONS, RETRIEVERS, DualBrain, IngestReport, LearnReport
 from dualbrain.bench.changes import ChangesConfig, changes_markdown, run_changes
 from dualbrain.bench.growth import GrowthConfig, growth_markdown, run_growth
+from dualbrain.bench.perf import PerfConfig, perf_markdown, run_perf
 from dualbrain.bench.report import to_markdown, write_report
 from dualbrain.bench.runner import DATASETS, SYSTEMS, BenchConfig, run_bench
 from dualbrain.bench.serving import ServingConfig, run_serving, serving_markdown
@@ -329,6 +330,22 @@ def forget(
 
 
 @app.command()
+def export(
+    kb: KbOption,
+    out_dir: Annotated[Path, typer.Option("--out", help="New folder for the adapters and export.json.")],
+    format: Annotated[str, typer.Option("--format", help="peft: each shard as a PEFT LoRA adapter (vLLM --lora-modules, "
+                                        "plain PEFT) and all shards combined into one.")] = "peft",
+    home: HomeOption = None,
+) -> None:
+    """Export the serving knowledge version for other serving engines."""
+    if format != "peft":
+        raise DualBrainError(f"unknown export format {format!r}; available: peft")
+    exported = _brain(kb, home).export(out_dir)
+    out.print(f"exported {exported['version']} of {kb} ({len(exported['shards'])} shards, and all of them combined in "
+              f"{out_dir / exported['combined_adapter']}) to {out_dir}")
+
+
+@app.command()
 def ask(
     kb: KbOption,
     question: Annotated[Optional[str], typer.Argument(help="The question.")] = None,
@@ -459,6 +476,9 @@ def bench(
     serving: Annotated[bool, typer.Option("--serving", help="Instead: --clients parallel chats against the server while its "
                                           "worker learns an upload and publishes it (latency, errors, versions).")] = False,
     clients: Annotated[int, typer.Option("--clients", min=1, help="Chat clients for --serving.")] = ServingConfig.clients,
+    perf: Annotated[bool, typer.Option("--perf", help="Instead: learning tokens/s of a naive PEFT loop, each speed lever, "
+                                       "dualbrain and the hardware ceiling on --docs organisations; decoding tokens/s with "
+                                       "and without knowledge (see docs/scaling.md).")] = False,
     model: ModelOption = None,
     home: HomeOption = None,
 ) -> None:
@@ -466,7 +486,7 @@ def bench(
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DualBrainError(f"{out_dir} is not empty; choose a new --out folder")
     learn_config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed))
-    if changes or growth or serving:
+    if changes or growth or serving or perf:
         try:
             if changes:
                 _bench_changes(ChangesConfig(organisations, seed, reference=reference), out_dir, model, learn_config, home)
@@ -474,6 +494,8 @@ def bench(
                 _bench_growth(GrowthConfig(_sizes(growth), seed=seed), out_dir, model, learn_config, home)
             if serving:
                 _bench_serving(ServingConfig(clients, seed), out_dir, model, learn_config, home)
+            if perf:
+                _bench_perf(PerfConfig(organisations, seed=seed), out_dir, model, learn_config, home)
         except ValueError as error:
             raise DualBrainError(str(error)) from None
         return
@@ -522,6 +544,12 @@ def _bench_serving(config: ServingConfig, out_dir: Path, model: Path | None, lea
         report = run_serving(config, out_dir / "serving", model, learn_config, Home(home).models_dir,
                              on_progress=_show_learning(show), on_status=learning)
     _write_bench(out_dir, "serving", report, serving_markdown(report))
+
+
+def _bench_perf(config: PerfConfig, out_dir: Path, model: Path | None, learn_config: LearnConfig, home: Path | None) -> None:
+    with out.status("measuring") as status:
+        report = run_perf(config, model, learn_config, Home(home).models_dir, on_row=lambda row: status.update(f"measuring: {row}"))
+    _write_bench(out_dir, "perf", report, perf_markdown(report))
 
 
 def _write_bench(out_dir: Path, name: str, report: dict, markdown: str) -> None:

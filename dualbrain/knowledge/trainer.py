@@ -115,6 +115,15 @@ def tokenize_example(
     return {"input_ids": input_ids, "labels": labels}
 
 
+def training_rows(
+    examples: list[TrainingExample], tokenizer: PreTrainedTokenizerBase, max_tokens: int
+) -> list[dict[str, list[int]]]:
+    """The tokenized examples that have a target left to learn within ``max_tokens``."""
+    rows = [tokenize_example(example, tokenizer, max_tokens) for example in examples]
+    # A prompt that fills the whole budget leaves nothing to learn (and an all-ignored batch has a NaN loss).
+    return [row for row in rows if any(label != IGNORE_INDEX for label in row["labels"])]
+
+
 def _collate(pad_id: int) -> Callable[[list[dict[str, list[int]]]], dict[str, torch.Tensor]]:
     def collate(rows: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
         width = max(len(row["input_ids"]) for row in rows)
@@ -209,9 +218,7 @@ def train_knowledge(
     set_seed(settings.seed)
     model = network.trainable(training_copy(base, settings, accelerator.device))
     model.train()
-    rows = [tokenize_example(example, tokenizer, settings.max_tokens) for example in examples]
-    # A prompt that fills the whole budget leaves nothing to learn (and an all-ignored batch has a NaN loss).
-    rows = [row for row in rows if any(label != IGNORE_INDEX for label in row["labels"])]
+    rows = training_rows(examples, tokenizer, settings.max_tokens)
     # Batches of similar lengths: with random batches half of every forward pass was padding (chat turns
     # are short, passages long). The order stays random across and within epochs.
     sampler = LengthGroupedSampler(

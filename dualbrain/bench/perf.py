@@ -1,0 +1,230 @@
+"""`dualbrain bench --perf`: learning and serving speed, measured side by side in one run.
+
+**Learning.** One epoch over the same training examples (the views `learn` makes of the fictional
+organisations' documents), each row with a fresh knowledge network of the same shape, same batch size,
+same learning rate:
+
+* ``naive`` — what a PEFT + Hugging Face user writes first: shuffled batches padded to the longest row,
+  the model's own loss (logits at every position), fp32, the model's default attention;
+* one row per lever, each adding one to the row above: bf16 autocast, length-grouped batches, logits
+  only where a target token is predicted;
+* ``dualbrain`` — ``train_knowledge`` exactly as ``dualbrain learn`` runs it (all of the above, plus the
+  training copy of the frozen base: bf16 weights stored once, eager attention on CPU);
+* ``ceiling`` — the dualbrain training step on dense rows of ``max_tokens`` real tokens with the same
+  share of target positions: no padding, no short rows, no data loading. What the hardware gives for this
+  adapter; the loop's share of it is what its batching and bookkeeping cost.
+
+Throughput counts real (non-padding) tokens, so every row is credited for the same work.
+
+**Serving.** Greedy decoding, one prompt at a time (a chat), of the same prompts for the same number of
+new tokens: the plain base model, the base with a knowledge shard attached as an unmerged adapter (how
+dualbrain answers), and a copy with the adapter merged into its weights.
+
+Peak resident memory of the process is reported after each part.
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import resource
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+from torch.utils.data import DataLoader, RandomSampler
+from transformers.trainer_pt_utils import LengthGroupedSampler
+
+from dualbrain.bench.fictional import generate_corpus
+from dualbrain.knowledge.network import LoraKnowledge
+from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.signals import build_signals
+from dualbrain.knowledge.trainer import (
+    IGNORE_INDEX, TrainSettings, _collate, target_loss, train_knowledge, training_copy, training_rows,
+)
+from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
+from dualbrain.reasoning.prompting import question_prompt
+
+# The learning rows below naive, in order; each adds its lever to the row above.
+LEVERS = ("bf16 autocast", "length-grouped batches", "logits at targets only")
+
+
+@dataclass(frozen=True)
+class PerfConfig:
+    organisations: int = 2  # fictional organisations whose documents make the training examples
+    prompts: int = 6  # prompts decoded per serving row
+    new_tokens: int = 48  # tokens generated per prompt (always all of them)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.organisations < 1 or self.prompts < 1 or self.new_tokens < 1:
+            raise ValueError("--perf needs at least 1 organisation, 1 prompt and 1 new token")
+
+
+def run_perf(
+    config: PerfConfig,
+    model: str | Path | None,
+    learn_config: LearnConfig,
+    models_dir: Path,
+    on_row: Callable[[str], None] | None = None,
+) -> dict:
+    """Measure every learning and serving row (module docstring); ``on_row(name)`` before each."""
+    reasoning = load_reasoning_network(model, models_dir)
+    corpus = generate_corpus(config.organisations, seed=config.seed)
+    settings = replace(learn_config.train, epochs=1, min_steps=0)
+    examples = build_signals(list(corpus.documents.items()), reasoning.tokenizer, settings.max_tokens, settings.seed)
+    rows = training_rows(examples, reasoning.tokenizer, settings.max_tokens)
+    network = LoraKnowledge(learn_config.lora)
+    announce = on_row or (lambda name: None)
+
+    learning = []
+    for levers in range(len(LEVERS) + 1):
+        name = "naive" if levers == 0 else f"+ {LEVERS[levers - 1]}"
+        announce(name)
+        learning.append({"row": name, **_reference_epoch(reasoning, network, rows, settings, set(LEVERS[:levers]))})
+    announce("dualbrain")
+    trained, result, _ = train_knowledge(reasoning.model, reasoning.tokenizer, network, examples, settings)
+    learning.append({"row": "dualbrain", "tokens": result.tokens_trained, "steps": result.steps,
+                     "seconds": round(result.seconds, 2)})
+    with tempfile.TemporaryDirectory() as folder:
+        network.save(trained, Path(folder), reasoning.name)
+        network.detach(trained)
+        announce("ceiling")
+        learning.append({"row": "ceiling", **_ceiling(reasoning, network, rows, settings)})
+        learning_rss = _peak_rss_mb()
+        serving = _serving(reasoning, network, Path(folder), [q.question for q in corpus.questions], config, announce)
+    naive, ceiling = learning[0], learning[-1]
+    for row in learning:
+        row["tokens_per_second"] = round(row["tokens"] / row["seconds"], 1)
+        row["x_naive"] = round(row["tokens_per_second"] / (naive["tokens"] / naive["seconds"]), 2)
+        row["share_of_ceiling"] = round(row["tokens_per_second"] / (ceiling["tokens"] / ceiling["seconds"]), 2)
+    for row in serving:
+        row["x_base"] = round(row["tokens_per_second"] / serving[0]["tokens_per_second"], 3)
+    return {
+        "config": asdict(config),
+        "base_model": reasoning.name,
+        "train_settings": settings.to_dict(),
+        "examples": len(rows),
+        "device": str(reasoning.model.device),
+        "threads": torch.get_num_threads(),
+        "learning": learning,
+        "serving": serving,
+        "peak_rss_mb": {"after_learning": learning_rss, "after_serving": _peak_rss_mb()},
+    }
+
+
+def _reference_epoch(
+    reasoning: ReasoningNetwork, network: LoraKnowledge, rows: list[dict], settings: TrainSettings, levers: set[str]
+) -> dict:
+    """One epoch of a plain PEFT loop on the shared base, with the chosen ``levers`` switched on."""
+    generator = torch.Generator().manual_seed(settings.seed)
+    if "length-grouped batches" in levers:
+        lengths = [len(row["input_ids"]) for row in rows]
+        sampler = LengthGroupedSampler(settings.batch_size, lengths=lengths, generator=generator)
+    else:
+        sampler = RandomSampler(rows, generator=generator)
+    loader = DataLoader(rows, settings.batch_size, sampler=sampler, collate_fn=_collate(reasoning.tokenizer.pad_token_id))
+    model = network.trainable(reasoning.model)
+    try:
+        return _timed_epoch(model, list(loader), settings, "bf16 autocast" in levers, "logits at targets only" in levers)
+    finally:
+        network.detach(model)
+
+
+def _ceiling(reasoning: ReasoningNetwork, network: LoraKnowledge, rows: list[dict], settings: TrainSettings) -> dict:
+    """The dualbrain step on dense full-length rows holding as many tokens as the epoch."""
+    stream = [token for row in rows for token in row["input_ids"]]
+    targets = sum(label != IGNORE_INDEX for row in rows for label in row["labels"]) / len(stream)
+    width = settings.max_tokens
+    dense = torch.tensor(stream[: len(stream) // width * width]).view(-1, width)
+    labels = dense.clone()
+    labels[:, : round(width * (1 - targets))] = IGNORE_INDEX  # the same share of positions predict a target
+    batches = [
+        {"input_ids": dense[i : i + settings.batch_size], "labels": labels[i : i + settings.batch_size],
+         "attention_mask": torch.ones_like(dense[i : i + settings.batch_size])}
+        for i in range(0, len(dense), settings.batch_size)
+    ]
+    model = network.trainable(training_copy(reasoning.model, settings, reasoning.model.device))
+    try:
+        return _timed_epoch(model, batches, settings, settings.bf16, target_logits=True)
+    finally:
+        network.detach(model)  # the copy may be the shared base itself
+
+
+def _timed_epoch(model: torch.nn.Module, batches: list[dict], settings: TrainSettings, bf16: bool, target_logits: bool) -> dict:
+    model.train()
+    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=settings.learning_rate)
+    started = time.perf_counter()
+    for batch in batches:
+        with torch.autocast(model.device.type, dtype=torch.bfloat16, enabled=bf16):
+            loss = target_loss(model, batch) if target_logits else model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+    seconds = time.perf_counter() - started
+    tokens = sum(int(batch["attention_mask"].sum()) for batch in batches)
+    return {"tokens": tokens, "steps": len(batches), "seconds": round(seconds, 2)}
+
+
+def _serving(
+    reasoning: ReasoningNetwork,
+    network: LoraKnowledge,
+    shard: Path,
+    questions: list[str],
+    config: PerfConfig,
+    announce: Callable[[str], None],
+) -> list[dict]:
+    prompts = [question_prompt(reasoning.tokenizer, q) for q in random.Random(config.seed).sample(questions, config.prompts)]
+    announce("decode: base")
+    rows = [{"row": "base", **_decode(reasoning, reasoning.model, prompts, config.new_tokens)}]
+    attached = network.attach(reasoning.model, shard, "perf")
+    try:
+        announce("decode: knowledge attached")
+        rows.append({"row": "knowledge (adapter)", **_decode(reasoning, attached, prompts, config.new_tokens)})
+    finally:
+        network.detach(attached)
+    announce("decode: knowledge merged")
+    merged = network.attach(copy.deepcopy(reasoning.model), shard, "perf").merge_and_unload()
+    rows.append({"row": "knowledge (merged copy)", **_decode(reasoning, merged, prompts, config.new_tokens)})
+    return rows
+
+
+@torch.inference_mode()
+def _decode(reasoning: ReasoningNetwork, model: torch.nn.Module, prompts: list[str], new_tokens: int) -> dict:
+    """Tokens per second of greedy decoding, one prompt at a time, exactly ``new_tokens`` each."""
+    seconds = 0.0
+    for prompt in prompts:
+        encoded = reasoning.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
+        started = time.perf_counter()
+        model.generate(**encoded, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
+                       pad_token_id=reasoning.tokenizer.pad_token_id)
+        seconds += time.perf_counter() - started
+    tokens = new_tokens * len(prompts)
+    return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_second": round(tokens / seconds, 1)}
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in kilobytes on Linux, bytes on macOS.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
+
+
+def perf_markdown(report: dict) -> str:
+    """The report as Markdown tables."""
+    rss = report["peak_rss_mb"]
+    lines = [
+        f"# dualbrain bench --perf — {report['base_model']} on {report['device']} ({report['threads']} threads)", "",
+        f"## Learning: one epoch, {report['examples']} examples, batch {report['train_settings']['batch_size']}", "",
+        "| row | real tokens | steps | seconds | tokens/s | × naive | share of ceiling |", "|---|---|---|---|---|---|---|",
+        *[f"| {r['row']} | {r['tokens']} | {r['steps']} | {r['seconds']} | {r['tokens_per_second']} | {r['x_naive']} | "
+          f"{r['share_of_ceiling']} |" for r in report["learning"]], "",
+        f"## Serving: greedy decoding, one prompt at a time, {report['config']['new_tokens']} new tokens each", "",
+        "| row | tokens | seconds | tokens/s | × base |", "|---|---|---|---|---|",
+        *[f"| {r['row']} | {r['tokens']} | {r['seconds']} | {r['tokens_per_second']} | {r['x_base']} |" for r in report["serving"]],
+        "", f"Peak resident memory: {rss['after_learning']} MB after learning, {rss['after_serving']} MB after serving.",
+    ]
+    return "\n".join(lines) + "\n"
