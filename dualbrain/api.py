@@ -14,11 +14,10 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from accelerate import PartialState
 import torch
 from torch import nn
 
@@ -30,7 +29,7 @@ from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, learn_docume
 from dualbrain.knowledge.router import RoutingSettings, ShardRouter
 from dualbrain.knowledge.sharding import plan_consolidation, plan_shards
 from dualbrain.knowledge.signals import document_names
-from dualbrain.knowledge.trainer import EpochHook, LearnProgress, LossHistory
+from dualbrain.knowledge.trainer import EpochHook, LearnProgress, LossHistory, processes
 from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, answer, continue_text
 from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
 from dualbrain.reasoning.prompting import grounded_question, question_prompt
@@ -132,7 +131,19 @@ class DualBrain:
         A new document with the same file name as an earlier one is its new edition and supersedes it;
         ``supersedes=DOC_ID`` names the replaced document explicitly (one new file only). The next
         learn retrains the old document's shard with the new edition in its place.
+        Under torchrun / accelerate launch only the main process ingests; the others wait for it and
+        get an empty report.
         """
+        launched = processes()
+        if not launched.is_main_process:
+            launched.wait_for_everyone()
+            return IngestReport()
+        try:
+            return self._ingest(paths, supersedes)
+        finally:
+            launched.wait_for_everyone()
+
+    def _ingest(self, paths: Iterable[str | Path], supersedes: str | None) -> IngestReport:
         if supersedes is not None:
             self.kb.catalog.get_document(supersedes)  # unknown ids fail before anything is ingested
         files, problems = collect_files(Path(p) for p in paths)
@@ -183,7 +194,9 @@ class DualBrain:
         ``on_epoch_end(epoch, model)`` sees the knowledge being learned after every epoch.
         """
         report = self.add(paths, supersedes=supersedes)
-        with self.kb.job_lock():
+        # Under torchrun / accelerate launch every process runs this; the main process alone changes the
+        # catalog (ingest, lock, job records, publish) and the others train beside it on the same plan.
+        with self.kb.job_lock() if processes().is_main_process else nullcontext():
             records = self.kb.documents()
             if not records:
                 raise NothingToLearn(f"knowledge base '{self.kb.name}' has no documents to learn")
@@ -314,12 +327,14 @@ class DualBrain:
     ) -> tuple[VersionRecord | None, dict]:
         """Train one shard per (document ids, configuration), publish them with the kept shards as the
         next version, then prune old versions. Nothing is published unless every shard trained."""
-        job = self.kb.catalog.create_job(
-            kind, {"shards": [{"documents": ids, **config.to_dict()} for ids, config in builds], "kept": kept_shard_ids}
-        )
+        launched = processes()  # one process, or one of several under torchrun / accelerate launch
+        job = None
+        if launched.is_main_process:
+            job = self.kb.catalog.create_job(
+                kind, {"shards": [{"documents": ids, **config.to_dict()} for ids, config in builds], "kept": kept_shard_ids}
+            )
         self.release()  # training attaches its own fresh knowledge network to the base
         started = time.perf_counter()
-        processes = PartialState()  # one process, or one of several under torchrun / accelerate launch
         try:
             with ExitStack() as stack:
                 staged = []
@@ -331,7 +346,8 @@ class DualBrain:
                             losses.add(update.step, update.loss)
                         record = asdict(update) | {"eta_seconds": update.eta_seconds, "shard": shard, "shards": len(builds),
                                                    "loss_history": losses.points}
-                        self.kb.catalog.update_job(job, status="running", progress=record)
+                        if job is not None:
+                            self.kb.catalog.update_job(job, status="running", progress=record)
                         if on_progress:
                             on_progress(update)
 
@@ -342,14 +358,16 @@ class DualBrain:
                     )
                     staged.append(StagedShard(directory, tuple(doc_ids), metrics))
                 metrics = _version_metrics([shard.metrics for shard in staged], time.perf_counter() - started)
-                if processes.is_main_process:  # only the main process wrote the knowledge network
+                if launched.is_main_process:  # only the main process wrote the knowledge network
                     self.kb.publish(staged, kept_shard_ids=kept_shard_ids, base_identity=self.reasoning.identity, metrics=metrics)
                     self.kb.prune(keep_versions)
-            processes.wait_for_everyone()
+            launched.wait_for_everyone()
         except BaseException as error:
-            self.kb.catalog.update_job(job, status="failed", error=str(error) or type(error).__name__)
+            if job is not None:
+                self.kb.catalog.update_job(job, status="failed", error=str(error) or type(error).__name__)
             raise
-        self.kb.catalog.update_job(job, status="done")
+        if job is not None:
+            self.kb.catalog.update_job(job, status="done")
         return self.kb.current_version(), metrics
 
     def _source(self, doc_id: str) -> SourceDocument:

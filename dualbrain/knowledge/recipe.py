@@ -163,6 +163,7 @@ def learn_documents(
             "tokens_trained": result.tokens_trained,
             "train_seconds": round(result.seconds, 1),
             "examples_by_kind": result.examples_by_kind,
+            "processes": result.processes,
         }
         if accelerator.is_main_process:
             network.save(model, out_dir, reasoning.name)

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
-from accelerate import Accelerator
+from accelerate import Accelerator, PartialState
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_cosine_schedule_with_warmup
@@ -101,6 +101,7 @@ class TrainResult:
     tokens_trained: int
     seconds: float
     examples_by_kind: dict[str, int]
+    processes: int  # data-parallel processes that trained together (torchrun / accelerate launch)
 
 
 def tokenize_example(
@@ -182,6 +183,19 @@ def training_copy(base: PreTrainedModel, settings: TrainSettings, device: torch.
     return fast
 
 
+def processes() -> PartialState:
+    """This process's place among those launched together (torchrun / accelerate launch), or the only one.
+
+    accelerate takes processes launched on a machine without an accelerator for independent single runs
+    unless told that they are CPU processes (then they train together over gloo).
+    """
+    return PartialState(cpu=_cpu_only())
+
+
+def _cpu_only() -> bool:
+    return torch.accelerator.current_accelerator() is None
+
+
 # Called after each epoch with the epoch number and the model (knowledge attached, eval mode).
 EpochHook = Callable[[int, torch.nn.Module], None]
 
@@ -214,7 +228,7 @@ def train_knowledge(
         raise ValueError("no training examples")
     # Accelerate keeps its state per process and refuses a second, different mixed-precision setting, so
     # it always gets the same arguments and bf16 is applied here with autocast, per run.
-    accelerator = Accelerator()
+    accelerator = Accelerator(cpu=_cpu_only())
     set_seed(settings.seed)
     model = network.trainable(training_copy(base, settings, accelerator.device))
     model.train()
@@ -234,6 +248,7 @@ def train_knowledge(
     scheduler = get_cosine_schedule_with_warmup(optimizer, int(settings.warmup_ratio * total_steps), total_steps)
     model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
 
+    # Real (non-padding) tokens this process trained; the progress rate scales them by the process count.
     step, tokens, loss_value, started = 0, 0, float("nan"), time.perf_counter()
     try:
         for epoch in range(epochs):
@@ -245,11 +260,12 @@ def train_knowledge(
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
-                tokens += int(batch["attention_mask"].sum()) * accelerator.num_processes
+                tokens += int(batch["attention_mask"].sum())
                 loss_value = accelerator.reduce(loss.detach(), reduction="mean").item()
                 if on_progress and accelerator.is_main_process:
                     elapsed = time.perf_counter() - started
-                    on_progress(LearnProgress("training", step, total_steps, epoch + 1, loss_value, tokens / elapsed, elapsed))
+                    on_progress(LearnProgress("training", step, total_steps, epoch + 1, loss_value,
+                                             tokens * accelerator.num_processes / elapsed, elapsed))
             if on_epoch_end:
                 _run_epoch_hook(on_epoch_end, epoch + 1, model, accelerator)
     except BaseException:
@@ -261,8 +277,9 @@ def train_knowledge(
     result = TrainResult(
         final_loss=loss_value,
         steps=step,
-        tokens_trained=tokens,
+        tokens_trained=int(accelerator.reduce(torch.tensor(tokens, device=accelerator.device), reduction="sum")),
         seconds=time.perf_counter() - started,
         examples_by_kind=dict(Counter(example.kind for example in examples)),
+        processes=accelerator.num_processes,
     )
     return model, result, accelerator
