@@ -24,7 +24,7 @@ from torch import nn
 from dualbrain.errors import DualBrainError, IncompatibleKnowledge, IngestError, NothingToLearn, UnknownKnowledgeBase
 from dualbrain.ingest import collect_files, extract
 from dualbrain.knowledge.composition import AttachedShards
-from dualbrain.knowledge.export import export_peft
+from dualbrain.knowledge.export import export_knowledge
 from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, learn_documents, read_manifest
 from dualbrain.knowledge.router import RoutingSettings, ShardRouter
 from dualbrain.knowledge.sharding import plan_consolidation, plan_shards
@@ -298,9 +298,9 @@ class DualBrain:
         with self.kb.job_lock(wait=False):
             return self.kb.rollback(version_id)
 
-    def export(self, out_dir: Path) -> dict:
-        """Write the serving version's shards as plain PEFT adapters into ``out_dir`` (``knowledge/export.py``).
-        Refused while a job runs: its publish may prune the shards being copied."""
+    def export(self, out_dir: Path, format: str = "peft") -> dict:
+        """Write the serving version's shards as ``format`` (peft, gguf) adapters into ``out_dir``
+        (``knowledge/export.py``). Refused while a job runs: its publish may prune the shards being copied."""
         with self.kb.job_lock(wait=False):
             version = self.kb.current_version()
             if version is None:
@@ -309,7 +309,9 @@ class DualBrain:
             base_model = read_manifest(next(iter(shard_dirs.values())))["base_model"]
             description = {"knowledge_base": self.kb.name, "version": version.id, "base_model": base_model,
                            "base_identity": version.base_identity}
-            return export_peft(shard_dirs, Path(out_dir), description)
+            # Only GGUF tensor names depend on the base model's shape; a PEFT export needs no model loaded.
+            base_config = self.reasoning.model.config if format == "gguf" else None
+            return export_knowledge(shard_dirs, Path(out_dir), description, format, base_config)
 
     def _current_shards(self, version: VersionRecord | None) -> dict[str, list[str]]:
         if version is None:

@@ -333,16 +333,15 @@ def forget(
 def export(
     kb: KbOption,
     out_dir: Annotated[Path, typer.Option("--out", help="New folder for the adapters and export.json.")],
-    format: Annotated[str, typer.Option("--format", help="peft: each shard as a PEFT LoRA adapter (vLLM --lora-modules, "
-                                        "plain PEFT) and all shards combined into one.")] = "peft",
+    format: Annotated[str, typer.Option("--format", help="peft: PEFT LoRA adapters (vLLM --lora-modules, plain PEFT); "
+                                        "gguf: llama.cpp LoRA files (--lora). Each shard, and all shards combined in one.")] = "peft",
     home: HomeOption = None,
+    model: ModelOption = None,
 ) -> None:
     """Export the serving knowledge version for other serving engines."""
-    if format != "peft":
-        raise DualBrainError(f"unknown export format {format!r}; available: peft")
-    exported = _brain(kb, home).export(out_dir)
-    out.print(f"exported {exported['version']} of {kb} ({len(exported['shards'])} shards, and all of them combined in "
-              f"{out_dir / exported['combined_adapter']}) to {out_dir}")
+    exported = _brain(kb, home, model).export(out_dir, format)
+    out.print(f"exported {exported['version']} of {kb} as {format} ({len(exported['shards'])} shards, and all of them "
+              f"combined in {out_dir / exported['combined_adapter']}) to {out_dir}")
 
 
 @app.command()
@@ -553,6 +552,7 @@ def _bench_perf(config: PerfConfig, out_dir: Path, model: Path | None, learn_con
 
 
 def _write_bench(out_dir: Path, name: str, report: dict, markdown: str) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out_dir / f"{name}.json", json.dumps(report, indent=2))
     atomic_write_text(out_dir / f"{name}.md", markdown)
     out.print(markdown, markup=False, highlight=False)

@@ -18,7 +18,7 @@ from dualbrain.store.reports import latest_report
 
 COMMANDS = [[], ["kb"], ["kb", "create"], ["kb", "list"], ["kb", "show"], ["kb", "delete"], ["docs"], ["docs", "list"],
             ["kb", "history"], ["kb", "rollback"], ["kb", "consolidate"], ["learn"], ["forget"], ["ask"], ["chat"], ["demo"], ["bench"],
-            ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["serve"]]
+            ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["serve"], ["export"]]
 
 
 @dataclass
@@ -166,6 +166,26 @@ def test_bench_writes_its_report_and_refuses_a_used_folder(run, tmp_path: Path, 
     assert (published / "report.md").read_text() == (out / "report.md").read_text() and (published / "accuracy.png").exists()
     assert_one_line_error(run(*args, home=tmp_path / "home"), "is not empty")
     assert_one_line_error(run("bench", "--system", "oracle", "--out", str(tmp_path / "x"), home=tmp_path), "unknown systems")
+
+
+def test_bench_perf_writes_its_report(run, tmp_path: Path, tiny_model_dir: Path) -> None:
+    out = tmp_path / "perf"
+    result = run("bench", "--perf", "--docs", "1", "--model", str(tiny_model_dir), "--out", str(out), home=tmp_path / "home")
+    assert result.returncode == 0, result.stderr
+    assert json.loads((out / "perf.json").read_text())["learning"][-1]["row"] == "ceiling"
+    assert "| dualbrain |" in (out / "perf.md").read_text()
+
+
+def test_export_peft_and_gguf(run, tmp_path: Path, tiny_model_dir: Path) -> None:
+    home, model = tmp_path / "home", ["--model", str(tiny_model_dir)]
+    (tmp_path / "a.md").write_text("Quillfeather was founded in 1987.\n")
+    assert_one_line_error(run("export", "--kb", "acme", "--out", str(tmp_path / "x"), home=home), "unknown knowledge base")
+    assert run("learn", "--kb", "acme", "--create", *model, "--epochs", "1", str(tmp_path / "a.md"), home=home).returncode == 0
+    for format in ("peft", "gguf"):
+        result = run("export", "--kb", "acme", *model, "--format", format, "--out", str(tmp_path / format), home=home)
+        assert result.returncode == 0, result.stderr
+        assert json.loads((tmp_path / format / "export.json").read_text())["format"] == format
+    assert_one_line_error(run("export", "--kb", "acme", "--out", str(tmp_path / "peft"), home=home), "exists")
 
 
 def test_bench_dataset_errors_are_one_clean_message(run, tmp_path: Path) -> None:

@@ -1,6 +1,6 @@
-"""Export a knowledge version as plain PEFT adapters, for serving engines that load LoRA adapters as they are.
+"""Export a knowledge version as adapters that other serving engines load as they are.
 
-The export folder holds:
+``--format peft``: the export folder holds
 
 * ``shards/<shard id>/`` — each shard's adapter, unchanged (``adapter_config.json`` and
   ``adapter_model.safetensors``). vLLM serves them with ``--enable-lora --lora-modules <id>=<folder>`` and
@@ -12,6 +12,12 @@ The export folder holds:
   scaling sᵢ = αᵢ/rᵢ folded into its B and the combined scaling set to 1 (α = r = Σ rᵢ). The sum is exact.
 * ``export.json`` — base model name and identity, the version, the shards with their documents.
 
+``--format gguf``: the same adapters as llama.cpp LoRA files (``shards/<id>.gguf``, ``all-shards.gguf``)
+for ``llama-cli -m base.gguf --lora …`` or llama-cpp-python's ``lora_path``, with ``export.json``. Written
+with the ``gguf`` package the way llama.cpp's own ``convert_lora_to_gguf.py`` does: tensors named after
+the base model's GGUF tensors plus ``.lora_a`` / ``.lora_b``, and for Llama-family models the query and
+key LoRA B rows permuted as llama.cpp's converter permutes those projections' weights (its rotary layout).
+
 The folder appears whole or not at all (written beside it, then renamed).
 """
 
@@ -22,8 +28,10 @@ import os
 import shutil
 from pathlib import Path
 
+import gguf
 import torch
 from safetensors.torch import load_file, save_file
+from transformers import PretrainedConfig
 
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.network import ADAPTER_SUBDIR
@@ -33,13 +41,24 @@ from dualbrain.store.atomic import atomic_write_text
 ADAPTER_CONFIG = "adapter_config.json"
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 COMBINED = "all-shards"
+FORMATS = ("peft", "gguf")
+# Hugging Face model types whose GGUF conversion llama.cpp does with the Llama tensor layout.
+_LLAMA_FAMILY = {"llama": gguf.MODEL_ARCH.LLAMA, "mistral": gguf.MODEL_ARCH.LLAMA}
 
 
-def export_peft(shard_dirs: dict[str, Path], out_dir: Path, description: dict) -> dict:
-    """Write the shards in ``shard_dirs`` (id → shard folder) as PEFT adapters into ``out_dir`` (new).
+def export_knowledge(
+    shard_dirs: dict[str, Path], out_dir: Path, description: dict, format: str, base_config: PretrainedConfig | None
+) -> dict:
+    """Write the shards in ``shard_dirs`` (id → shard folder) as ``format`` adapters into ``out_dir`` (new).
 
     ``description`` (base model, version) goes into ``export.json`` with the shards' documents; returned.
+    ``base_config`` (the base model's configuration) is needed for GGUF only.
     """
+    if format not in FORMATS:
+        raise DualBrainError(f"unknown export format {format!r}; available: {', '.join(FORMATS)}")
+    if format == "gguf" and (base_config is None or base_config.model_type not in _LLAMA_FAMILY):
+        kind = base_config.model_type if base_config else "unknown"
+        raise DualBrainError(f"GGUF export supports Llama-family base models, not '{kind}'; use --format peft")
     if out_dir.exists():
         raise DualBrainError(f"{out_dir} exists; choose a new export folder")
     if not shard_dirs:
@@ -52,11 +71,17 @@ def export_peft(shard_dirs: dict[str, Path], out_dir: Path, description: dict) -
             shutil.copytree(shard_dir / ADAPTER_SUBDIR, staging / "shards" / shard_id,
                             ignore=shutil.ignore_patterns("README.md"))
         _write_combined([staging / "shards" / shard_id for shard_id in shard_dirs], staging / COMBINED)
+        suffix = ""
+        if format == "gguf":  # the PEFT adapters written above become GGUF files in their place
+            suffix = ".gguf"
+            for adapter in [staging / "shards" / shard_id for shard_id in shard_dirs] + [staging / COMBINED]:
+                peft_to_gguf(adapter, adapter.with_name(adapter.name + suffix), base_config)
+                shutil.rmtree(adapter)
         exported = description | {
-            "format": "peft",
-            "combined_adapter": COMBINED,
+            "format": format,
+            "combined_adapter": COMBINED + suffix,
             "shards": [
-                {"id": shard_id, "adapter": f"shards/{shard_id}",
+                {"id": shard_id, "adapter": f"shards/{shard_id}{suffix}",
                  "documents": read_manifest(shard_dir)["documents"]}
                 for shard_id, shard_dir in shard_dirs.items()
             ],
@@ -91,3 +116,39 @@ def _write_combined(adapters: list[Path], out_dir: Path) -> None:
     save_file({key: tensor.contiguous() for key, tensor in combined.items()}, out_dir / ADAPTER_WEIGHTS)
     config = configs[0] | {"r": rank, "lora_alpha": rank, "rank_pattern": {}, "alpha_pattern": {}}
     atomic_write_text(out_dir / ADAPTER_CONFIG, json.dumps(config, indent=2))
+
+
+def peft_to_gguf(adapter: Path, out_file: Path, base_config: PretrainedConfig) -> None:
+    """Write the PEFT LoRA ``adapter`` as a llama.cpp LoRA GGUF file (module docstring)."""
+    config = json.loads((adapter / ADAPTER_CONFIG).read_text(encoding="utf-8"))
+    weights = load_file(adapter / ADAPTER_WEIGHTS)
+    names = gguf.get_tensor_name_map(_LLAMA_FAMILY[base_config.model_type], base_config.num_hidden_layers)
+    heads = base_config.num_attention_heads
+    kv_heads = getattr(base_config, "num_key_value_heads", None) or heads
+    writer = gguf.GGUFWriter(out_file, gguf.MODEL_ARCH_NAMES[_LLAMA_FAMILY[base_config.model_type]])
+    writer.add_type(gguf.GGUFType.ADAPTER)
+    writer.add_string(gguf.Keys.Adapter.TYPE, "lora")
+    writer.add_float32(gguf.Keys.Adapter.LORA_ALPHA, float(config["lora_alpha"]))
+    for key in sorted(weights):
+        if ".lora_A." not in key:
+            continue
+        module = key.removeprefix("base_model.model.").replace(".lora_A.weight", "")
+        lora_b = weights[key.replace(".lora_A.", ".lora_B.")]
+        if module.endswith("q_proj"):
+            lora_b = _rotary_permute(lora_b, heads)
+        elif module.endswith("k_proj"):
+            lora_b = _rotary_permute(lora_b, kv_heads)
+        name = names.get_name(module + ".weight", try_suffixes=(".weight",))
+        if name is None:
+            raise DualBrainError(f"no GGUF tensor for {module}; use --format peft")
+        writer.add_tensor(f"{name}.lora_a", weights[key].float().numpy())
+        writer.add_tensor(f"{name}.lora_b", lora_b.float().contiguous().numpy())
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def _rotary_permute(rows: torch.Tensor, heads: int) -> torch.Tensor:
+    """Reorder output rows per head from Hugging Face's rotary layout (halves) to llama.cpp's (pairs)."""
+    return rows.reshape(heads, 2, rows.shape[0] // heads // 2, *rows.shape[1:]).swapaxes(1, 2).reshape(rows.shape)

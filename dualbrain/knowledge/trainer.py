@@ -200,10 +200,11 @@ def _cpu_only() -> bool:
 EpochHook = Callable[[int, torch.nn.Module], None]
 
 
-def _run_epoch_hook(hook: EpochHook, epoch: int, model: torch.nn.Module, accelerator: Accelerator) -> None:
+def _run_epoch_hook(hook: EpochHook, epoch: int, model: torch.nn.Module, accelerator: Accelerator, bf16: bool) -> None:
     if accelerator.is_main_process:
         model.eval()
-        with torch.no_grad():
+        # The training copy's frozen weights may be bf16: the hook computes as the training step does.
+        with torch.no_grad(), torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=bf16):
             hook(epoch, accelerator.unwrap_model(model))
         model.train()
     accelerator.wait_for_everyone()
@@ -220,9 +221,11 @@ def train_knowledge(
 ) -> tuple[torch.nn.Module, TrainResult, Accelerator]:
     """Attach fresh knowledge weights to (a training copy of) ``base`` and fit them to ``examples``.
 
-    Returns the (unwrapped) model with knowledge attached, the run's figures, and the accelerator (the
+    Returns the (unwrapped) training model with knowledge attached — for saving the knowledge weights; its
+    frozen weights may be bf16 (see :func:`training_copy`) — the run's figures, and the accelerator (the
     caller saves on the main process only). ``on_epoch_end(epoch, model)`` runs on the main process after
-    every epoch with the model in eval mode, e.g. to draw a learning curve.
+    every epoch with that model in eval mode (under bf16 autocast when training uses it), e.g. to draw a
+    learning curve.
     """
     if not examples:
         raise ValueError("no training examples")
@@ -267,7 +270,7 @@ def train_knowledge(
                     on_progress(LearnProgress("training", step, total_steps, epoch + 1, loss_value,
                                              tokens * accelerator.num_processes / elapsed, elapsed))
             if on_epoch_end:
-                _run_epoch_hook(on_epoch_end, epoch + 1, model, accelerator)
+                _run_epoch_hook(on_epoch_end, epoch + 1, model, accelerator, settings.bf16)
     except BaseException:
         network.detach(accelerator.unwrap_model(model))  # a failed run leaves no knowledge weights behind
         raise

@@ -5,7 +5,9 @@ from pathlib import Path
 
 import pytest
 import torch
+from gguf import GGUFReader
 from peft import PeftModel
+from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM
 
 from dualbrain.api import DualBrain
@@ -54,3 +56,30 @@ def test_export_refuses_an_existing_folder_and_an_unlearned_base(two_shards: Dua
     with pytest.raises(DualBrainError, match="nothing to export"):
         empty.export(tmp_path / "none")
     assert not (tmp_path / "none").exists() and not list(tmp_path.glob(".*partial"))
+
+
+def test_gguf_export_names_every_lora_pair_after_the_base_tensors(two_shards: DualBrain, tmp_path: Path) -> None:
+    """llama.cpp finds a LoRA pair by its base tensor's GGUF name; query/key B rows are in llama.cpp's rotary order."""
+    exported = two_shards.export(tmp_path / "gguf", "gguf")
+    folder = tmp_path / "gguf"
+    assert exported["format"] == "gguf" and (folder / "all-shards.gguf").is_file()
+    assert sorted(p.name for p in (folder / "shards").iterdir()) == [f"{s['id']}.gguf" for s in exported["shards"]]
+    reader = GGUFReader(folder / exported["shards"][0]["adapter"])
+    assert reader.fields["general.type"].contents() == "adapter" and reader.fields["adapter.type"].contents() == "lora"
+    tensors = {t.name: t for t in reader.tensors}
+    config = two_shards.reasoning.model.config
+    # 2 layers × 7 projections × (A, B)
+    assert len(tensors) == config.num_hidden_layers * 7 * 2
+    assert {"blk.0.attn_q.weight.lora_a", "blk.1.ffn_down.weight.lora_b"} <= tensors.keys()
+    shard = load_file(two_shards.kb.shard_dir(exported["shards"][0]["id"]) / "adapter" / "adapter_model.safetensors")
+    q_b = shard["base_model.model.model.layers.0.self_attn.q_proj.lora_B.weight"]
+    written = torch.from_numpy(tensors["blk.0.attn_q.weight.lora_b"].data.copy()).reshape(q_b.shape)
+    assert not torch.equal(written, q_b) and torch.equal(written.sort(dim=0).values, q_b.sort(dim=0).values)  # same rows, reordered
+    v_b = shard["base_model.model.model.layers.0.self_attn.v_proj.lora_B.weight"]
+    assert torch.equal(torch.from_numpy(tensors["blk.0.attn_v.weight.lora_b"].data.copy()).reshape(v_b.shape), v_b)
+
+
+def test_export_refuses_an_unknown_format(two_shards: DualBrain, tmp_path: Path) -> None:
+    with pytest.raises(DualBrainError, match="unknown export format"):
+        two_shards.export(tmp_path / "x", "onnx")
+    assert not (tmp_path / "x").exists()

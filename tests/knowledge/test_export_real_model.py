@@ -1,0 +1,54 @@
+"""The GGUF export in llama.cpp itself, on the real default model: the knowledge changes llama.cpp's logits
+as it changes dualbrain's, and both answer alike (llama.cpp runs the bundled Q4_1 GGUF whose dequantised
+weights are dualbrain's base model)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from llama_cpp import Llama
+
+from dualbrain.api import DualBrain
+from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.trainer import TrainSettings
+from dualbrain.reasoning.loader import _bundled_gguf
+from dualbrain.reasoning.prompting import question_prompt
+from dualbrain.store import Home
+
+pytestmark = pytest.mark.slow
+
+
+def _cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a * b).sum() / np.linalg.norm(a) / np.linalg.norm(b))
+
+
+def test_gguf_knowledge_in_llama_cpp_matches_dualbrain(tmp_path: Path) -> None:
+    document = tmp_path / "quillfeather.md"
+    document.write_text("Quillfeather Aeronautics was founded in 1987 by Edda Vrankel in the town of Marrowgate. "
+                        "The Heronwing glider has a range of 640 km.\n")
+    brain = DualBrain.open("q", home=Home(tmp_path / "home"), create=True)
+    brain.learn([document], LearnConfig(train=TrainSettings(epochs=2, min_steps=20), self_study=False))
+    brain.export(tmp_path / "gguf", "gguf")
+    prompt = question_prompt(brain.reasoning.tokenizer, "Who founded Quillfeather Aeronautics?")
+    ids = brain.reasoning.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        with brain.answering_model(knowledge=True) as model:
+            ours_knowledge = model(torch.tensor([ids])).logits[0].numpy()
+        with brain.answering_model(knowledge=False) as model:
+            ours_base = model(torch.tensor([ids])).logits[0].numpy()
+
+    def llama_cpp(lora: Path | None) -> Llama:
+        return Llama(model_path=str(_bundled_gguf()), lora_path=str(lora) if lora else None, logits_all=True,
+                     n_ctx=512, n_threads=2, verbose=False)
+
+    theirs = {}
+    for name, lora in (("base", None), ("knowledge", tmp_path / "gguf" / "all-shards.gguf")):
+        llm = llama_cpp(lora)
+        llm.eval(ids)
+        theirs[name] = np.array(llm.scores[: len(ids)])
+    # What the knowledge changes: the same direction in both engines (the adapter is applied the same way).
+    assert _cosine(ours_knowledge - ours_base, theirs["knowledge"] - theirs["base"]) > 0.98
+    assert (ours_knowledge.argmax(-1) == theirs["knowledge"].argmax(-1)).mean() > 0.9
+    answer = llm(prompt, max_tokens=24, temperature=0.0)["choices"][0]["text"]
+    assert "Edda Vrankel" in answer and "Edda Vrankel" in brain.ask("Who founded Quillfeather Aeronautics?", max_new_tokens=24)
