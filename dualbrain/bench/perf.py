@@ -8,7 +8,7 @@ same learning rate:
   the model's own loss (logits at every position), fp32, the model's default attention;
 * one row per lever, each adding one to the row above: bf16 autocast, length-grouped batches, logits
   only where a target token is predicted;
-* ``dualbrain`` — ``train_knowledge`` exactly as ``dualbrain learn`` runs it (all of the above, plus the
+* ``dualbrain`` — the training of ``dualbrain learn`` (``learn_documents``, without self-study questions) (all of the above, plus the
   training copy of the frozen base: bf16 weights stored once, eager attention on CPU);
 * ``ceiling`` — the dualbrain training step on dense rows of ``max_tokens`` real tokens with the same
   share of target positions: no padding, no short rows, no data loading. What the hardware gives for this
@@ -17,15 +17,17 @@ same learning rate:
 Throughput counts real (non-padding) tokens, so every row is credited for the same work.
 
 **Serving.** Greedy decoding, one prompt at a time (a chat), of the same prompts for the same number of
-new tokens: the plain base model, the base with a knowledge shard attached as an unmerged adapter (how
-dualbrain answers), and a copy with the adapter merged into its weights.
+new tokens: the plain base model, the base with the shard learned above attached as an unmerged PEFT
+adapter, and dualbrain's answering path (``AttachedShards``: a merged copy per set of active shards); for
+the bundled default model also llama.cpp (llama-cpp-python) on its Q4_1 GGUF, plain and with the shard
+exported as a GGUF LoRA.
 
 Peak resident memory of the process is reported after each part.
 """
 
 from __future__ import annotations
 
-import copy
+import itertools
 import random
 import resource
 import sys
@@ -40,13 +42,15 @@ from torch.utils.data import DataLoader, RandomSampler
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from dualbrain.bench.fictional import generate_corpus
-from dualbrain.knowledge.network import LoraKnowledge
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.composition import AttachedShards
+from dualbrain.knowledge.export import peft_to_gguf
+from dualbrain.knowledge.network import ADAPTER_SUBDIR, LoraKnowledge
+from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, learn_documents
 from dualbrain.knowledge.signals import build_signals
 from dualbrain.knowledge.trainer import (
-    IGNORE_INDEX, TrainSettings, _collate, target_loss, train_knowledge, training_copy, training_rows,
+    IGNORE_INDEX, TrainSettings, _collate, target_loss, training_copy, training_rows,
 )
-from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
+from dualbrain.reasoning.loader import ReasoningNetwork, bundled_gguf, load_reasoning_network
 from dualbrain.reasoning.prompting import question_prompt
 
 # The learning rows below naive, in order; each adds its lever to the row above.
@@ -86,24 +90,33 @@ def run_perf(
         name = "naive" if levers == 0 else f"+ {LEVERS[levers - 1]}"
         announce(name)
         learning.append({"row": name, **_reference_epoch(reasoning, network, rows, settings, set(LEVERS[:levers]))})
-    announce("dualbrain")
-    trained, result, _ = train_knowledge(reasoning.model, reasoning.tokenizer, network, examples, settings)
-    learning.append({"row": "dualbrain", "tokens": result.tokens_trained, "steps": result.steps,
-                     "seconds": round(result.seconds, 2)})
     with tempfile.TemporaryDirectory() as folder:
-        network.save(trained, Path(folder), reasoning.name)
-        network.detach(trained)
+        announce("dualbrain")
+        shard = Path(folder)
+        documents = [SourceDocument(name, "", name, text) for name, text in corpus.documents.items()]
+        metrics = learn_documents(reasoning, documents, replace(learn_config, train=settings, self_study=False), shard)
+        learning.append({"row": "dualbrain", "tokens": metrics["tokens_trained"], "steps": metrics["steps"],
+                         "seconds": metrics["train_seconds"]})
         announce("ceiling")
         learning.append({"row": "ceiling", **_ceiling(reasoning, network, rows, settings)})
         learning_rss = _peak_rss_mb()
-        serving = _serving(reasoning, network, Path(folder), [q.question for q in corpus.questions], config, announce)
+        prompts = [reasoning.tokenizer(question_prompt(reasoning.tokenizer, q.question), add_special_tokens=False)["input_ids"]
+                   for q in random.Random(config.seed).sample(corpus.questions, config.prompts)]
+        serving = _serving(reasoning, shard, prompts, config, announce)
+        if model is None:  # the bundled default: its GGUF is the llama.cpp base
+            serving += _serving_llama_cpp(reasoning, shard, prompts, config, announce)
     naive, ceiling = learning[0], learning[-1]
     for row in learning:
         row["tokens_per_second"] = round(row["tokens"] / row["seconds"], 1)
         row["x_naive"] = round(row["tokens_per_second"] / (naive["tokens"] / naive["seconds"]), 2)
         row["share_of_ceiling"] = round(row["tokens_per_second"] / (ceiling["tokens"] / ceiling["seconds"]), 2)
+    # Each knowledge row's answers against dualbrain's own (merged copy), each base row's against the base.
+    reference = {row["row"]: row["outputs"] for row in serving}
     for row in serving:
         row["x_base"] = round(row["tokens_per_second"] / serving[0]["tokens_per_second"], 3)
+        same_as = "base" if "base" in row["row"] else "knowledge, merged copy (dualbrain)"
+        row["same_answers_as"] = same_as
+        row["same_answers"] = _same_answers(row.pop("outputs"), reference[same_as], reasoning.tokenizer.eos_token_id)
     return {
         "config": asdict(config),
         "base_model": reasoning.name,
@@ -170,41 +183,66 @@ def _timed_epoch(model: torch.nn.Module, batches: list[dict], settings: TrainSet
     return {"tokens": tokens, "steps": len(batches), "seconds": round(seconds, 2)}
 
 
-def _serving(
-    reasoning: ReasoningNetwork,
-    network: LoraKnowledge,
-    shard: Path,
-    questions: list[str],
-    config: PerfConfig,
-    announce: Callable[[str], None],
-) -> list[dict]:
-    prompts = [question_prompt(reasoning.tokenizer, q) for q in random.Random(config.seed).sample(questions, config.prompts)]
+def _serving(reasoning: ReasoningNetwork, shard: Path, prompts: list[list[int]], config: PerfConfig,
+             announce: Callable[[str], None]) -> list[dict]:
     announce("decode: base")
-    rows = [{"row": "base", **_decode(reasoning, reasoning.model, prompts, config.new_tokens)}]
-    attached = network.attach(reasoning.model, shard, "perf")
-    try:
-        announce("decode: knowledge attached")
-        rows.append({"row": "knowledge (adapter)", **_decode(reasoning, attached, prompts, config.new_tokens)})
-    finally:
-        network.detach(attached)
-    announce("decode: knowledge merged")
-    merged = network.attach(copy.deepcopy(reasoning.model), shard, "perf").merge_and_unload()
-    rows.append({"row": "knowledge (merged copy)", **_decode(reasoning, merged, prompts, config.new_tokens)})
+    rows = [{"row": "base", **_decode(lambda ids: _hf_greedy(reasoning.model, ids, config.new_tokens), prompts)}]
+    for label, merged_copies in (("knowledge, unmerged adapter", 0), ("knowledge, merged copy (dualbrain)", 1)):
+        announce(f"decode: {label}")
+        shards = AttachedShards(reasoning, merged_copies=merged_copies)
+        try:
+            with shards.answering({"perf": shard}) as model:
+                rows.append({"row": label, **_decode(lambda ids: _hf_greedy(model, ids, config.new_tokens), prompts)})
+        finally:
+            shards.detach()
+    return rows
+
+
+def _serving_llama_cpp(reasoning: ReasoningNetwork, shard: Path, prompts: list[list[int]], config: PerfConfig,
+                       announce: Callable[[str], None]) -> list[dict]:
+    """The same decoding in llama.cpp: the bundled Q4_1 GGUF, plain and with the shard as a GGUF LoRA."""
+    from llama_cpp import Llama  # optional: only these rows need it
+
+    lora = shard / "adapter.gguf"
+    peft_to_gguf(shard / ADAPTER_SUBDIR, lora, reasoning.model.config)
+    rows = []
+    for label, lora_path in (("llama.cpp base (Q4_1 GGUF)", None), ("llama.cpp knowledge (GGUF LoRA)", lora)):
+        announce(f"decode: {label}")
+        llm = Llama(model_path=str(bundled_gguf()), lora_path=str(lora_path) if lora_path else None, n_ctx=1024,
+                    n_threads=torch.get_num_threads(), verbose=False)
+
+        def greedy(ids: list[int], llm: Llama = llm) -> list[int]:
+            llm.reset()
+            return list(itertools.islice(llm.generate(ids, temp=0.0), config.new_tokens))  # never stops at EOS
+
+        rows.append({"row": label, **_decode(greedy, prompts)})
     return rows
 
 
 @torch.inference_mode()
-def _decode(reasoning: ReasoningNetwork, model: torch.nn.Module, prompts: list[str], new_tokens: int) -> dict:
-    """Tokens per second of greedy decoding, one prompt at a time, exactly ``new_tokens`` each."""
-    seconds = 0.0
-    for prompt in prompts:
-        encoded = reasoning.tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
+def _hf_greedy(model: torch.nn.Module, ids: list[int], new_tokens: int) -> list[int]:
+    generated = model.generate(torch.tensor([ids], device=model.device), attention_mask=torch.ones(1, len(ids), dtype=torch.long,
+                               device=model.device), max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False)
+    return generated[0, len(ids):].tolist()
+
+
+def _decode(greedy: Callable[[list[int]], list[int]], prompts: list[list[int]]) -> dict:
+    """Tokens per second of ``greedy`` over ``prompts``, one at a time, and the tokens it produced."""
+    seconds, outputs = 0.0, []
+    for ids in prompts:
         started = time.perf_counter()
-        model.generate(**encoded, max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False,
-                       pad_token_id=reasoning.tokenizer.pad_token_id)
+        outputs.append(greedy(ids))
         seconds += time.perf_counter() - started
-    tokens = new_tokens * len(prompts)
-    return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_second": round(tokens / seconds, 1)}
+    tokens = sum(len(output) for output in outputs)
+    return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_second": round(tokens / seconds, 1), "outputs": outputs}
+
+
+def _same_answers(outputs: list[list[int]], reference: list[list[int]], eos: int) -> float:
+    """Share of prompts answered with the same tokens up to the end of the answer."""
+    def answer(tokens: list[int]) -> list[int]:
+        return tokens[: tokens.index(eos)] if eos in tokens else tokens
+
+    return round(sum(answer(a) == answer(b) for a, b in zip(outputs, reference)) / len(reference), 3)
 
 
 def _peak_rss_mb() -> float:
@@ -223,8 +261,9 @@ def perf_markdown(report: dict) -> str:
         *[f"| {r['row']} | {r['tokens']} | {r['steps']} | {r['seconds']} | {r['tokens_per_second']} | {r['x_naive']} | "
           f"{r['share_of_ceiling']} |" for r in report["learning"]], "",
         f"## Serving: greedy decoding, one prompt at a time, {report['config']['new_tokens']} new tokens each", "",
-        "| row | tokens | seconds | tokens/s | × base |", "|---|---|---|---|---|",
-        *[f"| {r['row']} | {r['tokens']} | {r['seconds']} | {r['tokens_per_second']} | {r['x_base']} |" for r in report["serving"]],
+        "| row | tokens | seconds | tokens/s | × base | same answers as | share |", "|---|---|---|---|---|---|---|",
+        *[f"| {r['row']} | {r['tokens']} | {r['seconds']} | {r['tokens_per_second']} | {r['x_base']} | {r['same_answers_as']} | "
+          f"{r['same_answers']} |" for r in report["serving"]],
         "", f"Peak resident memory: {rss['after_learning']} MB after learning, {rss['after_serving']} MB after serving.",
     ]
     return "\n".join(lines) + "\n"

@@ -12,6 +12,7 @@ written, and :meth:`KnowledgeNetwork.detach` restores the exact original module 
 
 from __future__ import annotations
 
+import copy
 from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
@@ -57,6 +58,11 @@ class KnowledgeNetwork(ABC):
     @abstractmethod
     def switched_off(self, model: nn.Module) -> AbstractContextManager[nn.Module]:
         """While inside, ``model`` computes exactly what the plain base model computes (no reloading)."""
+
+    @abstractmethod
+    def merged_copy(self, model: nn.Module, names: list[str]) -> PreTrainedModel:
+        """A separate plain model whose weights hold the base plus the attached knowledge ``names``
+        (summed): it answers as ``model`` with ``names`` active, at the plain model's speed."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +135,12 @@ class LoraKnowledge(KnowledgeNetwork):
 
     def switched_off(self, model: nn.Module) -> AbstractContextManager[nn.Module]:
         return model.disable_adapter()
+
+    def merged_copy(self, model: nn.Module, names: list[str]) -> PreTrainedModel:
+        # Merging works on a copy: merging into the shared base and unmerging later would not give its
+        # weights back bit for bit. The copy holds every attached adapter until it is unloaded (small).
+        merged = copy.deepcopy(model).merge_and_unload(adapter_names=names)
+        return merged.eval()
 
 
 # Manifest "knowledge_network" value → implementation, so a saved version can be re-attached.

