@@ -111,12 +111,13 @@ def run_perf(
         row["x_naive"] = round(row["tokens_per_second"] / (naive["tokens"] / naive["seconds"]), 2)
         row["share_of_ceiling"] = round(row["tokens_per_second"] / (ceiling["tokens"] / ceiling["seconds"]), 2)
     # Each knowledge row's answers against dualbrain's own (merged copy), each base row's against the base.
-    reference = {row["row"]: row["outputs"] for row in serving}
+    reference = {row["row"]: row["answers"] for row in serving}
     for row in serving:
         row["x_base"] = round(row["tokens_per_second"] / serving[0]["tokens_per_second"], 3)
         same_as = "base" if "base" in row["row"] else "knowledge, merged copy (dualbrain)"
         row["same_answers_as"] = same_as
-        row["same_answers"] = _same_answers(row.pop("outputs"), reference[same_as], reasoning.tokenizer.eos_token_id)
+        answers = row.pop("answers")
+        row["same_answers"] = round(sum(a == b for a, b in zip(answers, reference[same_as])) / len(answers), 3)
     return {
         "config": asdict(config),
         "base_model": reasoning.name,
@@ -185,14 +186,15 @@ def _timed_epoch(model: torch.nn.Module, batches: list[dict], settings: TrainSet
 
 def _serving(reasoning: ReasoningNetwork, shard: Path, prompts: list[list[int]], config: PerfConfig,
              announce: Callable[[str], None]) -> list[dict]:
+    eos = reasoning.tokenizer.eos_token_id
     announce("decode: base")
-    rows = [{"row": "base", **_decode(lambda ids: _hf_greedy(reasoning.model, ids, config.new_tokens), prompts)}]
+    rows = [{"row": "base", **_decode(lambda ids, stop: _hf_greedy(reasoning.model, ids, config.new_tokens, stop, eos), prompts)}]
     for label, merged_copies in (("knowledge, unmerged adapter", 0), ("knowledge, merged copy (dualbrain)", 1)):
         announce(f"decode: {label}")
         shards = AttachedShards(reasoning, merged_copies=merged_copies)
         try:
             with shards.answering({"perf": shard}) as model:
-                rows.append({"row": label, **_decode(lambda ids: _hf_greedy(model, ids, config.new_tokens), prompts)})
+                rows.append({"row": label, **_decode(lambda ids, stop: _hf_greedy(model, ids, config.new_tokens, stop, eos), prompts)})
         finally:
             shards.detach()
     return rows
@@ -205,44 +207,42 @@ def _serving_llama_cpp(reasoning: ReasoningNetwork, shard: Path, prompts: list[l
 
     lora = shard / "adapter.gguf"
     peft_to_gguf(shard / ADAPTER_SUBDIR, lora, reasoning.model.config)
+    eos = reasoning.tokenizer.eos_token_id
     rows = []
     for label, lora_path in (("llama.cpp base (Q4_1 GGUF)", None), ("llama.cpp knowledge (GGUF LoRA)", lora)):
         announce(f"decode: {label}")
         llm = Llama(model_path=str(bundled_gguf()), lora_path=str(lora_path) if lora_path else None, n_ctx=1024,
                     n_threads=torch.get_num_threads(), verbose=False)
 
-        def greedy(ids: list[int], llm: Llama = llm) -> list[int]:
-            llm.reset()
-            return list(itertools.islice(llm.generate(ids, temp=0.0), config.new_tokens))  # never stops at EOS
+        def greedy(ids: list[int], stop: bool, llm: Llama = llm) -> list[int]:
+            tokens = llm.generate(ids, temp=0.0)  # greedy, endless: the caller stops it
+            if stop:
+                tokens = itertools.takewhile(lambda token: token != eos, tokens)
+            return list(itertools.islice(tokens, config.new_tokens))
 
         rows.append({"row": label, **_decode(greedy, prompts)})
     return rows
 
 
 @torch.inference_mode()
-def _hf_greedy(model: torch.nn.Module, ids: list[int], new_tokens: int) -> list[int]:
-    generated = model.generate(torch.tensor([ids], device=model.device), attention_mask=torch.ones(1, len(ids), dtype=torch.long,
-                               device=model.device), max_new_tokens=new_tokens, min_new_tokens=new_tokens, do_sample=False)
-    return generated[0, len(ids):].tolist()
+def _hf_greedy(model: torch.nn.Module, ids: list[int], new_tokens: int, stop: bool, eos: int) -> list[int]:
+    prompt = torch.tensor([ids], device=model.device)
+    generated = model.generate(prompt, attention_mask=torch.ones_like(prompt), max_new_tokens=new_tokens, do_sample=False,
+                               min_new_tokens=0 if stop else new_tokens, eos_token_id=eos, pad_token_id=eos)
+    answer = generated[0, len(ids):].tolist()
+    return answer[: answer.index(eos)] if stop and eos in answer else answer
 
 
-def _decode(greedy: Callable[[list[int]], list[int]], prompts: list[list[int]]) -> dict:
-    """Tokens per second of ``greedy`` over ``prompts``, one at a time, and the tokens it produced."""
-    seconds, outputs = 0.0, []
+def _decode(greedy: Callable[[list[int], bool], list[int]], prompts: list[list[int]]) -> dict:
+    """Tokens per second of ``greedy`` over ``prompts``, one at a time, always the full number of new
+    tokens (``stop=False``); then the answers as users get them (``stop=True``: up to the end of answer)."""
+    seconds, tokens = 0.0, 0
     for ids in prompts:
         started = time.perf_counter()
-        outputs.append(greedy(ids))
+        tokens += len(greedy(ids, False))
         seconds += time.perf_counter() - started
-    tokens = sum(len(output) for output in outputs)
-    return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_second": round(tokens / seconds, 1), "outputs": outputs}
-
-
-def _same_answers(outputs: list[list[int]], reference: list[list[int]], eos: int) -> float:
-    """Share of prompts answered with the same tokens up to the end of the answer."""
-    def answer(tokens: list[int]) -> list[int]:
-        return tokens[: tokens.index(eos)] if eos in tokens else tokens
-
-    return round(sum(answer(a) == answer(b) for a, b in zip(outputs, reference)) / len(reference), 3)
+    answers = [greedy(ids, True) for ids in prompts]
+    return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_second": round(tokens / seconds, 1), "answers": answers}
 
 
 def _peak_rss_mb() -> float:
