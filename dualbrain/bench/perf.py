@@ -23,11 +23,16 @@ the bundled default model also llama.cpp (llama-cpp-python) on its Q4_1 GGUF, pl
 exported as a GGUF LoRA.
 
 Peak resident memory of the process is reported after each part.
+
+**Cost growth.** ``dualbrain learn`` (one epoch, no self-study questions) of corpora of 1, 2, 4, 8
+organisations into a new knowledge base, each in a fresh process so that its peak memory is its own:
+seconds per character should stay flat (cost linear in the corpus) and so should memory.
 """
 
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import random
 import resource
 import sys
@@ -41,6 +46,8 @@ import torch
 from torch.utils.data import DataLoader, RandomSampler
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from dualbrain.api import DualBrain
+from dualbrain.bench.changes import write_documents
 from dualbrain.bench.fictional import generate_corpus
 from dualbrain.knowledge.composition import AttachedShards
 from dualbrain.knowledge.export import peft_to_gguf
@@ -52,6 +59,7 @@ from dualbrain.knowledge.trainer import (
 )
 from dualbrain.reasoning.loader import ReasoningNetwork, bundled_gguf, load_reasoning_network
 from dualbrain.reasoning.prompting import question_prompt
+from dualbrain.store import Home
 
 # The learning rows below naive, in order; each adds its lever to the row above.
 LEVERS = ("bf16 autocast", "length-grouped batches", "logits at targets only")
@@ -62,11 +70,12 @@ class PerfConfig:
     organisations: int = 2  # fictional organisations whose documents make the training examples
     prompts: int = 6  # prompts decoded per serving row
     new_tokens: int = 48  # tokens generated per prompt (always all of them)
+    growth: tuple[int, ...] = (1, 2, 4, 8)  # corpus sizes, in organisations, for the cost-growth rows
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.organisations < 1 or self.prompts < 1 or self.new_tokens < 1:
-            raise ValueError("--perf needs at least 1 organisation, 1 prompt and 1 new token")
+        if self.organisations < 1 or self.prompts < 1 or self.new_tokens < 1 or not all(size >= 1 for size in self.growth):
+            raise ValueError("--perf needs at least 1 organisation, 1 prompt, 1 new token and corpus sizes of 1 or more")
 
 
 def run_perf(
@@ -105,6 +114,7 @@ def run_perf(
         serving = _serving(reasoning, shard, prompts, config, announce)
         if model is None:  # the bundled default: its GGUF is the llama.cpp base
             serving += _serving_llama_cpp(reasoning, shard, prompts, config, announce)
+    growth = [_learn_in_own_process(size, config.seed, model, learn_config, models_dir, announce) for size in config.growth]
     naive, ceiling = learning[0], learning[-1]
     for row in learning:
         row["tokens_per_second"] = round(row["tokens"] / row["seconds"], 1)
@@ -128,6 +138,7 @@ def run_perf(
         "learning": learning,
         "serving": serving,
         "peak_rss_mb": {"after_learning": learning_rss, "after_serving": _peak_rss_mb()},
+        "growth": growth,
     }
 
 
@@ -245,6 +256,27 @@ def _decode(greedy: Callable[[list[int], bool], list[int]], prompts: list[list[i
     return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_second": round(tokens / seconds, 1), "answers": answers}
 
 
+def _learn_in_own_process(organisations: int, seed: int, model: str | Path | None, learn_config: LearnConfig,
+                          models_dir: Path, announce: Callable[[str], None]) -> dict:
+    """``dualbrain learn`` of a corpus of ``organisations`` into a new knowledge base (one epoch, no
+    self-study, to keep the rows short), in a fresh process so that its peak memory is its own."""
+    announce(f"cost growth: {organisations} organisations")
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_learn_once, (organisations, seed, model, learn_config, models_dir))
+
+
+def _learn_once(organisations: int, seed: int, model: str | Path | None, learn_config: LearnConfig, models_dir: Path) -> dict:
+    with tempfile.TemporaryDirectory() as folder:
+        corpus = generate_corpus(organisations, seed=seed)
+        documents = write_documents(Path(folder) / "documents", [corpus])
+        brain = DualBrain.open("perf", home=Home(Path(folder) / "home", models_dir), model=model, create=True)
+        brain.reasoning  # loaded before the clock starts
+        config = replace(learn_config, self_study=False, train=replace(learn_config.train, epochs=1, min_steps=0))
+        metrics = brain.learn([documents], config).metrics
+    return {"organisations": organisations, "characters": metrics["characters_trained"], "shards": metrics["shards_trained"],
+            "tokens": metrics["tokens_trained"], "learn_seconds": metrics["learn_seconds"], "peak_rss_mb": _peak_rss_mb()}
+
+
 def _peak_rss_mb() -> float:
     # ru_maxrss is in kilobytes on Linux, bytes on macOS.
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -264,6 +296,12 @@ def perf_markdown(report: dict) -> str:
         "| row | tokens | seconds | tokens/s | × base | same answers as | share |", "|---|---|---|---|---|---|---|",
         *[f"| {r['row']} | {r['tokens']} | {r['seconds']} | {r['tokens_per_second']} | {r['x_base']} | {r['same_answers_as']} | "
           f"{r['same_answers']} |" for r in report["serving"]],
-        "", f"Peak resident memory: {rss['after_learning']} MB after learning, {rss['after_serving']} MB after serving.",
+        "", f"Peak resident memory of this process: {rss['after_learning']} MB after learning (the naive row's full "
+        f"logits dominate), {rss['after_serving']} MB after serving.", "",
+        "## Cost growth: `learn` (1 epoch, no self-study) of growing corpora, each in a fresh process", "",
+        "| organisations | characters | shards | tokens | learn seconds | seconds per 1,000 characters | peak RSS MB |",
+        "|---|---|---|---|---|---|---|",
+        *[f"| {r['organisations']} | {r['characters']} | {r['shards']} | {r['tokens']} | {r['learn_seconds']} | "
+          f"{round(1000 * r['learn_seconds'] / r['characters'], 2)} | {r['peak_rss_mb']} |" for r in report["growth"]],
     ]
     return "\n".join(lines) + "\n"

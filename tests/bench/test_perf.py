@@ -15,7 +15,7 @@ from dualbrain.reasoning.loader import load_reasoning_network
 
 def test_perf_measures_every_row_on_the_same_work(tiny_model_dir: Path, tmp_path: Path) -> None:
     learn = LearnConfig(train=TrainSettings(batch_size=4), self_study=False)
-    report = run_perf(PerfConfig(organisations=1, prompts=2, new_tokens=3), tiny_model_dir, learn, tmp_path)
+    report = run_perf(PerfConfig(organisations=1, prompts=2, new_tokens=3, growth=(1, 2)), tiny_model_dir, learn, tmp_path)
     learning = {row["row"]: row for row in report["learning"]}
     assert list(learning) == ["naive", *[f"+ {lever}" for lever in LEVERS], "dualbrain", "ceiling"]
     loop_rows = [row for name, row in learning.items() if name != "ceiling"]
@@ -27,6 +27,9 @@ def test_perf_measures_every_row_on_the_same_work(tiny_model_dir: Path, tmp_path
     assert serving["knowledge, unmerged adapter"]["same_answers"] == 1.0  # merging changes speed, not answers
     assert all(row["tokens_per_second"] > 0 for row in report["learning"] + report["serving"])
     assert "| dualbrain |" in perf_markdown(report)
+    growth = report["growth"]  # each size learned in its own process, into a new knowledge base
+    assert [row["organisations"] for row in growth] == [1, 2] and growth[1]["characters"] > growth[0]["characters"]
+    assert all(row["tokens"] > 0 and row["peak_rss_mb"] > 0 for row in growth)
 
 
 def test_perf_leaves_the_base_model_untouched(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,7 +42,7 @@ def test_perf_leaves_the_base_model_untouched(tiny_model_dir: Path, tmp_path: Pa
         return reasoning
 
     monkeypatch.setattr(perf, "load_reasoning_network", load_and_keep)
-    run_perf(PerfConfig(organisations=1, prompts=1, new_tokens=2), tiny_model_dir, LearnConfig(self_study=False), tmp_path)
+    run_perf(PerfConfig(organisations=1, prompts=1, new_tokens=2, growth=()), tiny_model_dir, LearnConfig(self_study=False), tmp_path)
     model, before = loaded[0]
     assert type(model) is type(AutoModelForCausalLM.from_pretrained(tiny_model_dir))
     after = model.state_dict()
