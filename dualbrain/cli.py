@@ -7,10 +7,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import logging
 import sys
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
@@ -28,6 +26,7 @@ from dualbrain.api import ANSWER_MODES, DEFAULT_KEEP_VERSIONS, RETRIEVERS, DualB
 from dualbrain.bench.changes import ChangesConfig, changes_markdown, run_changes
 from dualbrain.bench.growth import GrowthConfig, growth_markdown, run_growth
 from dualbrain.bench.perf import PerfConfig, perf_markdown, run_perf
+from dualbrain.quiet import quiet_libraries
 from dualbrain.bench.report import to_markdown, write_report
 from dualbrain.bench.runner import DATASETS, SYSTEMS, BenchConfig, run_bench
 from dualbrain.bench.serving import ServingConfig, run_serving, serving_markdown
@@ -565,13 +564,7 @@ def _marked(answer: str, correct: bool) -> str:
 
 def main() -> None:
     """Entry point: user errors become one line on stderr and exit status 1."""
-    from transformers.utils import logging as hf_logging
-
-    # Library chatter (pypdf's recovery warnings, transformers' load bars) would bury our one-line errors.
-    logging.getLogger("pypdf").setLevel(logging.ERROR)
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
+    quiet_libraries()
     try:
         app()
     except DualBrainError as error:

@@ -59,6 +59,7 @@ from dualbrain.knowledge.trainer import (
 )
 from dualbrain.reasoning.loader import ReasoningNetwork, bundled_gguf, load_reasoning_network
 from dualbrain.reasoning.prompting import question_prompt
+from dualbrain.quiet import quiet_libraries
 from dualbrain.store import Home
 
 # The learning rows below naive, in order; each adds its lever to the row above.
@@ -261,7 +262,7 @@ def _learn_in_own_process(organisations: int, seed: int, model: str | Path | Non
     """``dualbrain learn`` of a corpus of ``organisations`` into a new knowledge base (one epoch, no
     self-study, to keep the rows short), in a fresh process so that its peak memory is its own."""
     announce(f"cost growth: {organisations} organisations")
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
+    with multiprocessing.get_context("spawn").Pool(1, initializer=quiet_libraries) as pool:
         return pool.apply(_learn_once, (organisations, seed, model, learn_config, models_dir))
 
 
@@ -278,6 +279,14 @@ def _learn_once(organisations: int, seed: int, model: str | Path | None, learn_c
 
 
 def _peak_rss_mb() -> float:
+    """This process's peak resident memory. On Linux from /proc (VmHWM): getrusage's figure survives exec,
+    so a spawned process would report its parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return round(int(line.split()[1]) / 1024, 1)  # kB
+    except OSError:
+        pass
     # ru_maxrss is in kilobytes on Linux, bytes on macOS.
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return round(peak / (1024 * 1024 if sys.platform == "darwin" else 1024), 1)
