@@ -205,6 +205,8 @@ def _serving(reasoning: ReasoningNetwork, shard: Path, prompts: list[list[int]],
         announce(f"decode: {label}")
         shards = AttachedShards(reasoning, merged_copies=merged_copies)
         try:
+            with shards.answering({"perf": shard}):
+                pass  # the second question on a set of shards is answered by its merged copy
             with shards.answering({"perf": shard}) as model:
                 rows.append({"row": label, **_decode(lambda ids, stop: _hf_greedy(model, ids, config.new_tokens, stop, eos), prompts)})
         finally:

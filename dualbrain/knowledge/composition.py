@@ -8,7 +8,8 @@ Decoding through unmerged adapters costs two small matmuls per adapted projectio
 plain model's tokens/s on the 2-core CPU, `bench --perf`). So the model that answers for a set of shards
 is a merged copy — the base with those shards' updates added into its weights — kept for the
 ``merged_copies`` most recently used sets (each costs one more base model of memory; 0 answers through
-the adapters instead).
+the adapters instead). A copy is made when a set answers twice in a row: building one takes about as long
+as a short answer, so questions routed to a different set each time keep answering through the adapters.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ class AttachedShards:
         self._model: nn.Module | None = None
         self._attached: set[str] = set()
         self._merged: OrderedDict[frozenset[str], nn.Module] = OrderedDict()  # least recently used first
+        self._previous: frozenset[str] = frozenset()  # the set that answered last
 
     @contextmanager
     def answering(self, shards: dict[str, Path]) -> Iterator[nn.Module]:
@@ -58,7 +60,8 @@ class AttachedShards:
             if shard_id not in self._attached:
                 self._attach(shard_id, directory)
         self._network.activate(self._model, list(shards))
-        if not self.merged_copies:
+        repeated, self._previous = key == self._previous, key
+        if not self.merged_copies or not repeated:
             yield self._model
             return
         self._merged[key] = self._network.merged_copy(self._model, list(shards))

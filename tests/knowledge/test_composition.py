@@ -96,8 +96,10 @@ def test_merged_copies_answer_as_the_adapters_do_and_stay_bounded(shard_dirs) ->
         adapters.detach()
         merged = AttachedShards(reasoning, merged_copies=1)
         for subset in subsets:
+            with merged.answering({s: dirs[s] for s in subset}) as first:
+                assert hasattr(first, "peft_config")  # a set's first question: through the adapters
             with merged.answering({s: dirs[s] for s in subset}) as model:
-                assert not hasattr(model, "peft_config")  # a plain model: no adapter ops per token
+                assert not hasattr(model, "peft_config")  # asked again: a plain model, no adapter ops per token
                 assert torch.allclose(model(ids).logits, expected[subset], atol=1e-5)
             with merged.answering({s: dirs[s] for s in subset}) as again:
                 assert again is model  # reused while it is the most recent set
