@@ -98,19 +98,19 @@ def _write_combined(adapters: list[Path], out_dir: Path) -> None:
     """One LoRA adapter whose update is the sum of ``adapters``' updates (module docstring)."""
     configs = [json.loads((adapter / ADAPTER_CONFIG).read_text(encoding="utf-8")) for adapter in adapters]
     if len({tuple(sorted(config["target_modules"])) for config in configs}) > 1:
-        raise DualBrainError("the shards adapt different modules; export them one by one (shards/)")
+        raise DualBrainError("the shards adapt different modules, so they cannot be combined into one adapter")
     if any(config.get("use_rslora") or config.get("use_dora") for config in configs):
-        raise DualBrainError("only plain LoRA shards can be combined; export them one by one (shards/)")
+        raise DualBrainError("only plain LoRA shards can be combined into one adapter")
     weights = [load_file(adapter / ADAPTER_WEIGHTS) for adapter in adapters]
+    scalings = [config["lora_alpha"] / config["r"] for config in configs]
     combined: dict[str, torch.Tensor] = {}
     for key in weights[0]:
         if ".lora_A." in key:
             combined[key] = torch.cat([w[key] for w in weights], dim=0)  # (rank, in)
         elif ".lora_B." in key:
-            scalings = [config["lora_alpha"] / config["r"] for config in configs]
             combined[key] = torch.cat([w[key] * scaling for w, scaling in zip(weights, scalings)], dim=1)  # (out, rank)
         else:
-            raise DualBrainError(f"unexpected tensor {key} in a knowledge shard; export the shards one by one (shards/)")
+            raise DualBrainError(f"unexpected tensor {key} in a knowledge shard: it cannot be combined into one adapter")
     rank = sum(config["r"] for config in configs)
     out_dir.mkdir()
     save_file({key: tensor.contiguous() for key, tensor in combined.items()}, out_dir / ADAPTER_WEIGHTS)

@@ -14,8 +14,8 @@ import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
 from pathlib import Path
+from typing import TypeVar
 
 from dualbrain.api import DualBrain
 from dualbrain.reasoning.generate import Generation, answer, continue_text
@@ -44,6 +44,7 @@ class Answerer:
         self._lock = threading.Lock()  # one answer at a time on the shared model
         self._brains_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(MAX_WAITING_ANSWERS)
+        # At least one thread: a pool cannot be empty, even when the limit (a setting) admits no answer.
         self._pool = ThreadPoolExecutor(max(MAX_WAITING_ANSWERS, 1), thread_name_prefix="answer")
 
     def run_async(self, job: Callable[[], T]) -> asyncio.Future[T]:
