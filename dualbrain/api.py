@@ -19,15 +19,18 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
+from accelerate.utils import gather_object
 from torch import nn
 
-from dualbrain.errors import DualBrainError, IncompatibleKnowledge, IngestError, NothingToLearn, UnknownKnowledgeBase
+from dualbrain.errors import (
+    DualBrainError, IncompatibleKnowledge, IngestError, KnowledgeBaseExists, NothingToLearn, UnknownKnowledgeBase,
+)
 from dualbrain.ingest import collect_files, extract
 from dualbrain.knowledge.composition import AttachedShards
 from dualbrain.knowledge.export import export_knowledge
 from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, learn_documents, read_manifest
 from dualbrain.knowledge.router import RoutingSettings, ShardRouter
-from dualbrain.knowledge.sharding import plan_consolidation, plan_shards
+from dualbrain.knowledge.sharding import assign_shards, plan_consolidation, plan_shards
 from dualbrain.knowledge.signals import document_names
 from dualbrain.knowledge.trainer import EpochHook, LearnProgress, LossHistory, processes
 from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, answer, continue_text
@@ -112,7 +115,10 @@ class DualBrain:
         except UnknownKnowledgeBase:
             if not create:
                 raise
-            kb = home.create_kb(name)
+            try:
+                kb = home.create_kb(name)
+            except KnowledgeBaseExists:  # made meanwhile, e.g. by another process launched with this one
+                kb = home.open_kb(name)
         return cls(kb, home, model)
 
     @property
@@ -328,8 +334,17 @@ class DualBrain:
         keep_versions: int,
     ) -> tuple[VersionRecord | None, dict]:
         """Train one shard per (document ids, configuration), publish them with the kept shards as the
-        next version, then prune old versions. Nothing is published unless every shard trained."""
+        next version, then prune old versions. Nothing is published unless every shard trained.
+
+        Under torchrun / accelerate launch, with at least as many shards to train as processes, each process
+        trains whole shards alone (shards are independent: no gradient traffic, and a shard's weights are
+        those a single process trains); with fewer, all processes train each shard together (DDP).
+        """
         launched = processes()  # one process, or one of several under torchrun / accelerate launch
+        owners = None
+        if 1 < launched.num_processes <= len(builds):
+            sizes = [sum(self.kb.catalog.get_document(doc_id).chars for doc_id in ids) for ids, _ in builds]
+            owners = assign_shards(sizes, launched.num_processes)
         job = None
         if launched.is_main_process:
             job = self.kb.catalog.create_job(
@@ -339,8 +354,10 @@ class DualBrain:
         started = time.perf_counter()
         try:
             with ExitStack() as stack:
-                staged = []
+                staged: list[tuple[int, StagedShard]] = []
                 for index, (doc_ids, config) in enumerate(builds):
+                    if owners is not None and owners[index] != launched.process_index:
+                        continue  # another process trains this shard
                     losses = LossHistory()
 
                     def progress(update: LearnProgress, shard: int = index + 1, losses: LossHistory = losses) -> None:
@@ -355,15 +372,18 @@ class DualBrain:
 
                     directory = stack.enter_context(self.kb.staging_dir())
                     documents = [self._source(doc_id) for doc_id in doc_ids]
-                    metrics = learn_documents(
-                        self.reasoning, documents, config, directory, progress, on_epoch_end, self.kb.derived_dir
-                    )
-                    staged.append(StagedShard(directory, tuple(doc_ids), metrics))
-                metrics = _version_metrics([shard.metrics for shard in staged], time.perf_counter() - started)
-                if launched.is_main_process:  # only the main process wrote the knowledge network
-                    self.kb.publish(staged, kept_shard_ids=kept_shard_ids, base_identity=self.reasoning.identity, metrics=metrics)
+                    metrics = learn_documents(self.reasoning, documents, config, directory, progress, on_epoch_end,
+                                              self.kb.derived_dir, data_parallel=owners is None)
+                    staged.append((index, StagedShard(directory, tuple(doc_ids), metrics)))
+                if owners is not None:  # every process learns where the others staged their shards
+                    staged = sorted(gather_object(staged), key=lambda indexed: indexed[0])
+                shards = [shard for _, shard in staged]
+                metrics = _version_metrics([shard.metrics for shard in shards], time.perf_counter() - started)
+                if launched.is_main_process:  # the main process alone publishes
+                    self.kb.publish(shards, kept_shard_ids=kept_shard_ids, base_identity=self.reasoning.identity, metrics=metrics)
                     self.kb.prune(keep_versions)
-            launched.wait_for_everyone()
+                # Inside the stack: the other processes' staged shards stay until the main one has published them.
+                launched.wait_for_everyone()
         except BaseException as error:
             if job is not None:
                 self.kb.catalog.update_job(job, status="failed", error=str(error) or type(error).__name__)

@@ -130,11 +130,14 @@ def learn_documents(
     on_progress: Callable[[LearnProgress], None] | None = None,
     on_epoch_end: EpochHook | None = None,
     drafts_cache: Callable[[str], Path] | None = None,
+    data_parallel: bool = True,
 ) -> dict:
     """Train one knowledge shard on ``documents`` and write it with its manifest into ``out_dir``.
 
     The base model comes back untouched (knowledge detached). Returns the run's metrics.
     ``drafts_cache(document id)`` is the folder where that document's self-study drafts are kept.
+    Under a launcher all processes train the shard together, or with ``data_parallel`` False this one alone
+    (see :func:`train_knowledge`); the shard is written by the main process or by the one that trained it.
     """
     network = LoraKnowledge(config.lora)
     started = time.perf_counter()
@@ -153,7 +156,7 @@ def learn_documents(
     # train_knowledge takes its own knowledge weights off again if training fails; after it returns,
     # they come off here, whether saving works or not, so the base model is always left as it was.
     model, result, accelerator = train_knowledge(
-        reasoning.model, reasoning.tokenizer, network, examples, config.train, on_progress, on_epoch_end
+        reasoning.model, reasoning.tokenizer, network, examples, config.train, on_progress, on_epoch_end, data_parallel
     )
     try:
         metrics = {
@@ -165,7 +168,7 @@ def learn_documents(
             "examples_by_kind": result.examples_by_kind,
             "processes": result.processes,
         }
-        if accelerator.is_main_process:
+        if accelerator.is_main_process or result.processes == 1:
             network.save(model, out_dir, reasoning.name)
             manifest = {
                 "format": MANIFEST_FORMAT,

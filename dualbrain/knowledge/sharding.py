@@ -66,6 +66,18 @@ def plan_shards(
     return ShardPlan(keep, build)
 
 
+def assign_shards(sizes: list[int], workers: int) -> list[int]:
+    """The worker (0 … workers-1) that trains each shard of ``sizes`` characters when shards train in
+    parallel: the largest shard first, each to the worker with the least work so far, so that workers
+    finish close together (training time is about linear in characters)."""
+    load = [0] * workers
+    owners = [0] * len(sizes)
+    for index in sorted(range(len(sizes)), key=lambda i: -sizes[i]):
+        owners[index] = min(range(workers), key=lambda worker: load[worker])
+        load[owners[index]] += sizes[index]
+    return owners
+
+
 def plan_consolidation(
     shards: dict[str, list[str]], sizes: dict[str, int], names: dict[str, set[str]], max_chars: int
 ) -> list[list[str]]:

@@ -101,7 +101,7 @@ class TrainResult:
     tokens_trained: int
     seconds: float
     examples_by_kind: dict[str, int]
-    processes: int  # data-parallel processes that trained together (torchrun / accelerate launch)
+    processes: int  # processes that trained this shard together (DDP under torchrun / accelerate launch)
 
 
 def tokenize_example(
@@ -200,14 +200,17 @@ def _cpu_only() -> bool:
 EpochHook = Callable[[int, torch.nn.Module], None]
 
 
-def _run_epoch_hook(hook: EpochHook, epoch: int, model: torch.nn.Module, accelerator: Accelerator, bf16: bool) -> None:
-    if accelerator.is_main_process:
+def _run_epoch_hook(
+    hook: EpochHook, epoch: int, model: torch.nn.Module, accelerator: Accelerator, bf16: bool, together: bool
+) -> None:
+    if accelerator.is_main_process or not together:
         model.eval()
         # The training copy's frozen weights may be bf16: the hook computes as the training step does.
         with torch.no_grad(), torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=bf16):
             hook(epoch, accelerator.unwrap_model(model))
         model.train()
-    accelerator.wait_for_everyone()
+    if together:
+        accelerator.wait_for_everyone()
 
 
 def train_knowledge(
@@ -218,6 +221,7 @@ def train_knowledge(
     settings: TrainSettings,
     on_progress: Callable[[LearnProgress], None] | None = None,
     on_epoch_end: EpochHook | None = None,
+    data_parallel: bool = True,
 ) -> tuple[torch.nn.Module, TrainResult, Accelerator]:
     """Attach fresh knowledge weights to (a training copy of) ``base`` and fit them to ``examples``.
 
@@ -226,12 +230,18 @@ def train_knowledge(
     caller saves on the main process only). ``on_epoch_end(epoch, model)`` runs on the main process after
     every epoch with that model in eval mode (under bf16 autocast when training uses it), e.g. to draw a
     learning curve.
+
+    Under a launcher every process trains the examples together (DDP: each takes a share of every batch)
+    unless ``data_parallel`` is False: then this process trains them alone, exactly as a single process
+    would, while the others train other shards.
     """
     if not examples:
         raise ValueError("no training examples")
     # Accelerate keeps its state per process and refuses a second, different mixed-precision setting, so
     # it always gets the same arguments and bf16 is applied here with autocast, per run.
     accelerator = Accelerator(cpu=_cpu_only())
+    workers = accelerator.num_processes if data_parallel else 1
+    together = workers > 1
     set_seed(settings.seed)
     model = network.trainable(training_copy(base, settings, accelerator.device))
     model.train()
@@ -245,17 +255,21 @@ def train_knowledge(
     loader = DataLoader(rows, batch_size=settings.batch_size, sampler=sampler, collate_fn=_collate(tokenizer.pad_token_id))
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
-    steps_per_epoch = math.ceil(len(loader) / accelerator.num_processes)
+    steps_per_epoch = math.ceil(len(loader) / workers)
     epochs = max(settings.epochs, math.ceil(settings.min_steps / steps_per_epoch))
     total_steps = epochs * steps_per_epoch
     scheduler = get_cosine_schedule_with_warmup(optimizer, int(settings.warmup_ratio * total_steps), total_steps)
-    model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    if together:  # DDP and a share of every batch per process
+        model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    else:  # no collective calls: other processes may be training something else
+        model.to(accelerator.device)
 
     # Real (non-padding) tokens this process trained; the progress rate scales them by the process count.
     step, tokens, loss_value, started = 0, 0, float("nan"), time.perf_counter()
     try:
         for epoch in range(epochs):
             for batch in loader:
+                batch = {name: tensor.to(accelerator.device) for name, tensor in batch.items()}
                 with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=settings.bf16):
                     loss = target_loss(model, batch)
                 accelerator.backward(loss)
@@ -264,25 +278,27 @@ def train_knowledge(
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
                 tokens += int(batch["attention_mask"].sum())
-                loss_value = accelerator.reduce(loss.detach(), reduction="mean").item()
-                if on_progress and accelerator.is_main_process:
+                loss_value = (accelerator.reduce(loss.detach(), reduction="mean") if together else loss).item()
+                if on_progress and (accelerator.is_main_process or not together):
                     elapsed = time.perf_counter() - started
                     on_progress(LearnProgress("training", step, total_steps, epoch + 1, loss_value,
-                                             tokens * accelerator.num_processes / elapsed, elapsed))
+                                             tokens * workers / elapsed, elapsed))
             if on_epoch_end:
-                _run_epoch_hook(on_epoch_end, epoch + 1, model, accelerator, settings.bf16)
+                _run_epoch_hook(on_epoch_end, epoch + 1, model, accelerator, settings.bf16, together)
     except BaseException:
         network.detach(accelerator.unwrap_model(model))  # a failed run leaves no knowledge weights behind
         raise
-    accelerator.wait_for_everyone()
+    if together:
+        accelerator.wait_for_everyone()
+        tokens = int(accelerator.reduce(torch.tensor(tokens, device=accelerator.device), reduction="sum"))
     model = accelerator.unwrap_model(model)
     model.eval()
     result = TrainResult(
         final_loss=loss_value,
         steps=step,
-        tokens_trained=int(accelerator.reduce(torch.tensor(tokens, device=accelerator.device), reduction="sum")),
+        tokens_trained=tokens,
         seconds=time.perf_counter() - started,
         examples_by_kind=dict(Counter(example.kind for example in examples)),
-        processes=accelerator.num_processes,
+        processes=workers,
     )
     return model, result, accelerator

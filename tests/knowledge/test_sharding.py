@@ -1,6 +1,6 @@
 """Shard planning: what a change retrains, and that nothing else is touched."""
 
-from dualbrain.knowledge.sharding import pack_shards, plan_consolidation, plan_shards
+from dualbrain.knowledge.sharding import assign_shards, pack_shards, plan_consolidation, plan_shards
 
 
 def test_pack_keeps_order_and_size_limit() -> None:
@@ -39,3 +39,11 @@ def test_consolidation_merges_shards_that_name_the_same_things_within_the_size()
     assert plan_consolidation(shards, sizes, names, max_chars=2000) == [["s1", "s2", "s4"]]  # in learning order
     assert plan_consolidation(shards, sizes, names, max_chars=400) == []  # nothing fits together
     assert plan_consolidation({"s1": ["overview"], "s3": ["dairy"]}, sizes, names, max_chars=1000) == []
+
+
+def test_parallel_shards_go_largest_first_to_the_least_loaded_worker() -> None:
+    owners = assign_shards([5, 3, 3, 2, 1], 2)
+    assert owners == [0, 1, 1, 0, 1]
+    loads = [sum(size for size, owner in zip([5, 3, 3, 2, 1], owners) if owner == worker) for worker in range(2)]
+    assert loads == [7, 7]
+    assert sorted(assign_shards([4, 4, 4], 3)) == [0, 1, 2]  # as many shards as workers: one each
