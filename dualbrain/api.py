@@ -27,13 +27,15 @@ from dualbrain.errors import (
 )
 from dualbrain.ingest import collect_files, extract
 from dualbrain.knowledge.composition import AttachedShards
-from dualbrain.knowledge.export import export_knowledge
+from dualbrain.knowledge.export import export_knowledge, write_gguf_lora
+from dualbrain.knowledge.network import ADAPTER_SUBDIR
 from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, learn_documents, read_manifest
 from dualbrain.knowledge.router import RoutingSettings, ShardRouter
 from dualbrain.knowledge.sharding import assign_shards, plan_consolidation, plan_shards
 from dualbrain.knowledge.signals import document_names
 from dualbrain.knowledge.trainer import EpochHook, LearnProgress, LossHistory, processes
-from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, answer, continue_text
+from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, continue_text
+from dualbrain.reasoning.llama_cpp import LlamaCpp, llama_cpp_for
 from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
 from dualbrain.reasoning.prompting import grounded_question, question_prompt
 from dualbrain.retrieval import BM25Retriever, Retriever, chunk_documents
@@ -75,6 +77,8 @@ class ForgetReport:
 
 
 ANSWER_MODES = ("knowledge", "base", "rag", "context", "knowledge+rag")
+# What computes answers: PyTorch (the reasoning network as loaded), or llama.cpp on a GGUF of the same model.
+ENGINES = ("torch", "llama.cpp")
 RETRIEVERS: dict[str, Callable[[list], Retriever]] = {"bm25": BM25Retriever, "embed": EmbeddingRetriever}
 DEFAULT_TOP_K = 3
 DEFAULT_KEEP_VERSIONS = 5
@@ -98,6 +102,7 @@ class DualBrain:
         self.routing = routing or RoutingSettings()
         self._model_source = model
         self._reasoning: ReasoningNetwork | None = reasoning
+        self._llama_cpp: LlamaCpp | None = None  # made when the llama.cpp engine first answers
         self._shards: AttachedShards | None = None
         # (version id, routing settings) → router over that version's shards; assigning ``routing`` re-routes.
         self._router: tuple[tuple[str, RoutingSettings], ShardRouter] | None = None
@@ -404,14 +409,16 @@ class DualBrain:
         max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
         top_k: int = DEFAULT_TOP_K,
         retriever: str = "bm25",
+        engine: str = "torch",
     ) -> str:
-        """Answer ``question`` in one of :data:`ANSWER_MODES`.
+        """Answer ``question`` in one of :data:`ANSWER_MODES`, computed by one of :data:`ENGINES`.
 
         ``knowledge`` (the default) puts the question alone in the prompt; ``base`` is the plain model;
         ``rag`` / ``knowledge+rag`` add the ``top_k`` passages found by ``retriever`` (``bm25`` or ``embed``);
         ``context`` adds whole documents, most relevant first, up to the model's window.
         """
-        return self.generate(question, mode=mode, max_new_tokens=max_new_tokens, top_k=top_k, retriever=retriever).text
+        return self.generate(question, mode=mode, max_new_tokens=max_new_tokens, top_k=top_k, retriever=retriever,
+                             engine=engine).text
 
     def generate(
         self,
@@ -423,6 +430,7 @@ class DualBrain:
         retriever: str = "bm25",
         documents: list[str] | None = None,
         on_text: Callable[[str], None] | None = None,
+        engine: str = "torch",
     ) -> Generation:
         """Like :meth:`ask`, with prompt size and timings; ``documents`` replaces the ranked documents of
         the ``context`` mode (the benchmark's oracle passes exactly the documents holding the answer);
@@ -435,6 +443,7 @@ class DualBrain:
             raise DualBrainError(f"unknown retriever '{retriever}' (choose from {', '.join(RETRIEVERS)})")
         if documents is not None and mode != "context":
             raise DualBrainError("documents can only be given in the context mode")
+        check_engine(engine)
         if mode in ("rag", "knowledge+rag"):
             asked = grounded_question(question, [c.text for c in self._retriever(retriever).retrieve(question, top_k)])
         elif mode == "context":
@@ -443,19 +452,35 @@ class DualBrain:
         else:
             asked = question
         version, shard_ids = self._knowledge(question) if mode.startswith("knowledge") else (None, [])
-        with self._attached_shards().answering(self._shard_dirs(shard_ids)) as model:
-            generation = answer(model, self.reasoning.tokenizer, asked, max_new_tokens, on_text)
+        prompt = question_prompt(self.reasoning.tokenizer, asked)
+        generation = self._continue(prompt, shard_ids, max_new_tokens, on_text, engine)
         return replace(generation, knowledge_version=version.id if version else None)
 
     def complete(self, text: str, *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
-                 on_text: Callable[[str], None] | None = None) -> Generation:
+                 on_text: Callable[[str], None] | None = None, engine: str = "torch") -> Generation:
         """Continue ``text`` as raw model input (no chat template) with the knowledge routed for it."""
         if not text.strip():
             raise DualBrainError("the prompt is empty")
+        check_engine(engine)
         version, shard_ids = self._knowledge(text)
-        with self._attached_shards().answering(self._shard_dirs(shard_ids)) as model:
-            generation = continue_text(model, self.reasoning.tokenizer, text, max_new_tokens, on_text)
+        generation = self._continue(text, shard_ids, max_new_tokens, on_text, engine)
         return replace(generation, knowledge_version=version.id)
+
+    def _continue(self, text: str, shard_ids: list[str], max_new_tokens: int,
+                  on_text: Callable[[str], None] | None, engine: str) -> Generation:
+        """The greedy continuation of ``text`` with ``shard_ids`` active, computed by ``engine``."""
+        if engine == "llama.cpp":
+            adapters = [directory / ADAPTER_SUBDIR for directory in self._shard_dirs(shard_ids).values()]
+            write_lora = lambda path: write_gguf_lora(adapters, path, self.reasoning.model.config)  # noqa: E731
+            # Published shards never change and their ids are never reused: the ids name the knowledge.
+            return self._llama_cpp_engine().continue_text(text, max_new_tokens, on_text, frozenset(shard_ids), write_lora)
+        with self._attached_shards().answering(self._shard_dirs(shard_ids)) as model:
+            return continue_text(model, self.reasoning.tokenizer, text, max_new_tokens, on_text)
+
+    def _llama_cpp_engine(self) -> LlamaCpp:
+        if self._llama_cpp is None:
+            self._llama_cpp = llama_cpp_for(self.reasoning)
+        return self._llama_cpp
 
     @contextmanager
     def answering_model(self, knowledge: bool, question: str | None = None) -> Iterator[nn.Module]:
@@ -513,6 +538,8 @@ class DualBrain:
                 f"(identity {self.reasoning.identity[:12]}); pass the matching --model"
             )
         self._attached_shards().keep_only(set(version.shard_ids))
+        if self._llama_cpp is not None:
+            self._llama_cpp.keep_only(set(version.shard_ids))
         return version
 
     def _attached_shards(self) -> AttachedShards:
@@ -525,6 +552,8 @@ class DualBrain:
         model answers, and before training, which attaches its own knowledge network)."""
         if self._shards is not None:
             self._shards.detach()
+        if self._llama_cpp is not None:
+            self._llama_cpp.release()
 
     def _retriever(self, kind: str = "bm25") -> Retriever:
         """An index of ``kind`` over the knowledge base's passages, rebuilt when its documents change."""
@@ -545,6 +574,12 @@ class DualBrain:
         tokenizer = self.reasoning.tokenizer
         framing = len(tokenizer(question_prompt(tokenizer, grounded_question(question, [])))["input_ids"])
         return fit_to_budget(texts, tokenizer, self.reasoning.context_window - framing - max_new_tokens)
+
+
+def check_engine(engine: str) -> None:
+    """Refuse an engine not in :data:`ENGINES`."""
+    if engine not in ENGINES:
+        raise DualBrainError(f"unknown engine '{engine}' (choose from {', '.join(ENGINES)})")
 
 
 def _version_metrics(shard_metrics: list[dict], seconds: float) -> dict:

@@ -22,18 +22,18 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from dualbrain.api import ANSWER_MODES, DEFAULT_KEEP_VERSIONS, RETRIEVERS, DualBrain, IngestReport, LearnReport
+from dualbrain.api import ANSWER_MODES, DEFAULT_KEEP_VERSIONS, ENGINES, RETRIEVERS, DualBrain, IngestReport, LearnReport
 from dualbrain.bench.changes import ChangesConfig, changes_markdown, run_changes
 from dualbrain.bench.growth import GrowthConfig, growth_markdown, run_growth
 from dualbrain.bench.perf import PerfConfig, perf_markdown, run_perf
 from dualbrain.quiet import quiet_libraries
 from dualbrain.bench.report import to_markdown, write_report
-from dualbrain.bench.runner import DATASETS, SYSTEMS, BenchConfig, run_bench
+from dualbrain.bench.runner import DATASETS, DEFAULT_SYSTEMS, SYSTEMS, BenchConfig, run_bench
 from dualbrain.bench.serving import ServingConfig, run_serving, serving_markdown
 from dualbrain.demo import compare, load_questions
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.recipe import LearnConfig
-from dualbrain.knowledge.trainer import LearnProgress, TrainSettings
+from dualbrain.knowledge.trainer import LearnProgress, TrainSettings, processes
 from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS
 from dualbrain.store import Home, atomic_write_text
 from dualbrain.store.keys import SCOPES
@@ -67,6 +67,9 @@ ModeOption = Annotated[
 NoKnowledgeOption = Annotated[bool, typer.Option("--no-knowledge", help="Same as --mode base.")]
 Retriever = Enum("Retriever", {kind: kind for kind in RETRIEVERS}, type=str)
 RetrieverOption = Annotated[Retriever, typer.Option("--retriever", help="Passages for rag modes: bm25 or embed (all-MiniLM-L6-v2).")]
+Engine = Enum("Engine", {engine: engine for engine in ENGINES}, type=str)
+EngineOption = Annotated[Engine, typer.Option("--engine", help="What computes answers: torch, or llama.cpp on the model's "
+                                              "GGUF with the knowledge as a GGUF LoRA (faster on CPU; docs/scaling.md).")]
 Dataset = Enum("Dataset", {name: name for name in DATASETS}, type=str)
 KeyScope = Enum("KeyScope", {scope: scope for scope in SCOPES}, type=str)
 
@@ -174,6 +177,7 @@ def serve(
                                               "for what it costs).")] = False,
     home: HomeOption = None,
     model: ModelOption = None,
+    engine: EngineOption = Engine.torch,
 ) -> None:
     """Serve the OpenAI-compatible API (/v1/chat/completions, /v1/models) and knowledge-base routes."""
     import uvicorn
@@ -186,7 +190,7 @@ def serve(
         err.print("warning: --no-auth: anyone on this machine can read and change every knowledge base")
     elif not Home(home).keys().list():
         err.print("warning: no API keys yet; create one with: dualbrain keys create --scope admin")
-    uvicorn.run(create_app(Home(home), model, auth=not no_auth, consolidate=consolidate), host=host, port=port, log_level="info")
+    uvicorn.run(create_app(Home(home), model, auth=not no_auth, consolidate=consolidate, engine=engine.value), host=host, port=port, log_level="info")
 
 
 def _is_loopback(host: str) -> bool:
@@ -304,6 +308,9 @@ def learn(
     brain = DualBrain.open(kb, home=home, model=model, create=create)
     _print_ingest(brain.add(paths, supersedes=supersedes))  # before training, so skipped files are seen at once
     config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed), shard_chars=shard_chars)
+    if not processes().is_main_process:  # under torchrun / accelerate launch the main process reports for all
+        brain.learn([], config, keep_versions=keep_versions)
+        return
     report = _learn_with_progress(brain, config, keep_versions)
     metrics = report.metrics
     if not metrics:
@@ -356,26 +363,29 @@ def ask(
     out_path: Annotated[Optional[Path], typer.Option("--out", help="JSONL output for --questions.")] = None,
     as_json: JsonOption = False,
     max_new_tokens: Annotated[int, typer.Option(min=1, max=2048)] = DEFAULT_MAX_NEW_TOKENS,
+    engine: EngineOption = Engine.torch,
 ) -> None:
     """Answer a question (or a JSONL batch). The default `knowledge` mode puts no document text in the prompt."""
     if (question is None) == (questions is None):
         raise DualBrainError("give either a QUESTION or --questions FILE")
-    mode = "base" if no_knowledge else mode.value
     brain = _brain(kb, home, model)
+    options = {"mode": "base" if no_knowledge else mode.value, "max_new_tokens": max_new_tokens,
+               "retriever": retriever.value, "engine": engine.value}
     if questions is None:
-        text = brain.ask(question, mode=mode, max_new_tokens=max_new_tokens, retriever=retriever.value)
+        text = brain.ask(question, **options)
         print(json.dumps({"answer": text}) if as_json else text)
         return
     if out_path is None:
         raise DualBrainError("--questions needs --out FILE")
-    _answer_batch(brain, questions, out_path, mode=mode, max_new_tokens=max_new_tokens, retriever=retriever.value)
+    _answer_batch(brain, questions, out_path, options)
 
 
-def _answer_batch(brain: DualBrain, questions: Path, out_path: Path, *, mode: str, max_new_tokens: int, retriever: str) -> None:
+def _answer_batch(brain: DualBrain, questions: Path, out_path: Path, options: dict) -> None:
+    """Answer every question of the JSONL file ``questions`` with :meth:`DualBrain.ask` ``options``."""
     items = _read_questions(questions)
     lines = []
     for item in items:
-        lines.append(json.dumps({"id": item["id"], "answer": brain.ask(item["question"], mode=mode, max_new_tokens=max_new_tokens, retriever=retriever)}))
+        lines.append(json.dumps({"id": item["id"], "answer": brain.ask(item["question"], **options)}))
     atomic_write_text(out_path, "\n".join(lines) + "\n")
     err.print(f"wrote {len(lines)} answers to {out_path}")
 
@@ -406,6 +416,7 @@ def chat(
     model: ModelOption = None,
     mode: ModeOption = AnswerMode.knowledge,
     no_knowledge: NoKnowledgeOption = False,
+    engine: EngineOption = Engine.torch,
 ) -> None:
     """Ask questions interactively (empty line or Ctrl-D to quit)."""
     mode = "base" if no_knowledge else mode.value
@@ -417,7 +428,7 @@ def chat(
             break
         if not question:
             break
-        out.print(f"[bold]{kb}>[/] {escape(brain.ask(question, mode=mode))}")
+        out.print(f"[bold]{kb}>[/] {escape(brain.ask(question, mode=mode, engine=engine.value))}")
 
 
 @app.command()
@@ -456,7 +467,8 @@ def bench(
                                                "each), or real passages (one document and one question each).")] = 2,
     questions: Annotated[int, typer.Option("--questions", min=1, max=15, help="Questions per organisation (fictional only).")] = 15,
     seed: Annotated[int, typer.Option(help="Seed of the corpus, the retention items and learning.")] = 0,
-    systems: Annotated[Optional[list[str]], typer.Option("--system", help=f"Repeat to choose: {', '.join(SYSTEMS)}.")] = None,
+    systems: Annotated[Optional[list[str]], typer.Option("--system", help=f"Repeat to choose: {', '.join(SYSTEMS)} "
+                                                                 f"(default: {', '.join(DEFAULT_SYSTEMS)}).")] = None,
     retention: Annotated[int, typer.Option("--retention", min=0, help="Multiple-choice items per set (MMLU, PIQA, HellaSwag, "
                                            "OpenBookQA) answered without and with the knowledge; 0 (default, for speed) skips it.")] = 0,
     curve: Annotated[int, typer.Option("--curve", min=0, help="Answerable questions re-asked after every epoch for the "
@@ -498,7 +510,7 @@ def bench(
             raise DualBrainError(str(error)) from None
         return
     try:
-        config = BenchConfig(organisations, questions, seed, tuple(systems or SYSTEMS), dataset=dataset.value,
+        config = BenchConfig(organisations, questions, seed, tuple(systems or DEFAULT_SYSTEMS), dataset=dataset.value,
                              retention_items=retention, curve_questions=curve)
     except ValueError as error:
         raise DualBrainError(str(error)) from None

@@ -24,9 +24,13 @@ exported as a GGUF LoRA.
 
 Peak resident memory of the process is reported after each part.
 
-**Cost growth.** ``dualbrain learn`` (one epoch, no self-study questions) of corpora of 1, 2, 4, 8
+**Cost growth.** ``dualbrain learn`` (one epoch, no self-study questions) of corpora of 1, 2, 4, 8, 16
 organisations into a new knowledge base, each in a fresh process so that its peak memory is its own:
-seconds per character should stay flat (cost linear in the corpus) and so should memory.
+seconds per character should stay flat (cost linear in the corpus) and memory bounded by the shard size.
+
+**Answering memory.** The first of those knowledge bases answers the serving prompts' questions in a
+fresh process per engine (PyTorch with its merged copy; llama.cpp where the model has a GGUF): the peak
+resident memory of a process that only answers.
 """
 
 from __future__ import annotations
@@ -71,7 +75,7 @@ class PerfConfig:
     organisations: int = 2  # fictional organisations whose documents make the training examples
     prompts: int = 6  # prompts decoded per serving row
     new_tokens: int = 48  # tokens generated per prompt (always all of them)
-    growth: tuple[int, ...] = (1, 2, 4, 8)  # corpus sizes, in organisations, for the cost-growth rows
+    growth: tuple[int, ...] = (1, 2, 4, 8, 16)  # corpus sizes, in organisations, for the cost-growth rows
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -115,7 +119,14 @@ def run_perf(
         serving = _serving(reasoning, shard, prompts, config, announce)
         if model is None:  # the bundled default: its GGUF is the llama.cpp base
             serving += _serving_llama_cpp(reasoning, shard, prompts, config, announce)
-    growth = [_learn_in_own_process(size, config.seed, model, learn_config, models_dir, announce) for size in config.growth]
+    with tempfile.TemporaryDirectory() as folder:
+        homes = [Path(folder) / f"home-{size}" for size in config.growth]
+        growth = [_in_own_process(_learn_once, size, config.seed, model, learn_config, models_dir, home)
+                  for size, home in zip(config.growth, homes)]
+        questions = [q.question for q in random.Random(config.seed).sample(corpus.questions, config.prompts)]
+        engines = ("torch", "llama.cpp") if reasoning.gguf is not None else ("torch",)
+        answering = [_in_own_process(_answer_once, homes[0], engine, questions, model, models_dir)
+                     for engine in engines if homes]
     naive, ceiling = learning[0], learning[-1]
     for row in learning:
         row["tokens_per_second"] = round(row["tokens"] / row["seconds"], 1)
@@ -140,6 +151,7 @@ def run_perf(
         "serving": serving,
         "peak_rss_mb": {"after_learning": learning_rss, "after_serving": _peak_rss_mb()},
         "growth": growth,
+        "answering_memory": answering,
     }
 
 
@@ -259,25 +271,34 @@ def _decode(greedy: Callable[[list[int], bool], list[int]], prompts: list[list[i
     return {"tokens": tokens, "seconds": round(seconds, 2), "tokens_per_second": round(tokens / seconds, 1), "answers": answers}
 
 
-def _learn_in_own_process(organisations: int, seed: int, model: str | Path | None, learn_config: LearnConfig,
-                          models_dir: Path, announce: Callable[[str], None]) -> dict:
-    """``dualbrain learn`` of a corpus of ``organisations`` into a new knowledge base (one epoch, no
-    self-study, to keep the rows short), in a fresh process so that its peak memory is its own."""
-    announce(f"cost growth: {organisations} organisations")
+def _in_own_process(job: Callable[..., dict], *arguments: object) -> dict:
+    """``job(*arguments)`` in a fresh process, so that the peak memory it reports is its own."""
     with multiprocessing.get_context("spawn").Pool(1, initializer=quiet_libraries) as pool:
-        return pool.apply(_learn_once, (organisations, seed, model, learn_config, models_dir))
+        return pool.apply(job, arguments)
 
 
-def _learn_once(organisations: int, seed: int, model: str | Path | None, learn_config: LearnConfig, models_dir: Path) -> dict:
-    with tempfile.TemporaryDirectory() as folder:
-        corpus = generate_corpus(organisations, seed=seed)
-        documents = write_documents(Path(folder) / "documents", [corpus])
-        brain = DualBrain.open("perf", home=Home(Path(folder) / "home", models_dir), model=model, create=True)
-        brain.reasoning  # loaded before the clock starts
-        config = replace(learn_config, self_study=False, train=replace(learn_config.train, epochs=1, min_steps=0))
-        metrics = brain.learn([documents], config).metrics
+def _learn_once(organisations: int, seed: int, model: str | Path | None, learn_config: LearnConfig, models_dir: Path,
+                home: Path) -> dict:
+    """``dualbrain learn`` of a corpus of ``organisations`` into a new knowledge base in ``home`` (one
+    epoch, no self-study, to keep the rows short)."""
+    corpus = generate_corpus(organisations, seed=seed)
+    documents = write_documents(home / "documents", [corpus])
+    brain = DualBrain.open("perf", home=Home(home, models_dir), model=model, create=True)
+    brain.reasoning  # loaded before the clock starts
+    config = replace(learn_config, self_study=False, train=replace(learn_config.train, epochs=1, min_steps=0))
+    metrics = brain.learn([documents], config).metrics
     return {"organisations": organisations, "characters": metrics["characters_trained"], "shards": metrics["shards_trained"],
             "tokens": metrics["tokens_trained"], "learn_seconds": metrics["learn_seconds"], "peak_rss_mb": _peak_rss_mb()}
+
+
+def _answer_once(home: Path, engine: str, questions: list[str], model: str | Path | None, models_dir: Path) -> dict:
+    """The knowledge base in ``home`` answers ``questions`` with ``engine``: seconds and peak memory."""
+    brain = DualBrain.open("perf", home=Home(home, models_dir), model=model)
+    brain.reasoning  # loaded before the clock starts
+    started = time.perf_counter()
+    tokens = sum(brain.generate(question, engine=engine).completion_tokens for question in questions)
+    return {"engine": engine, "questions": len(questions), "tokens": tokens,
+            "seconds": round(time.perf_counter() - started, 2), "peak_rss_mb": _peak_rss_mb()}
 
 
 def _peak_rss_mb() -> float:
@@ -313,6 +334,10 @@ def perf_markdown(report: dict) -> str:
         "| organisations | characters | shards | tokens | learn seconds | seconds per 1,000 characters | peak RSS MB |",
         "|---|---|---|---|---|---|---|",
         *[f"| {r['organisations']} | {r['characters']} | {r['shards']} | {r['tokens']} | {r['learn_seconds']} | "
-          f"{round(1000 * r['learn_seconds'] / r['characters'], 2)} | {r['peak_rss_mb']} |" for r in report["growth"]],
+          f"{round(1000 * r['learn_seconds'] / r['characters'], 2)} | {r['peak_rss_mb']} |" for r in report["growth"]], "",
+        "## Answering memory: the first of those knowledge bases answers in a fresh process per engine", "",
+        "| engine | questions | tokens | seconds | peak RSS MB |", "|---|---|---|---|---|",
+        *[f"| {r['engine']} | {r['questions']} | {r['tokens']} | {r['seconds']} | {r['peak_rss_mb']} |"
+          for r in report["answering_memory"]],
     ]
     return "\n".join(lines) + "\n"

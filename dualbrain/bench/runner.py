@@ -28,15 +28,19 @@ from dualbrain.knowledge.trainer import LearnProgress
 from dualbrain.reasoning.generate import answer
 from dualbrain.store import Home
 
-# Benchmark system → (answer mode, retriever, whether the oracle documents go in the prompt).
-SYSTEMS: dict[str, tuple[str, str, bool]] = {
-    "base": ("base", "bm25", False),
-    "rag-bm25": ("rag", "bm25", False),
-    "rag-embed": ("rag", "embed", False),
-    "context": ("context", "bm25", True),
-    "knowledge": ("knowledge", "bm25", False),
-    "knowledge+rag": ("knowledge+rag", "bm25", False),
+# Benchmark system → (answer mode, retriever, whether the oracle documents go in the prompt, engine).
+SYSTEMS: dict[str, tuple[str, str, bool, str]] = {
+    "base": ("base", "bm25", False, "torch"),
+    "rag-bm25": ("rag", "bm25", False, "torch"),
+    "rag-embed": ("rag", "embed", False, "torch"),
+    "context": ("context", "bm25", True, "torch"),
+    "knowledge": ("knowledge", "bm25", False, "torch"),
+    "knowledge+rag": ("knowledge+rag", "bm25", False, "torch"),
+    # The same knowledge answered by llama.cpp (a GGUF of the base model and the shards as a GGUF LoRA).
+    "knowledge@llama.cpp": ("knowledge", "bm25", False, "llama.cpp"),
 }
+# Run unless systems are chosen: the engine comparison needs a GGUF of the base model, so it is asked for.
+DEFAULT_SYSTEMS = tuple(system for system, (*_, engine) in SYSTEMS.items() if engine == "torch")
 DATASETS = ("fictional", *REAL_TEXT_DATASETS)
 
 
@@ -45,7 +49,7 @@ class BenchConfig:
     organisations: int = 2  # fictional organisations, or passages for a real-text dataset
     questions_per_organisation: int = 15  # fictional only: a real passage comes with one question
     seed: int = 0
-    systems: tuple[str, ...] = tuple(SYSTEMS)
+    systems: tuple[str, ...] = DEFAULT_SYSTEMS
     max_new_tokens: int = 48
     top_k: int = 3
     dataset: str = "fictional"
@@ -95,12 +99,12 @@ def run_bench(
     rows = []
     total = len(config.systems) * len(corpus.questions)
     for system in config.systems:
-        mode, retriever, oracle = SYSTEMS[system]
+        mode, retriever, oracle, engine = SYSTEMS[system]
         for question in corpus.questions:
             gold = [corpus_dir.joinpath(name).read_text() for name in question.gold_documents] if oracle else None
             generation = brain.generate(
                 question.question, mode=mode, max_new_tokens=config.max_new_tokens, top_k=config.top_k,
-                retriever=retriever, documents=gold,
+                retriever=retriever, documents=gold, engine=engine,
             )
             rows.append({"system": system, "id": question.id, "kind": question.kind, "question": question.question,
                          "answers": list(question.answers), "answer": generation.text,

