@@ -20,6 +20,7 @@ from dualbrain.api import DualBrain
 from dualbrain.errors import DualBrainError, UnknownKnowledgeBase
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import LearnProgress
+from dualbrain.quiet import quiet_libraries
 from dualbrain.reasoning.loader import load_reasoning_network
 from dualbrain.store import Home
 from dualbrain.store.queue import WorkQueue, WorkRequest
@@ -131,8 +132,13 @@ def start_worker_process(home: Home, model: str | Path | None = None, learn_conf
                          consolidate: bool = False) -> multiprocessing.Process:
     """The worker in a fresh (spawned) process: no state shared with the server but the files."""
     process = multiprocessing.get_context("spawn").Process(
-        target=run_worker, args=(home.root, home.models_dir, model, learn_config),
+        target=_run_spawned_worker, args=(home.root, home.models_dir, model, learn_config),
         kwargs={"consolidate": consolidate, "server_pid": os.getpid()}, name="dualbrain-worker", daemon=True,
     )
     process.start()
     return process
+
+
+def _run_spawned_worker(*arguments: object, **options: object) -> None:
+    quiet_libraries()  # a fresh process: the command line's settings did not come with it
+    run_worker(*arguments, **options)
