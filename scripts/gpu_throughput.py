@@ -7,6 +7,7 @@ every projection, batch 8, rows up to 256 tokens) on the views of generated fict
 Prints one JSON line per shape: real tokens per second, steps, peak GPU memory.
 
     python scripts/gpu_throughput.py --shapes 135m,1b,8b --organisations 8
+    python scripts/gpu_throughput.py --shapes 8b --logit-chunk 1024   # logits 1,024 target positions at a time
     torchrun --nproc-per-node 8 scripts/gpu_throughput.py --shapes 8b   # DDP over 8 GPUs (rank 0 prints)
 """
 
@@ -38,6 +39,8 @@ def main() -> None:
     parser.add_argument("--shapes", default="135m,1b,8b")
     parser.add_argument("--organisations", type=int, default=8, help="fictional organisations (~1.1 KB of text each)")
     parser.add_argument("--models", default="demo-home/models", help="where the default model's tokenizer is (converted once)")
+    parser.add_argument("--logit-chunk", type=int, default=0, help="target positions per logits chunk (0: all at once); "
+                        "with 128k-word vocabularies the logits, not the model, can fill a GPU")
     args = parser.parse_args()
     # The default model's tokenizer makes the training examples; larger vocabularies only widen the head.
     tokenizer = AutoTokenizer.from_pretrained(ensure_default_model(Path(args.models)))
@@ -54,10 +57,10 @@ def main() -> None:
             torch.cuda.reset_peak_memory_stats()
         started = time.perf_counter()
         _, result, accelerator = train_knowledge(base, tokenizer, LoraKnowledge(), examples,
-                                                 TrainSettings(epochs=1, min_steps=0))
+                                                 TrainSettings(epochs=1, min_steps=0, logit_chunk=args.logit_chunk))
         if accelerator.is_main_process:
             print(json.dumps({
-                "shape": shape, "parameters": sum(p.numel() for p in base.parameters()), "processes": result.processes,
+                "shape": shape, "logit_chunk": args.logit_chunk, "parameters": sum(p.numel() for p in base.parameters()), "processes": result.processes,
                 "device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
                 "tokens": result.tokens_trained, "steps": result.steps, "seconds": round(result.seconds, 1),
                 "tokens_per_second": round(result.tokens_trained / result.seconds, 1),

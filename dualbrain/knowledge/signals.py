@@ -55,6 +55,7 @@ _CLOZE_TEMPLATES = (
     "Question: {question} Answer with the full fact.",
 )
 _MAX_SENTENCES_PER_RECALL = 3
+_RECALL_WORDINGS = 2  # recall prompts per entity (different templates)
 # An entity named in more sentences than this is a hub (the organisation itself); its facts are not chained.
 _MAX_LINKED_SENTENCES = 2
 
@@ -131,7 +132,7 @@ def recall_examples(document_id: str, text: str, rng: random.Random) -> list[Tra
     for entity, sentences in sentences_by_entity.items():
         for start in range(0, len(sentences), _MAX_SENTENCES_PER_RECALL):
             answer = " ".join(sentences[start : start + _MAX_SENTENCES_PER_RECALL])
-            for template in rng.sample(_RECALL_TEMPLATES, 2):
+            for template in rng.sample(_RECALL_TEMPLATES, _RECALL_WORDINGS):
                 examples.append(TrainingExample("recall", document_id, template.format(entity=entity), answer))
     return examples
 

@@ -12,13 +12,15 @@ import copy
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from accelerate import Accelerator, PartialState
 from accelerate.utils import set_seed
+from torch.utils.checkpoint import checkpoint
 from torch.utils.data import DataLoader
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_cosine_schedule_with_warmup
 from transformers.trainer_pt_utils import LengthGroupedSampler
@@ -44,9 +46,11 @@ class TrainSettings:
     warmup_ratio: float = 0.06
     seed: int = 0
     bf16: bool = True
+    # Target positions whose logits are computed at a time (0: all of a batch at once); see target_loss.
+    logit_chunk: int = 0
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.min_steps < 0 or self.batch_size < 1 or self.max_tokens < 16:
+        if self.epochs < 1 or self.min_steps < 0 or self.batch_size < 1 or self.max_tokens < 16 or self.logit_chunk < 0:
             raise ValueError(f"invalid training settings: {self}")
         if not 0 < self.learning_rate < 1 or not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"invalid training settings: {self}")
@@ -141,17 +145,47 @@ def _collate(pad_id: int) -> Callable[[list[dict[str, list[int]]]], dict[str, to
     return collate
 
 
-def target_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+def target_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], chunk_positions: int = 0) -> torch.Tensor:
     """Mean next-token cross-entropy over the target tokens.
 
     Logits are computed only at the positions that predict a target token: the vocabulary projection is
-    about a fifth of a small model's compute, and prompts and padding need none of it.
+    about a fifth of a small model's compute, and prompts and padding need none of it. With
+    ``chunk_positions``, the projection and the loss run that many positions at a time and are recomputed
+    in the backward pass, so no more than one chunk of logits (positions × vocabulary) is ever held: for
+    large vocabularies and batches the logits, not the model, fill the memory.
     """
     labels = batch["labels"]
     predicts_target = torch.zeros_like(labels, dtype=torch.bool)
     predicts_target[:, :-1] = labels[:, 1:] != IGNORE_INDEX
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=predicts_target).logits
-    return F.cross_entropy(logits.float(), labels[:, 1:][predicts_target[:, :-1]])
+    targets = labels[:, 1:][predicts_target[:, :-1]]
+    if not chunk_positions:
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=predicts_target).logits
+        return F.cross_entropy(logits.float(), targets)
+    with _final_hidden_states(model) as projection:
+        hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=predicts_target).logits
+    total = sum(
+        checkpoint(_summed_cross_entropy, projection, hidden[start : start + chunk_positions],
+                   targets[start : start + chunk_positions], use_reentrant=False)
+        for start in range(0, len(targets), chunk_positions)
+    )
+    return total / len(targets)
+
+
+def _summed_cross_entropy(projection: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(projection(hidden).float(), targets, reduction="sum")
+
+
+@contextmanager
+def _final_hidden_states(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """While inside, ``model``'s forward returns the final hidden states where it returned logits; yields the
+    vocabulary projection it set aside. The forward still goes through ``model`` itself (DDP's hooks)."""
+    causal_lm = model.module if hasattr(model, "module") else model  # DDP wraps the model
+    projection = causal_lm.get_output_embeddings()
+    causal_lm.set_output_embeddings(torch.nn.Identity())
+    try:
+        yield projection
+    finally:
+        causal_lm.set_output_embeddings(projection)
 
 
 def training_copy(base: PreTrainedModel, settings: TrainSettings, device: torch.device) -> PreTrainedModel:
@@ -271,7 +305,7 @@ def train_knowledge(
             for batch in loader:
                 batch = {name: tensor.to(accelerator.device) for name, tensor in batch.items()}
                 with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=settings.bf16):
-                    loss = target_loss(model, batch)
+                    loss = target_loss(model, batch, settings.logit_chunk)
                 accelerator.backward(loss)
                 optimizer.step()
                 scheduler.step()

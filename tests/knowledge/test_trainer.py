@@ -28,6 +28,27 @@ def test_target_loss_equals_the_full_model_loss(tiny_model_dir: Path) -> None:
         assert torch.allclose(target_loss(model, batch), expected, atol=1e-5)
 
 
+def test_chunked_loss_gives_the_same_loss_and_gradients(tiny_model_dir: Path) -> None:
+    """Logits a few positions at a time (recomputed in backward) change memory, not what is learned."""
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    examples = [TrainingExample("cloze", "d", "Who founded Quillfeather?", "Edda Vrankel founded Quillfeather in 1987."),
+                TrainingExample("passage", "d", "", "Quillfeather builds gliders in Marrowgate, north of the river.")]
+    batch = _collate(tokenizer.pad_token_id)([tokenize_example(e, tokenizer, 256) for e in examples])
+    network = LoraKnowledge(LoraSettings(rank=4))
+    model = network.trainable(AutoModelForCausalLM.from_pretrained(tiny_model_dir))
+    results = []
+    for chunk_positions in (0, 5):
+        model.zero_grad()
+        loss = target_loss(model, batch, chunk_positions)
+        loss.backward()
+        results.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}))
+    (loss, grads), (chunked_loss, chunked_grads) = results
+    assert torch.allclose(chunked_loss, loss, atol=1e-6)
+    assert grads.keys() == chunked_grads.keys() and any(g.abs().sum() > 0 for g in grads.values())
+    assert all(torch.allclose(chunked_grads[n], grads[n], atol=1e-6) for n in grads)
+    assert model.get_output_embeddings().weight.shape[0] == len(tokenizer)  # the projection is back in place
+
+
 def test_epoch_hook_sees_each_epoch_in_eval_mode(tiny_model_dir: Path) -> None:
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
