@@ -10,7 +10,7 @@ from dualbrain.api import DualBrain
 from dualbrain.errors import DualBrainError, NothingToLearn, UnknownKnowledgeBase
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings
-from dualbrain.reasoning.generate import Generation
+from dualbrain.reasoning.prompting import question_prompt
 
 FAST = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, batch_size=8, bf16=False))
 
@@ -96,12 +96,13 @@ def test_interrupted_learning_keeps_the_previous_version_serving(
 def test_answer_modes_decide_what_enters_the_prompt(brain: DualBrain, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     brain.learn([corpus], FAST)
     prompts = {}
+    frame = question_prompt
 
-    def capture(model, tokenizer, question, max_new_tokens, on_text=None):
+    def capture(tokenizer, question):  # the user turn, as it is framed for the model (last call: the answer's)
         prompts[mode] = question
-        return Generation("ok", 1, 1, 0.0, 0.0)
+        return frame(tokenizer, question)
 
-    monkeypatch.setattr("dualbrain.api.answer", capture)
+    monkeypatch.setattr("dualbrain.api.question_prompt", capture)
     for mode in ("knowledge", "base", "rag", "context", "knowledge+rag"):
         brain.ask("Who founded Quillfeather?", mode=mode)
     assert prompts["knowledge"] == prompts["base"] == "Who founded Quillfeather?"  # no document text
