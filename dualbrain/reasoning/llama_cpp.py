@@ -91,6 +91,11 @@ class LlamaCpp:
         completion = self.tokenizer.decode(new, skip_special_tokens=True).strip()
         return Generation(completion, len(ids), len(new), (first_token_at or finished) - started, finished - started)
 
+    def keep_only(self, names: set[str]) -> None:
+        """Close the instances whose knowledge names anything not in ``names`` (e.g. a forgotten shard)."""
+        for knowledge in [knowledge for knowledge in self._with_knowledge if not knowledge <= names]:
+            self._with_knowledge.pop(knowledge).close()
+
     def release(self) -> None:
         """Close every instance (their memory goes back at once)."""
         for llm in [self._plain, *self._with_knowledge.values()]:
@@ -108,11 +113,6 @@ class LlamaCpp:
             yield token
             if count == max_new_tokens:
                 return
-
-    def keep_only(self, names: set[str]) -> None:
-        """Close the instances whose knowledge names anything not in ``names`` (e.g. a forgotten shard)."""
-        for knowledge in [knowledge for knowledge in self._with_knowledge if not knowledge <= names]:
-            self._with_knowledge.pop(knowledge).close()
 
     def _instance(self, knowledge: frozenset[str], write_lora: Callable[[Path], None] | None) -> Llama:
         if not knowledge:
