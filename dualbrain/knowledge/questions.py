@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from dualbrain.knowledge.signals import find_entities
 from dualbrain.reasoning.generate import generate_batch
 from dualbrain.retrieval.chunking import Chunk
 from dualbrain.retrieval.embed import EmbeddingRetriever
@@ -37,12 +38,19 @@ _EXAMPLE_SETS = (
     ("The Harbour Bakery in Lindfield has 45 bakers and is owned by the Corran family.",
      (("45", "How many people bake bread at the Harbour Bakery?"), ("Corran family", "Who owns the bakery on the harbour in Lindfield?"))),
 )
+# For pairs whose answer is the sentence's first named thing (usually what the sentence is about), one more
+# draft with examples that ask for it given the rest: without them the small model turns such requests
+# around ("Who is P?" for "the company whose chief executive is P"), and reversed questions go unlearned.
+_SUBJECT_EXAMPLES = (
+    "The Harbour Bakery in Lindfield has 45 bakers and is owned by the Corran family.",
+    (("Harbour Bakery", "Which bakery belongs to the Corran family?"), ("Harbour Bakery", "Which bakery employs 45 bakers?")),
+)
 _WORD = re.compile(r"[a-z0-9]{4,}")
 _MAX_QUESTION_TOKENS = 32
 
 
-def _prompt(reasoning: ReasoningNetwork, sentence: str, answer: str, example_set: int) -> str:
-    example_fact, examples = _EXAMPLE_SETS[example_set]
+def _prompt(reasoning: ReasoningNetwork, sentence: str, answer: str, examples_for: tuple) -> str:
+    example_fact, examples = examples_for
     messages = []
     for example_answer, example_question in examples:
         messages.append({"role": "user", "content": _INSTRUCTION.format(sentence=example_fact, answer=example_answer)})
@@ -68,15 +76,21 @@ def draft_questions(
     pairs: list[tuple[str, str]],
     on_batch: Callable[[int, int], None] | None = None,
 ) -> list[list[str]]:
-    """The frozen model's raw drafts for each (sentence, answer) pair, one per example set.
+    """The frozen model's raw drafts for each (sentence, answer) pair: one per example set, and one more
+    asking for the sentence's first named thing when that is the answer.
 
     Drafts depend only on the pair, never on other documents, so they can be cached per document and
     reused when a shard is rebuilt (a forgotten document's drafts are deleted with it).
     """
-    jobs = [(pair, example_set) for example_set in range(len(_EXAMPLE_SETS)) for pair in pairs]
-    prompts = [_prompt(reasoning, sentence, answer, example_set) for (sentence, answer), example_set in jobs]
+    jobs = [(index, examples) for examples in _EXAMPLE_SETS for index in range(len(pairs))]
+    jobs += [(index, _SUBJECT_EXAMPLES) for index, (sentence, answer) in enumerate(pairs)
+             if find_entities(sentence)[:1] == [answer]]
+    prompts = [_prompt(reasoning, *pairs[index], examples) for index, examples in jobs]
     drafts = generate_batch(reasoning.model, reasoning.tokenizer, prompts, _MAX_QUESTION_TOKENS, on_batch=on_batch)
-    return [drafts[index :: len(pairs)] for index in range(len(pairs))] if pairs else []
+    per_pair: list[list[str]] = [[] for _ in pairs]
+    for (index, _), draft in zip(jobs, drafts):
+        per_pair[index].append(draft)
+    return per_pair
 
 
 def select_questions(pairs: list[tuple[str, str]], drafts: list[list[str]]) -> list[list[str]]:

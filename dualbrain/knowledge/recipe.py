@@ -30,7 +30,7 @@ MANIFEST = "manifest.json"
 MANIFEST_FORMAT = 1
 DRAFTS_FILE = "questions.json"
 # Bump when drafting changes (prompts, examples, decoding), so that cached drafts are written again.
-DRAFTS_FORMAT = 1
+DRAFTS_FORMAT = 2  # 2: drafting examples that ask for a sentence's subject
 _REQUIRED_MANIFEST_KEYS = {"base_model", "base_identity", "knowledge_network"}
 
 

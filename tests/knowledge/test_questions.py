@@ -40,7 +40,8 @@ def test_draft_questions_runs_the_frozen_model_once_per_example_set(tiny_model_d
     reasoning = load_reasoning_network(tiny_model_dir, tmp_path)
     pairs = [(FACT, "Kasimir Oduya"), (FACT, "Cinderpool Laboratory")]
     drafts = draft_questions(reasoning, pairs)
-    assert len(drafts) == 2 and all(len(pair_drafts) == 2 for pair_drafts in drafts)
+    # The sentence's first named thing (what it is about) gets one more draft, asking for it given the rest.
+    assert [len(pair_drafts) for pair_drafts in drafts] == [2, 3]
     questions = select_questions(pairs, drafts)
     assert len(questions) == 2  # a random tiny model writes nonsense, which the filter drops
     assert all(q.endswith("?") for written in questions for q in written)
