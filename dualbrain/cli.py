@@ -26,7 +26,6 @@ from dualbrain.api import ANSWER_MODES, DEFAULT_KEEP_VERSIONS, ENGINES, RETRIEVE
 from dualbrain.bench.changes import ChangesConfig, changes_markdown, run_changes
 from dualbrain.bench.growth import GrowthConfig, growth_markdown, run_growth
 from dualbrain.bench.perf import PerfConfig, perf_markdown, run_perf
-from dualbrain.quiet import quiet_libraries
 from dualbrain.bench.report import to_markdown, write_report
 from dualbrain.bench.runner import DATASETS, DEFAULT_SYSTEMS, SYSTEMS, BenchConfig, run_bench
 from dualbrain.bench.serving import ServingConfig, run_serving, serving_markdown
@@ -34,6 +33,7 @@ from dualbrain.demo import compare, load_questions
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import LearnProgress, TrainSettings, processes
+from dualbrain.quiet import quiet_libraries
 from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS
 from dualbrain.store import Home, atomic_write_text
 from dualbrain.store.keys import SCOPES

@@ -61,9 +61,9 @@ from dualbrain.knowledge.signals import build_signals
 from dualbrain.knowledge.trainer import (
     IGNORE_INDEX, TrainSettings, _collate, target_loss, training_copy, training_rows,
 )
+from dualbrain.quiet import quiet_libraries
 from dualbrain.reasoning.loader import ReasoningNetwork, bundled_gguf, load_reasoning_network
 from dualbrain.reasoning.prompting import question_prompt
-from dualbrain.quiet import quiet_libraries
 from dualbrain.store import Home
 
 # The learning rows below naive, in order; each adds its lever to the row above.
@@ -114,8 +114,9 @@ def run_perf(
         announce("ceiling")
         learning.append({"row": "ceiling", **_ceiling(reasoning, network, rows, settings)})
         learning_rss = _peak_rss_mb()
-        prompts = [reasoning.tokenizer(question_prompt(reasoning.tokenizer, q.question), add_special_tokens=False)["input_ids"]
-                   for q in random.Random(config.seed).sample(corpus.questions, config.prompts)]
+        questions = [q.question for q in random.Random(config.seed).sample(corpus.questions, config.prompts)]
+        prompts = [reasoning.tokenizer(question_prompt(reasoning.tokenizer, question), add_special_tokens=False)["input_ids"]
+                   for question in questions]
         serving = _serving(reasoning, shard, prompts, config, announce)
         if model is None:  # the bundled default: its GGUF is the llama.cpp base
             serving += _serving_llama_cpp(reasoning, shard, prompts, config, announce)
@@ -123,10 +124,10 @@ def run_perf(
         homes = [Path(folder) / f"home-{size}" for size in config.growth]
         growth = [_in_own_process(_learn_once, size, config.seed, model, learn_config, models_dir, home)
                   for size, home in zip(config.growth, homes)]
-        questions = [q.question for q in random.Random(config.seed).sample(corpus.questions, config.prompts)]
         engines = ("torch", "llama.cpp") if reasoning.gguf is not None else ("torch",)
+        # The same questions as the decoding rows, answered by the first (smallest) knowledge base.
         answering = [_in_own_process(_answer_once, homes[0], engine, questions, model, models_dir)
-                     for engine in engines if homes]
+                     for engine in engines] if homes else []
     naive, ceiling = learning[0], learning[-1]
     for row in learning:
         row["tokens_per_second"] = round(row["tokens"] / row["seconds"], 1)

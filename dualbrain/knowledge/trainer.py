@@ -235,9 +235,9 @@ EpochHook = Callable[[int, torch.nn.Module], None]
 
 
 def _run_epoch_hook(
-    hook: EpochHook, epoch: int, model: torch.nn.Module, accelerator: Accelerator, bf16: bool, together: bool
+    hook: EpochHook, epoch: int, model: torch.nn.Module, accelerator: Accelerator, bf16: bool, reports: bool, together: bool
 ) -> None:
-    if accelerator.is_main_process or not together:
+    if reports:
         model.eval()
         # The training copy's frozen weights may be bf16: the hook computes as the training step does.
         with torch.no_grad(), torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -276,6 +276,7 @@ def train_knowledge(
     accelerator = Accelerator(cpu=_cpu_only())
     workers = accelerator.num_processes if data_parallel else 1
     together = workers > 1
+    reports = accelerator.is_main_process or not together  # progress and the epoch hook: one process per shard
     set_seed(settings.seed)
     model = network.trainable(training_copy(base, settings, accelerator.device))
     model.train()
@@ -313,12 +314,12 @@ def train_knowledge(
                 step += 1
                 tokens += int(batch["attention_mask"].sum())
                 loss_value = (accelerator.reduce(loss.detach(), reduction="mean") if together else loss).item()
-                if on_progress and (accelerator.is_main_process or not together):
+                if on_progress and reports:
                     elapsed = time.perf_counter() - started
                     on_progress(LearnProgress("training", step, total_steps, epoch + 1, loss_value,
                                              tokens * workers / elapsed, elapsed))
             if on_epoch_end:
-                _run_epoch_hook(on_epoch_end, epoch + 1, model, accelerator, settings.bf16, together)
+                _run_epoch_hook(on_epoch_end, epoch + 1, model, accelerator, settings.bf16, reports, together)
     except BaseException:
         network.detach(accelerator.unwrap_model(model))  # a failed run leaves no knowledge weights behind
         raise
