@@ -202,11 +202,11 @@ def test_a_request_left_running_by_a_dead_worker_runs_again(home: Home, tiny_mod
 
 def test_alternating_knowledge_bases_never_mix_their_shards(client: TestClient, home: Home, tiny_model_dir: Path) -> None:
     headers = bearer(home, "read")
-    question = "Who founded Quillfeather?"
-    expected = {kb: DualBrain.open(kb, home=home, model=tiny_model_dir).ask(question, max_new_tokens=6) for kb in ("acme", "other")}
+    question, tokens = "Who founded Quillfeather?", 16  # answers long enough that the two bases' differ
+    expected = {kb: DualBrain.open(kb, home=home, model=tiny_model_dir).ask(question, max_new_tokens=tokens) for kb in ("acme", "other")}
     assert expected["acme"] != expected["other"]  # otherwise a mix-up could not show
     for kb in ("acme", "other", "acme", "other"):  # both knowledge bases name their first shard s0001
-        body = {"model": f"dualbrain/{kb}", "messages": [{"role": "user", "content": question}], "max_tokens": 6}
+        body = {"model": f"dualbrain/{kb}", "messages": [{"role": "user", "content": question}], "max_tokens": tokens}
         assert client.post("/v1/chat/completions", json=body, headers=headers).json()["choices"][0]["message"]["content"] == expected[kb]
 
 
