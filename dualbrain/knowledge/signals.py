@@ -55,8 +55,9 @@ _CLOZE_TEMPLATES = (
     "Question: {question} Answer with the full fact.",
 )
 _MAX_SENTENCES_PER_RECALL = 3
-# One recall prompt per entity (a template drawn at random): with two, recall was 44% of the trained tokens
-# and accuracy fell (0.81 → 0.65 and 0.69 → 0.56 on two benchmark corpora); with none, 0.58 (docs/recipe.md).
+# One recall prompt per entity (a template drawn at random): with two, recall was 44% of the trained tokens,
+# for no accuracy gain over three benchmark runs (0.61 vs 0.67 on average, within the seed-to-seed spread);
+# with none, accuracy fell to 0.58 (docs/recipe.md, runs F, G, G0).
 _RECALL_WORDINGS = 1
 # An entity named in more sentences than this is a hub (the organisation itself); its facts are not chained.
 _MAX_LINKED_SENTENCES = 2
