@@ -47,6 +47,7 @@ _SUBJECT_EXAMPLES = (
 )
 _WORD = re.compile(r"[a-z0-9]{4,}")
 _MAX_QUESTION_TOKENS = 32
+_DRAFT_BATCH = 16
 
 
 def _prompt(reasoning: ReasoningNetwork, sentence: str, answer: str, examples_for: tuple) -> str:
@@ -82,14 +83,22 @@ def draft_questions(
     Drafts depend only on the pair, never on other documents, so they can be cached per document and
     reused when a shard is rebuilt (a forgotten document's drafts are deleted with it).
     """
-    jobs = [(index, examples) for examples in _EXAMPLE_SETS for index in range(len(pairs))]
-    jobs += [(index, _SUBJECT_EXAMPLES) for index, (sentence, answer) in enumerate(pairs)
-             if find_entities(sentence)[:1] == [answer]]
-    prompts = [_prompt(reasoning, *pairs[index], examples) for index, examples in jobs]
-    drafts = generate_batch(reasoning.model, reasoning.tokenizer, prompts, _MAX_QUESTION_TOKENS, on_batch=on_batch)
+    jobs = {examples: list(range(len(pairs))) for examples in _EXAMPLE_SETS}
+    jobs[_SUBJECT_EXAMPLES] = [index for index, (sentence, answer) in enumerate(pairs) if find_entities(sentence)[:1] == [answer]]
+    # One generation call per example set: its prompts share the worked examples, read once per batch.
+    batches = sum(-(-len(indices) // _DRAFT_BATCH) for indices in jobs.values())
     per_pair: list[list[str]] = [[] for _ in pairs]
-    for (index, _), draft in zip(jobs, drafts):
-        per_pair[index].append(draft)
+    done = 0
+    for examples, indices in jobs.items():
+        def progress(batch: int, _: int, offset: int = done) -> None:
+            if on_batch:
+                on_batch(offset + batch, batches)
+
+        prompts = [_prompt(reasoning, *pairs[index], examples) for index in indices]
+        drafts = generate_batch(reasoning.model, reasoning.tokenizer, prompts, _MAX_QUESTION_TOKENS, _DRAFT_BATCH, progress)
+        for index, draft in zip(indices, drafts):
+            per_pair[index].append(draft)
+        done += -(-len(indices) // _DRAFT_BATCH)
     return per_pair
 
 

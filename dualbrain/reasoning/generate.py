@@ -30,26 +30,70 @@ def generate_batch(
 ) -> list[str]:
     """Greedy continuations of ``prompts`` (already formatted model input), in order.
 
-    ``on_batch(done, total)`` is called after each batch, for progress display.
+    Reading the prompts is most of the work (on a CPU it is compute-bound), so as little is read as
+    possible: batches are made of prompts of similar length (less padding), and the tokens that every
+    prompt of a batch starts with (a system turn, worked examples) are read once for the batch, not once
+    per prompt: each prompt continues from their keys and values. The model input is token for token the
+    same. Prompts with different worked examples are best generated in separate calls, so that batches
+    share them. ``on_batch(done, total)`` is called after each batch, for progress display.
     """
-    outputs: list[str] = []
+    rows = [tokenizer(prompt, add_special_tokens=False)["input_ids"] for prompt in prompts]
+    order = sorted(range(len(rows)), key=lambda index: len(rows[index]))
+    outputs: dict[int, str] = {}
     total_batches = -(-len(prompts) // batch_size)
-    for start in range(0, len(prompts), batch_size):
-        encoded = tokenizer(
-            prompts[start : start + batch_size], return_tensors="pt", padding=True, add_special_tokens=False
-        ).to(model.device)
-        generated = model.generate(
-            **encoded,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            pad_token_id=tokenizer.pad_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-        )
-        new_tokens = generated[:, encoded["input_ids"].shape[1] :]
-        outputs += [text.strip() for text in tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        generated = _generate_rows(model, tokenizer, [rows[index] for index in batch], max_new_tokens)
+        texts = tokenizer.batch_decode(generated, skip_special_tokens=True)
+        outputs.update((index, text.strip()) for index, text in zip(batch, texts))
         if on_batch:
             on_batch(start // batch_size + 1, total_batches)
-    return outputs
+    return [outputs[index] for index in range(len(prompts))]
+
+
+def shared_prefix_length(sequences: list[list[int]]) -> int:
+    """The length of the longest prefix common to all ``sequences`` that leaves at least one token of each."""
+    length = min(len(sequence) for sequence in sequences) - 1
+    for sequence in sequences[1:]:
+        length = next((i for i in range(length) if sequence[i] != sequences[0][i]), length)
+    return max(length, 0)
+
+
+# Below this many shared tokens a separate pass over the prefix costs more than it saves.
+_MIN_SHARED_PREFIX = 16
+
+
+def _generate_rows(model: nn.Module, tokenizer: PreTrainedTokenizerBase, rows: list[list[int]], max_new_tokens: int) -> list:
+    """The new tokens generated after each of ``rows`` (token ids), as one batch.
+
+    Each row is laid out as [shared prefix | padding | rest]: the prefix's keys and values are computed once
+    and repeated for every row, the padding is masked, and positions count real tokens only.
+    """
+    shared = shared_prefix_length(rows) if len(rows) > 1 else 0
+    shared = shared if shared >= _MIN_SHARED_PREFIX else 0
+    width = max(len(row) for row in rows) - shared
+    input_ids = torch.full((len(rows), shared + width), tokenizer.pad_token_id, dtype=torch.long)
+    attention_mask = torch.zeros_like(input_ids)
+    for i, row in enumerate(rows):
+        input_ids[i, :shared], attention_mask[i, :shared] = torch.tensor(row[:shared]), 1
+        rest = len(row) - shared
+        input_ids[i, shared + width - rest :], attention_mask[i, shared + width - rest :] = torch.tensor(row[shared:]), 1
+    input_ids, attention_mask = input_ids.to(model.device), attention_mask.to(model.device)
+    extra = {}
+    if shared:
+        cache = model(input_ids=input_ids[:1, :shared], use_cache=True, logits_to_keep=1).past_key_values
+        cache.batch_repeat_interleave(len(rows))
+        extra["past_key_values"] = cache
+    generated = model.generate(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **extra,
+    )
+    return generated[:, input_ids.shape[1] :]
 
 
 @dataclass(frozen=True)

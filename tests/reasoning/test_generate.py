@@ -1,0 +1,43 @@
+"""Batched greedy generation: a shared prompt prefix is read once, and the answers stay those of one prompt at a time."""
+
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from dualbrain.reasoning.generate import generate_batch, shared_prefix_length
+from dualbrain.reasoning.prompting import conversation_prompt
+
+EXAMPLES = [
+    {"role": "user", "content": "Quillfeather Aeronautics was founded in 1987 by Edda Vrankel in Marrowgate."},
+    {"role": "assistant", "content": "Who founded Quillfeather Aeronautics?"},
+]
+
+
+def test_shared_prefix_length_leaves_a_token_of_every_sequence() -> None:
+    assert shared_prefix_length([[1, 2, 3, 4], [1, 2, 3, 5, 6], [1, 2, 3, 4, 7]]) == 3
+    assert shared_prefix_length([[1, 2, 3], [1, 2, 3, 4]]) == 2  # the shorter one keeps its last token
+    assert shared_prefix_length([[9, 2], [1, 2]]) == 0
+
+
+def test_batched_generation_with_a_shared_prefix_matches_one_prompt_at_a_time(tiny_model_dir: Path) -> None:
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir, padding_side="left")
+    questions = ["The chief executive of Quillfeather is Marta Oyelaran.", "The Heronwing glider has a range of 640 km.",
+                 "Who runs the company?", "Tell me about the facts you know. What is the range?"]
+    prompts = [conversation_prompt(tokenizer, EXAMPLES + [{"role": "user", "content": q}]) for q in questions]
+    rows = [tokenizer(prompt, add_special_tokens=False)["input_ids"] for prompt in prompts]
+    assert shared_prefix_length(rows) >= 16 and len({len(row) for row in rows}) > 1  # shared part, then padding
+
+    widths: list[tuple[int, int]] = []
+    hook = model.register_forward_pre_hook(lambda _, args, kwargs: widths.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
+    batched = generate_batch(model, tokenizer, prompts, max_new_tokens=8, batch_size=4)
+    hook.remove()
+    assert widths[0] == (1, shared_prefix_length(rows))  # the prefix is read once for the batch ...
+    assert widths[1][1] < max(map(len, rows))  # ... and the batch reads only what follows it
+
+    with torch.no_grad():
+        alone = [model.generate(torch.tensor([row]), max_new_tokens=8, do_sample=False, pad_token_id=tokenizer.pad_token_id)
+                 for row in rows]
+    expected = [tokenizer.decode(out[0, len(row):], skip_special_tokens=True).strip() for out, row in zip(alone, rows)]
+    assert batched == expected
