@@ -47,7 +47,7 @@ _SUBJECT_EXAMPLES = (
 )
 _WORD = re.compile(r"[a-z0-9]{4,}")
 _MAX_QUESTION_TOKENS = 32
-_DRAFT_BATCH = 16
+_DRAFT_BATCH = 32
 
 
 def _prompt(reasoning: ReasoningNetwork, sentence: str, answer: str, examples_for: tuple) -> str:

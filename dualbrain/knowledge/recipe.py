@@ -85,26 +85,30 @@ def self_study_drafts(
     With ``cache_dir(document id)``, drafts are read from and written to that document's folder, so a
     shard rebuilt after a change does not ask the model again; the cache is tied to the base model.
     """
-    wanted = [(doc, fact_pairs(doc.text)) for doc in documents]
-    total, done = sum(len(pairs) for _, pairs in wanted), 0
     drafts: dict[tuple[str, str], list[str]] = {}
-    for doc, pairs in wanted:
-        path = cache_dir(doc.id) / DRAFTS_FILE if cache_dir else None
+    missing = []
+    for doc in documents:
+        pairs, path = fact_pairs(doc.text), cache_dir(doc.id) / DRAFTS_FILE if cache_dir else None
         found = _cached_drafts(path, reasoning.identity, pairs)
         if found is None:
-            def batch_progress(batch: int, batches: int, offset: int = done, size: int = len(pairs)) -> None:
-                if on_batch:
-                    on_batch(offset + size * batch // batches, total)
+            missing.append((pairs, path))
+        else:
+            drafts.update(zip(pairs, found))
+    # The documents not in the cache are drafted in one call: its batches are full, and the worked examples
+    # are read once per batch (see generate_batch), whatever the size of each document.
+    asked = [pair for pairs, _ in missing for pair in pairs]
+    if asked:
+        def batch_progress(batch: int, batches: int) -> None:
+            if on_batch:
+                on_batch(len(asked) * batch // batches, len(asked))
 
-            found = draft_questions(reasoning, pairs, batch_progress)
-            if path is not None:
-                payload = {"format": DRAFTS_FORMAT, "base_identity": reasoning.identity, "pairs": pairs, "drafts": found}
-                path.parent.mkdir(parents=True, exist_ok=True)
-                atomic_write_text(path, json.dumps(payload))
-        done += len(pairs)
-        if on_batch:
-            on_batch(done, total)
-        drafts.update(zip(pairs, found))
+        drafts.update(zip(asked, draft_questions(reasoning, asked, batch_progress)))
+    for pairs, path in missing:
+        if path is not None:
+            payload = {"format": DRAFTS_FORMAT, "base_identity": reasoning.identity, "pairs": pairs,
+                       "drafts": [drafts[pair] for pair in pairs]}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(path, json.dumps(payload))
     return drafts
 
 

@@ -27,7 +27,6 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 
 from dualbrain.knowledge.network import KnowledgeNetwork
 from dualbrain.knowledge.signals import TrainingExample
-from dualbrain.reasoning.generate import shared_prefix_length
 from dualbrain.reasoning.prompting import answer_suffix, question_prompt
 
 IGNORE_INDEX = -100  # label value the loss skips (prompt tokens and padding)
@@ -130,53 +129,20 @@ def training_rows(
     return [row for row in rows if any(label != IGNORE_INDEX for label in row["labels"])]
 
 
-def shared_prefix(rows: list[dict[str, list[int]]]) -> list[int]:
-    """The token prefix every prompted row starts with (for a chat model, the template's system turn and the
-    opening of the user turn: 24 tokens of SmolLM2's), or [] if there is none worth sharing.
-
-    It ends before each row's last prompt token, so no position inside it predicts a target: a batch of
-    prompted rows can read it once (see :func:`target_loss`) and the loss is the same as without sharing.
-    """
-    prompts = [row["input_ids"][: _prompt_length(row)] for row in rows if row["labels"][0] == IGNORE_INDEX]
-    length = shared_prefix_length(prompts) if len(prompts) > 1 else 0
-    # Below a few tokens, the separate pass over the prefix costs more than it saves.
-    return prompts[0][:length] if length >= 4 else []
-
-
-def _prompt_length(row: dict[str, list[int]]) -> int:
-    return next((i for i, label in enumerate(row["labels"]) if label != IGNORE_INDEX), len(row["labels"]))
-
-
-def _collate(pad_id: int, prefix: list[int] | None = None) -> Callable[[list[dict[str, list[int]]]], dict[str, torch.Tensor]]:
-    """Pad rows into a batch. When every row starts with ``prefix`` (from :func:`shared_prefix`), it is cut
-    off the rows and passed once as ``prefix_ids``."""
-    prefix = prefix or []
-
+def _collate(pad_id: int) -> Callable[[list[dict[str, list[int]]]], dict[str, torch.Tensor]]:
     def collate(rows: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
-        cut = len(prefix) if prefix and all(
-            row["input_ids"][: len(prefix)] == prefix and _prompt_length(row) > len(prefix) for row in rows
-        ) else 0
-        width = max(len(row["input_ids"]) for row in rows) - cut
+        width = max(len(row["input_ids"]) for row in rows)
         input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
         labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
         attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
         for i, row in enumerate(rows):
-            n = len(row["input_ids"]) - cut
-            input_ids[i, :n] = torch.tensor(row["input_ids"][cut:])
-            labels[i, :n] = torch.tensor(row["labels"][cut:])
+            n = len(row["input_ids"])
+            input_ids[i, :n] = torch.tensor(row["input_ids"])
+            labels[i, :n] = torch.tensor(row["labels"])
             attention_mask[i, :n] = 1
-        batch = {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
-        if cut:
-            batch["prefix_ids"] = torch.tensor([prefix])
-        return batch
+        return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
 
     return collate
-
-
-def batch_tokens(batch: dict[str, torch.Tensor]) -> int:
-    """The real tokens of the batch's rows, a shared prefix counted in every row that it begins."""
-    rows = batch["attention_mask"].shape[0]
-    return int(batch["attention_mask"].sum()) + rows * (batch["prefix_ids"].shape[1] if "prefix_ids" in batch else 0)
 
 
 def target_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], chunk_positions: int = 0) -> torch.Tensor:
@@ -187,44 +153,22 @@ def target_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], chunk_po
     ``chunk_positions``, the projection and the loss run that many positions at a time and are recomputed
     in the backward pass, so no more than one chunk of logits (positions × vocabulary) is ever held: for
     large vocabularies and batches the logits, not the model, fill the memory.
-
-    A batch with ``prefix_ids`` (see :func:`_collate`) reads that prefix once and every row attends to its
-    keys and values; gradients flow through them, so the loss and its gradients are those of the full rows.
     """
     labels = batch["labels"]
     predicts_target = torch.zeros_like(labels, dtype=torch.bool)
     predicts_target[:, :-1] = labels[:, 1:] != IGNORE_INDEX
     targets = labels[:, 1:][predicts_target[:, :-1]]
-    inputs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"], "logits_to_keep": predicts_target}
-    if "prefix_ids" in batch:
-        inputs |= _after_prefix(model, batch["prefix_ids"], batch["attention_mask"])
     if not chunk_positions:
-        return F.cross_entropy(model(**inputs).logits.float(), targets)
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=predicts_target).logits
+        return F.cross_entropy(logits.float(), targets)
     with _final_hidden_states(model) as projection:
-        hidden = model(**inputs).logits
+        hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=predicts_target).logits
     total = sum(
         checkpoint(_summed_cross_entropy, projection, hidden[start : start + chunk_positions],
                    targets[start : start + chunk_positions], use_reentrant=False)
         for start in range(0, len(targets), chunk_positions)
     )
     return total / len(targets)
-
-
-def _after_prefix(model: torch.nn.Module, prefix_ids: torch.Tensor, attention_mask: torch.Tensor) -> dict:
-    """Inputs that continue every row of a batch after ``prefix_ids``: its keys and values, computed once
-    (with the knowledge network attached, so they carry gradients) and repeated for each row."""
-    # Through the wrapped module: a second forward call through DDP would confuse its gradient bookkeeping,
-    # while the gradients reaching the parameters through this graph are summed into the same backward pass.
-    causal_lm = model.module if hasattr(model, "module") else model
-    cache = causal_lm(input_ids=prefix_ids, use_cache=True, logits_to_keep=1).past_key_values
-    rows, width = attention_mask.shape
-    cache.batch_repeat_interleave(rows)
-    start = prefix_ids.shape[1]
-    return {
-        "past_key_values": cache,
-        "attention_mask": torch.cat([attention_mask.new_ones(rows, start), attention_mask], dim=1),
-        "position_ids": torch.arange(start, start + width, device=attention_mask.device).expand(rows, -1),
-    }
 
 
 def _summed_cross_entropy(projection: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -343,8 +287,7 @@ def train_knowledge(
         settings.batch_size, lengths=[len(row["input_ids"]) for row in rows],
         generator=torch.Generator().manual_seed(settings.seed),
     )
-    collate = _collate(tokenizer.pad_token_id, shared_prefix(rows))
-    loader = DataLoader(rows, batch_size=settings.batch_size, sampler=sampler, collate_fn=collate)
+    loader = DataLoader(rows, batch_size=settings.batch_size, sampler=sampler, collate_fn=_collate(tokenizer.pad_token_id))
     trainable = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
     steps_per_epoch = math.ceil(len(loader) / workers)
@@ -369,7 +312,7 @@ def train_knowledge(
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
                 step += 1
-                tokens += batch_tokens(batch)
+                tokens += int(batch["attention_mask"].sum())
                 loss_value = (accelerator.reduce(loss.detach(), reduction="mean") if together else loss).item()
                 if on_progress and reports:
                     elapsed = time.perf_counter() - started

@@ -1,7 +1,7 @@
 """Generate text with whatever model is given: the frozen base alone or base + knowledge.
 
-Greedy decoding, so output is reproducible. Prompts are generated in left-padded batches (the loader sets
-``padding_side="left"``), which on a CPU is several times faster per prompt than one at a time.
+Greedy decoding, so output is reproducible. Many prompts are generated in batches (padding placed after
+their shared prefix), which on a CPU is several times faster per prompt than one at a time.
 """
 
 from __future__ import annotations

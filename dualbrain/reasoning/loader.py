@@ -79,9 +79,6 @@ def load_reasoning_network(model: str | Path | None, models_dir: Path) -> Reason
     if tokenizer.pad_token is None:
         # Padding only ever appears under the attention mask, so reusing EOS is harmless.
         tokenizer.pad_token = tokenizer.eos_token
-    # Generation batches prompts of different lengths; decoder-only models need the padding on the left.
-    # (Training pads its own batches and does not depend on this.)
-    tokenizer.padding_side = "left"
     return ReasoningNetwork(freeze(loaded), tokenizer, model_identity(model_dir, models_dir), name, gguf)
 
 

@@ -8,8 +8,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from dualbrain.knowledge.signals import TrainingExample
 from dualbrain.knowledge.network import LoraKnowledge, LoraSettings
 from dualbrain.knowledge.trainer import (
-    IGNORE_INDEX, TrainSettings, _collate, batch_tokens, shared_prefix, target_loss, tokenize_example, train_knowledge,
-    training_copy,
+    IGNORE_INDEX, TrainSettings, _collate, target_loss, tokenize_example, train_knowledge, training_copy,
 )
 
 
@@ -48,35 +47,6 @@ def test_chunked_loss_gives_the_same_loss_and_gradients(tiny_model_dir: Path) ->
     assert grads.keys() == chunked_grads.keys() and any(g.abs().sum() > 0 for g in grads.values())
     assert all(torch.allclose(chunked_grads[n], grads[n], atol=1e-6) for n in grads)
     assert model.get_output_embeddings().weight.shape[0] == len(tokenizer)  # the projection is back in place
-
-
-def test_a_shared_chat_prefix_is_read_once_with_the_same_loss_and_gradients(tiny_model_dir: Path) -> None:
-    """Chat examples all start with the template's system turn: a batch reads it once, and learns the same."""
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    chats = [TrainingExample("cloze", "d", "Who founded Quillfeather?", "Edda Vrankel founded Quillfeather in 1987."),
-             TrainingExample("question", "d", "Where is the Heronwing glider made?", "In Marrowgate, north of the river.")]
-    passage = TrainingExample("passage", "d", "", "Quillfeather builds gliders in Marrowgate.")
-    rows = [tokenize_example(e, tokenizer, 256) for e in chats + [passage]]
-    prefix = shared_prefix(rows)
-    assert tokenizer.decode(prefix) == "<|im_start|>user\n"  # the template's opening of the turn; passages aside
-    shared = _collate(tokenizer.pad_token_id, prefix)(rows[:2])
-    assert shared["prefix_ids"].tolist() == [prefix] and "prefix_ids" not in _collate(tokenizer.pad_token_id, prefix)(rows)
-    full = _collate(tokenizer.pad_token_id)(rows[:2])
-    assert batch_tokens(shared) == batch_tokens(full) == sum(len(row["input_ids"]) for row in rows[:2])
-
-    model = LoraKnowledge(LoraSettings(rank=4)).trainable(AutoModelForCausalLM.from_pretrained(tiny_model_dir))
-    for name, parameter in model.named_parameters():
-        if "lora_B" in name:  # B starts at zero: make the knowledge weights act, so every gradient is non-zero
-            torch.nn.init.normal_(parameter, std=0.1)
-    results = []
-    for batch in (full, shared):
-        model.zero_grad()
-        loss = target_loss(model, batch)
-        loss.backward()
-        results.append((loss.detach(), {n: p.grad.clone() for n, p in model.named_parameters() if p.requires_grad}))
-    (loss, grads), (shared_loss, shared_grads) = results
-    assert torch.allclose(shared_loss, loss, atol=1e-6)
-    assert all(grads[n].abs().sum() > 0 and torch.allclose(shared_grads[n], grads[n], atol=1e-6) for n in grads)
 
 
 def test_epoch_hook_sees_each_epoch_in_eval_mode(tiny_model_dir: Path) -> None:
