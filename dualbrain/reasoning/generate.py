@@ -63,7 +63,7 @@ def shared_prefix_length(sequences: list[list[int]]) -> int:
 _MIN_SHARED_PREFIX = 16
 
 
-def _generate_rows(model: nn.Module, tokenizer: PreTrainedTokenizerBase, rows: list[list[int]], max_new_tokens: int) -> list:
+def _generate_rows(model: nn.Module, tokenizer: PreTrainedTokenizerBase, rows: list[list[int]], max_new_tokens: int) -> torch.Tensor:
     """The new tokens generated after each of ``rows`` (token ids), as one batch.
 
     Each row is laid out as [shared prefix | padding | rest]: the prefix's keys and values are computed once

@@ -22,7 +22,7 @@ def test_shared_prefix_length_leaves_a_token_of_every_sequence() -> None:
 
 def test_batched_generation_with_a_shared_prefix_matches_one_prompt_at_a_time(tiny_model_dir: Path) -> None:
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
-    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir, padding_side="left")
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     questions = ["The chief executive of Quillfeather is Marta Oyelaran.", "The Heronwing glider has a range of 640 km.",
                  "Who runs the company?", "Tell me about the facts you know. What is the range?"]
     prompts = [conversation_prompt(tokenizer, EXAMPLES + [{"role": "user", "content": q}]) for q in questions]
