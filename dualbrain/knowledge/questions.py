@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from itertools import accumulate
 from pathlib import Path
 
 from dualbrain.knowledge.signals import find_entities
@@ -86,19 +87,17 @@ def draft_questions(
     jobs = {examples: list(range(len(pairs))) for examples in _EXAMPLE_SETS}
     jobs[_SUBJECT_EXAMPLES] = [index for index, (sentence, answer) in enumerate(pairs) if find_entities(sentence)[:1] == [answer]]
     # One generation call per example set: its prompts share the worked examples, read once per batch.
-    batches = sum(-(-len(indices) // _DRAFT_BATCH) for indices in jobs.values())
+    batches = [-(-len(indices) // _DRAFT_BATCH) for indices in jobs.values()]
     per_pair: list[list[str]] = [[] for _ in pairs]
-    done = 0
-    for examples, indices in jobs.items():
-        def progress(batch: int, _: int, offset: int = done) -> None:
+    for (examples, indices), offset in zip(jobs.items(), accumulate(batches, initial=0)):
+        def progress(batch: int, _: int, offset: int = offset) -> None:
             if on_batch:
-                on_batch(offset + batch, batches)
+                on_batch(offset + batch, sum(batches))
 
         prompts = [_prompt(reasoning, *pairs[index], examples) for index in indices]
         drafts = generate_batch(reasoning.model, reasoning.tokenizer, prompts, _MAX_QUESTION_TOKENS, _DRAFT_BATCH, progress)
         for index, draft in zip(indices, drafts):
             per_pair[index].append(draft)
-        done += -(-len(indices) // _DRAFT_BATCH)
     return per_pair
 
 
