@@ -42,6 +42,9 @@ class LearnConfig:
     train: TrainSettings = field(default_factory=TrainSettings)
     # Let the frozen model reword each fact as a question (the `question` view); costs generation time.
     self_study: bool = True
+    # Share of the self-study questions also trained with retrieved passages in the prompt (the `grounded`
+    # view), so the `knowledge+rag` mode answers from the knowledge instead of reciting the passages.
+    grounded_share: float = 0.25
     # Documents learned together are packed into shards of at most this many characters (a longer
     # document is a shard of its own). Adding, updating or forgetting a document retrains one shard,
     # so this bounds the cost of a change; larger shards keep more related facts together.
@@ -50,12 +53,16 @@ class LearnConfig:
     def __post_init__(self) -> None:
         if self.shard_chars < 1:
             raise ValueError(f"invalid shard size: {self.shard_chars}")
+        if not 0.0 <= self.grounded_share <= 1.0:
+            raise ValueError(f"invalid grounded share: {self.grounded_share}")
 
     @classmethod
     def from_dict(cls, data: dict) -> "LearnConfig":
         """The configuration :meth:`to_dict` wrote (a shard's manifest), to rebuild that shard alike."""
         lora = data["lora"] | {"target_modules": tuple(data["lora"]["target_modules"])}
-        return cls(LoraSettings(**lora), TrainSettings(**data["train"]), data["self_study"], data["shard_chars"])
+        # Shards trained before the grounded view existed were trained without it.
+        return cls(LoraSettings(**lora), TrainSettings(**data["train"]), self_study=data["self_study"],
+                   grounded_share=data.get("grounded_share", 0.0), shard_chars=data["shard_chars"])
 
     def to_dict(self) -> dict:
         return {
@@ -63,6 +70,7 @@ class LearnConfig:
             "train": self.train.to_dict(),
             "self_study": self.self_study,
             "shard_chars": self.shard_chars,
+            "grounded_share": self.grounded_share,
         }
 
 
@@ -155,7 +163,8 @@ def learn_documents(
         drafts = self_study_drafts(reasoning, documents, drafts_cache, questions_progress)
         writer = lambda pairs: select_questions(pairs, [drafts[pair] for pair in pairs])  # noqa: E731
     examples = build_signals(
-        [(doc.id, doc.text) for doc in documents], reasoning.tokenizer, config.train.max_tokens, config.train.seed, writer
+        [(doc.id, doc.text) for doc in documents], reasoning.tokenizer, config.train.max_tokens, config.train.seed, writer,
+        config.grounded_share,
     )
     # train_knowledge takes its own knowledge weights off again if training fails; after it returns,
     # they come off here, whether saving works or not, so the base model is always left as it was.

@@ -2,7 +2,7 @@
 
 Plain next-token training on a document memorises it, but a model trained that way answers reworded
 questions badly: a fact is only *extractable* when the model has seen it in varied forms and from more
-than one direction (Physics of LMs 3.1; the reversal curse). So every document yields four views:
+than one direction (Physics of LMs 3.1; the reversal curse). So every document yields five views:
 
 * ``passage`` — the text itself, in chunks, as plain language modelling (the compression target);
 * ``recall``  — chat turns "tell me about <entity>" → the document's sentences that mention it, for
@@ -12,9 +12,13 @@ than one direction (Physics of LMs 3.1; the reversal curse). So every document y
   question, answered by the full sentence, which teaches the question→fact format the user will use
   (the answer continues with the other sentences about the asked-for entity, so that two facts chain);
 * ``question`` — the same (sentence, entity) pairs asked in natural, reworded form, the question written
-  by the frozen reasoning network itself (self-study, see ``questions.py``), answered by the sentence.
+  by the frozen reasoning network itself (self-study, see ``questions.py``), answered by the sentence;
+* ``grounded`` — a share of those questions again, with the passages retrieval finds for them in the
+  prompt (the ``knowledge+rag`` prompt), answered the same: trained only without passages, the knowledge
+  network recites whichever neighbouring fact the passages mention (RAFT).
 
-All views are made from the document text alone; evaluation questions never enter here. Chat views go through the tokenizer's own chat template, the same one used at answer time.
+All views are made from the document text alone (the passages are the documents' own); evaluation
+questions never enter here. Chat views go through the tokenizer's own chat template, the same one used at answer time.
 """
 
 from __future__ import annotations
@@ -28,6 +32,9 @@ from dataclasses import dataclass
 from transformers import PreTrainedTokenizerBase
 
 from dualbrain.ingest.sentences import sentences
+from dualbrain.reasoning.prompting import grounded_question
+from dualbrain.retrieval.bm25 import BM25Retriever
+from dualbrain.retrieval.chunking import chunk_documents
 
 # Runs of capitalised words, optionally joined by short lowercase connectors ("Bank of Lisbon"), and
 # codes with digits ("QF-7", "1987"): the named things a question can ask about.
@@ -61,6 +68,10 @@ _MAX_SENTENCES_PER_RECALL = 3
 _RECALL_WORDINGS = 1
 # An entity named in more sentences than this is a hub (the organisation itself); its facts are not chained.
 _MAX_LINKED_SENTENCES = 2
+
+# Passages in a grounded example's prompt. Answering retrieves three, but three ~56-token passages with their
+# framing take 220-260 of a training row's 256 tokens and cut the target short; two leave room for it.
+_GROUNDED_PASSAGES = 2
 
 # Writes the usable questions for each (sentence, answer) pair (possibly none).
 QuestionWriter = Callable[[list[tuple[str, str]]], list[list[str]]]
@@ -192,6 +203,28 @@ def question_examples(
     ]
 
 
+def grounded_examples(
+    documents: list[tuple[str, str]], questions: list[TrainingExample], share: float, seed: int
+) -> list[TrainingExample]:
+    """``share`` of the ``questions`` again, each preceded by the passages BM25 finds for it in ``documents``
+    (framed as the ``knowledge+rag`` mode frames them), with the same target.
+
+    Whether the passages hold the answer or only its neighbours, the target stays the learned fact, so
+    passages in the prompt stop pulling the answer elsewhere. The share is drawn by its own generator, so
+    the other views come out the same with or without this one.
+    """
+    if not questions or share == 0:
+        return []
+    retriever = BM25Retriever(chunk_documents(documents))
+    chosen = random.Random(seed).sample(questions, round(share * len(questions)))
+    return [
+        TrainingExample("grounded", example.document_id, grounded_question(
+            example.prompt, [chunk.text for chunk in retriever.retrieve(example.prompt, _GROUNDED_PASSAGES)]
+        ), example.target)
+        for example in chosen
+    ]
+
+
 def _wh_word(entity: str) -> str:
     if re.fullmatch(r"(1[6-9]|20)\d\d", entity):
         return "in which year"
@@ -206,10 +239,12 @@ def build_signals(
     max_tokens: int,
     seed: int,
     write_questions: QuestionWriter | None = None,
+    grounded_share: float = 0.0,
 ) -> list[TrainingExample]:
     """All training examples for ``documents`` (pairs of id and text), deterministic for a seed.
 
-    ``write_questions`` adds the self-study ``question`` view; without it only rule-made views are built.
+    ``write_questions`` adds the self-study ``question`` view, and ``grounded_share`` of its questions
+    again with retrieved passages; without it only rule-made views are built.
     """
     rng = random.Random(seed)
     answer = linked_answers(documents)
@@ -221,5 +256,6 @@ def build_signals(
         examples += recall_examples(document_id, text, rng)
         examples += cloze_examples(document_id, text, rng, answer)
     if write_questions is not None:
-        examples += question_examples(documents, write_questions, answer)
+        questions = question_examples(documents, write_questions, answer)
+        examples += questions + grounded_examples(documents, questions, grounded_share, seed)
     return examples

@@ -1,4 +1,4 @@
-"""Training signals come from document text only, in three views, deterministically."""
+"""Training signals come from document text only, in their views, deterministically."""
 
 import random
 from pathlib import Path
@@ -6,8 +6,11 @@ from pathlib import Path
 from transformers import AutoTokenizer
 
 from dualbrain.knowledge.signals import (
-    build_signals, chunk_passages, cloze_examples, find_entities, linked_answers, recall_examples, split_sentences,
+    build_signals, chunk_passages, cloze_examples, find_entities, grounded_examples, linked_answers, recall_examples,
+    split_sentences,
 )
+from dualbrain.reasoning.prompting import grounded_question
+from dualbrain.retrieval.chunking import chunk_documents
 
 TEXT = (
     "# Overview\n\nQuillfeather Aeronautics was founded in 1987 by Edda Vrankel in Marrowgate. "
@@ -72,3 +75,32 @@ def test_an_answer_continues_with_the_other_facts_about_the_entity_it_names() ->
     assert answer(ceo, "Marta Oyelaran") == f"{ceo} {born}"  # the chain to a fact in another document
     assert answer(born, "Kestle Ford") == born  # mentioned nowhere else
     assert answer(ceo, "Quillfeather Aeronautics") == ceo  # a hub named in many sentences is not chained
+
+
+def _ask_with_who(pairs: list[tuple[str, str]]) -> list[list[str]]:
+    return [[f"Who or what is {entity}?"] for _, entity in pairs]
+
+
+def test_grounded_questions_carry_passages_of_the_documents_and_keep_their_targets(tiny_model_dir: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    documents = [("d1", TEXT), ("d2", "The Thornvale Guild meets in Kestle Ford. Its treasurer is Ivo Brann.")]
+    examples = build_signals(documents, tokenizer, 128, seed=3, write_questions=_ask_with_who, grounded_share=0.5)
+    questions = [e for e in examples if e.kind == "question"]
+    grounded = [e for e in examples if e.kind == "grounded"]
+    assert len(grounded) == round(0.5 * len(questions))
+    chunks = [chunk.text for chunk in chunk_documents(documents)]
+    for example in grounded:
+        question = example.prompt.rsplit("Question: ", 1)[1]
+        assert any((q.prompt, q.target, q.document_id) == (question, example.target, example.document_id) for q in questions)
+        shown = sorted((chunk for chunk in chunks if chunk in example.prompt), key=example.prompt.index)
+        assert len(shown) == 2 and example.prompt == grounded_question(question, shown)
+    # The other views come out the same with the grounded view or without it.
+    without = build_signals(documents, tokenizer, 128, seed=3, write_questions=_ask_with_who)
+    assert [e for e in examples if e.kind != "grounded"] == without
+
+
+def test_no_grounded_questions_without_questions_or_a_share(tiny_model_dir: Path) -> None:
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    assert "grounded" not in {e.kind for e in build_signals([("d1", TEXT)], tokenizer, 128, seed=0, grounded_share=1.0)}
+    questions = [e for e in build_signals([("d1", TEXT)], tokenizer, 128, 0, _ask_with_who) if e.kind == "question"]
+    assert questions and grounded_examples([("d1", TEXT)], questions, 0.0, seed=0) == []
