@@ -289,7 +289,7 @@ def _learn_with_progress(brain: DualBrain, config: LearnConfig, keep_versions: i
 KeepVersionsOption = Annotated[int, typer.Option("--keep-versions", min=1, help="Versions kept for rollback; older ones are deleted.")]
 GroundedShareOption = Annotated[float, typer.Option("--grounded-share", min=0.0, max=1.0, help="Share of the self-study "
                                                     "questions also trained with retrieved passages in the prompt, for the "
-                                                    "knowledge+rag mode; 0 learns ~18% faster if that mode is never used.")]
+                                                    "knowledge+rag mode; 0 learns 10-15% faster if that mode is never used.")]
 
 
 @app.command()
