@@ -38,11 +38,13 @@ class Question:
     question: str
     answers: tuple[str, ...]  # accepted answer strings; empty for unanswerable questions
     gold_documents: tuple[str, ...]  # names of the documents that hold the answer
+    stale: tuple[str, ...] = ()  # "updated" questions: the value a later document replaced; answering it is wrong
+    split: str = "dev"  # "dev" or "held-out" (forms no recipe change is tuned on; see varied.py)
 
 
 @dataclass
 class Corpus:
-    documents: dict[str, str] = field(default_factory=dict)  # file name → content
+    documents: dict[str, str | bytes] = field(default_factory=dict)  # file name → content (bytes: pdf, docx)
     questions: list[Question] = field(default_factory=list)
 
 

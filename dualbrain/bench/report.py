@@ -17,6 +17,8 @@ from dualbrain.store import atomic_write_bytes, atomic_write_text  # noqa: E402
 # How each question kind is scored, for the reader of report.md.
 _KIND_NOTES = {
     "unanswerable": "`unanswerable` is the share of abstentions; `accuracy` averages the answerable kinds.",
+    "updated": "`updated` is right when the answer gives the newer document's value and not the one it replaced; "
+               "`stale` below is the share of `updated` answers that give the replaced value.",
     YES_NO: "`yes-no` is right when the answer's first word is the gold yes/no.",
     EXTRACTIVE: f"`extractive` is right when the answer's SQuAD token F1 with the gold span is at least {EXTRACTIVE_F1_THRESHOLD}.",
 }
@@ -70,10 +72,29 @@ def to_markdown(report: dict) -> str:
         cells = [f"{s['by_kind'].get(k, float('nan')):.2f}" for k in kinds]
         lines.append(f"| {system} | {s['accuracy']:.2f} | " + " | ".join(cells)
                      + f" | {s['prompt_tokens']:.0f} | {s['first_token_seconds']:.3f} | {s['total_seconds']:.2f} |")
+    lines += _split_markdown(summary)
+    if any("f1" in s for s in summary.values()):
+        lines += ["", "Mean token F1 with the gold span: " + ", ".join(
+            f"{system} {s['f1']:.3f}" for system, s in summary.items() if "f1" in s) + "."]
     lines += [""] + [_KIND_NOTES[kind] for kind in kinds if kind in _KIND_NOTES] + _curve_markdown(report["learning_curve"])
     lines += [f"Chance level for `{kind}` (always the commonest gold answer): {share:.2f}."
               for kind, share in dataset["majority_accuracy"].items()]
     return "\n".join(lines + _retention_markdown(report["retention"]) + [""])
+
+
+def _split_markdown(summary: dict) -> list[str]:
+    """Answerable accuracy per split (dev, held-out) and stale answers to updated facts, where the corpus has them."""
+    splits = list(dict.fromkeys(split for s in summary.values() for split in s.get("by_split", {})))
+    if not splits:
+        return []
+    stale = any("stale" in s for s in summary.values())
+    lines = ["", "Held-out forms are never used to tune the recipe: judge a recipe change on them.", "",
+             "| system | " + " | ".join(splits) + (" | stale (updated) |" if stale else " |"),
+             "|---|" + "---|" * (len(splits) + stale)]
+    for system, s in summary.items():
+        cells = [f"{s['by_split'].get(split, float('nan')):.2f}" for split in splits]
+        lines.append(f"| {system} | " + " | ".join(cells) + (f" | {s.get('stale', float('nan')):.2f} |" if stale else " |"))
+    return lines
 
 
 def _curve_markdown(curve: dict) -> list[str]:

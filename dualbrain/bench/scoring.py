@@ -60,17 +60,30 @@ def token_f1(answer: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def is_correct(answer: str, accepted: tuple[str, ...] | list[str], kind: str = "paraphrased") -> bool:
+def mentions_stale(answer: str, stale: tuple[str, ...] | list[str]) -> bool:
+    """Whether ``answer`` gives a value that a later document replaced."""
+    return bool(stale) and contains_answer(answer, stale)
+
+
+def best_token_f1(answer: str, accepted: tuple[str, ...] | list[str]) -> float:
+    """The answer's token F1 with the closest gold span (0 without gold)."""
+    return max((token_f1(answer, gold) for gold in accepted), default=0.0)
+
+
+def is_correct(answer: str, accepted: tuple[str, ...] | list[str], kind: str = "paraphrased",
+               stale: tuple[str, ...] | list[str] = ()) -> bool:
     """Whether ``answer`` is right for a question of ``kind`` whose gold answers are ``accepted``.
 
-    Fictional kinds: an accepted string for answerable questions, abstention for unanswerable ones (no
-    accepted strings).
+    Generated kinds: an accepted string for answerable questions and no ``stale`` one (a value a later
+    document replaced), abstention for unanswerable ones (no accepted strings).
     """
     if kind == YES_NO:
         return leading_word(answer) in accepted
     if kind == EXTRACTIVE:
-        return any(token_f1(answer, gold) >= EXTRACTIVE_F1_THRESHOLD for gold in accepted)
-    return contains_answer(answer, accepted) if accepted else abstains(answer)
+        return best_token_f1(answer, accepted) >= EXTRACTIVE_F1_THRESHOLD
+    if not accepted:
+        return abstains(answer)
+    return contains_answer(answer, accepted) and not mentions_stale(answer, stale)
 
 
 def majority_accuracy(questions: Iterable[Question]) -> dict[str, float]:

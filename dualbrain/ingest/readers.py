@@ -17,7 +17,7 @@ from pathlib import Path
 
 import docx
 from docx.table import Table
-from bs4 import BeautifulSoup, NavigableString
+from bs4 import BeautifulSoup, NavigableString, Tag
 from pypdf import PasswordType, PdfReader
 
 from dualbrain.errors import IngestError
@@ -41,6 +41,7 @@ _BLOCK_TAGS = [
     "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr", "li", "main",
     "nav", "ol", "p", "pre", "section", "table", "td", "th", "title", "tr", "ul",
 ]  # fmt: skip
+_HEADING_TAGS = ["h1", "h2", "h3", "h4", "h5", "h6"]
 # Elements whose content is never page text.
 _INVISIBLE_TAGS = ["script", "style", "noscript", "head", "template"]
 
@@ -159,6 +160,7 @@ def _read_text(data: bytes, name: str) -> str:
 
 
 def _read_html(data: bytes, name: str) -> str:
+    """The page's visible text as light Markdown: headings, list items and table rows marked as in a .md file."""
     # Given bytes, BeautifulSoup detects the encoding from <meta charset> or the content itself.
     soup = BeautifulSoup(data, "html.parser")
     for tag in soup.find_all(_INVISIBLE_TAGS):
@@ -169,10 +171,36 @@ def _read_html(data: bytes, name: str) -> str:
             string.replace_with(re.sub(r"\s+", " ", string))
     for br in soup.find_all("br"):
         br.replace_with("\n")
+    for table in soup.find_all("table"):
+        table.replace_with("\n\n" + _markdown_table(_html_rows(table)) + "\n\n")
     for block in soup.find_all(_BLOCK_TAGS):
-        block.insert_before("\n")
-        block.insert_after("\n")
+        block.insert_before("\n\n")
+        block.insert_after("\n\n")
+    for heading in soup.find_all(_HEADING_TAGS):
+        heading.insert(0, "#" * int(heading.name[1]) + " ")
+    for item in soup.find_all("li"):
+        item.insert(0, "- ")
     return "\n".join(line.strip() for line in soup.get_text().split("\n"))
+
+
+def _html_rows(table: Tag) -> list[tuple[list[str], bool]]:
+    """Each row of ``table`` as (cell texts, whether it is a header row of <th> cells only)."""
+    rows = []
+    for row in table.find_all("tr"):
+        cells = row.find_all(["td", "th"])
+        texts = [" ".join(cell.get_text(" ").split()) for cell in cells]
+        rows.append((texts, bool(cells) and all(cell.name == "th" for cell in cells)))
+    return rows
+
+
+def _markdown_table(rows: list[tuple[list[str], bool]]) -> str:
+    """Rows as Markdown table lines; a header row is followed by the separator line that marks it."""
+    lines = []
+    for cells, is_header in rows:
+        lines.append("| " + " | ".join(cell.replace("|", "/") for cell in cells) + " |")
+        if is_header:
+            lines.append("|" + "---|" * len(cells))
+    return "\n".join(lines)
 
 
 def _read_pdf(data: bytes, name: str) -> str:
@@ -181,7 +209,7 @@ def _read_pdf(data: bytes, name: str) -> str:
         # Many "encrypted" PDFs only restrict printing and open with the empty password.
         if reader.is_encrypted and reader.decrypt("") == PasswordType.NOT_DECRYPTED:
             raise IngestError(name, "encrypted PDF (password protected); save an unprotected copy first")
-        pages = [page.extract_text() or "" for page in reader.pages]
+        pages = [_pdf_page_text(page) for page in reader.pages]
     except IngestError:
         raise
     except Exception as error:  # pypdf raises many error types (and plain ones) for broken files
@@ -189,19 +217,76 @@ def _read_pdf(data: bytes, name: str) -> str:
     return "\n\n".join(pages)
 
 
+# A gap between two lines wider than this many font sizes ends a paragraph (line spacing is ~1.2 font sizes;
+# paragraph spacing adds half a line or more), and a line this much larger than the body text is a heading.
+_PDF_PARAGRAPH_GAP = 1.45
+_PDF_HEADING_SIZE = 1.2
+
+
+def _pdf_page_text(page) -> str:
+    """A page's text with the layout a reader sees put back as light Markdown: PDF text has no paragraphs, so a
+    wide vertical gap becomes a blank line, and a line in a clearly larger font a ``#`` heading."""
+    lines: list[list] = [["", None, 0.0]]  # text, baseline y, font size
+
+    def visit(text: str, cm: list, tm: list, font: dict | None, size: float) -> None:
+        for index, part in enumerate(text.split("\n")):
+            if index:
+                lines.append(["", None, 0.0])
+            if part.strip() and lines[-1][1] is None:
+                lines[-1][1:] = [tm[5] * cm[3] + cm[5], size * abs(tm[3] * cm[3]) or size]
+            lines[-1][0] += part
+
+    plain = page.extract_text(visitor_text=visit) or ""
+    placed = [(text.strip(), y, size) for text, y, size in lines if text.strip() and y is not None]
+    if not placed:
+        return plain
+    sizes = sorted(size for text, _, size in placed for _ in text)
+    body_size = sizes[len(sizes) // 2]  # the median character's size
+    out: list[str] = []
+    previous: tuple[float, float] | None = None
+    for text, y, size in placed:
+        heading = size > _PDF_HEADING_SIZE * body_size and len(text.split()) <= 12
+        if previous is not None and (heading or previous[1] > _PDF_HEADING_SIZE * body_size
+                                     or not 0 < previous[0] - y <= _PDF_PARAGRAPH_GAP * max(size, previous[1])):
+            out.append("")
+        out.append(f"# {text}" if heading else text)
+        previous = (y, size)
+    return "\n".join(out)
+
+
 def _read_docx(data: bytes, name: str) -> str:
+    """The document's text as light Markdown: heading styles as ``#``, list styles as ``-``, tables as rows
+    (the first row as the header), paragraphs separated by blank lines."""
     try:
         document = docx.Document(io.BytesIO(data))
-        lines: list[str] = []
+        blocks: list[str] = []
         # Body order keeps tables where the author put them, not appended after all paragraphs.
         for block in document.iter_inner_content():
             if isinstance(block, Table):
-                lines.extend(cell.text for row in block.rows for cell in row.cells)
+                rows = [[cell.text for cell in row.cells] for row in block.rows]
+                blocks.append(_markdown_table([(cells, index == 0 and len(rows) > 1) for index, cells in enumerate(rows)]))
             else:
-                lines.append(block.text)
+                blocks.append(_docx_paragraph(block.text, block.style.name if block.style is not None else ""))
     except Exception as error:  # not a zip, or a zip without a Word document inside
         raise IngestError(name, f"corrupt Word document ({error})") from error
-    return "\n".join(lines)
+    # Consecutive list items stay one block, as a Markdown list does.
+    text = ""
+    for block in blocks:
+        separator = "\n" if block.startswith("- ") and text.rsplit("\n", 1)[-1].startswith("- ") else "\n\n"
+        text = f"{text}{separator}{block}" if text else block
+    return text
+
+
+def _docx_paragraph(text: str, style: str) -> str:
+    if not text.strip():
+        return ""
+    if style == "Title":
+        return f"# {text}"
+    if match := re.fullmatch(r"Heading (\d)", style):
+        return "#" * int(match.group(1)) + f" {text}"
+    if style.startswith("List"):
+        return f"- {text}"
+    return text
 
 
 _READERS: dict[str, Callable[[bytes, str], str]] = {

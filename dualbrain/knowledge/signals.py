@@ -2,17 +2,21 @@
 
 Plain next-token training on a document memorises it, but a model trained that way answers reworded
 questions badly: a fact is only *extractable* when the model has seen it in varied forms and from more
-than one direction (Physics of LMs 3.1; the reversal curse). So every document yields five views:
+than one direction (Physics of LMs 3.1; the reversal curse). A document is read as fact units
+(``ingest/units.py``: sentences, list items, ``key: value`` fields and table rows, each with the headings it
+stands under when it does not name its subject itself), and each unit's *anchors* — names, dates, amounts,
+codes, field values, short copular complements ("is saffron yellow"), the subject heading — are what a
+question can ask for. Every document yields five views:
 
-* ``passage`` — the text itself, in chunks, as plain language modelling (the compression target);
-* ``recall``  — chat turns "tell me about <entity>" → the document's sentences that mention it, for
-  *every* named entity of a sentence, so a fact is reachable from each of its ends (the product from the
-  company and the company from the product);
-* ``cloze``   — chat turns that ask for one entity of a sentence with the rest of the sentence as the
-  question, answered by the full sentence, which teaches the question→fact format the user will use
-  (the answer continues with the other sentences about the asked-for entity, so that two facts chain);
-* ``question`` — the same (sentence, entity) pairs asked in natural, reworded form, the question written
-  by the frozen reasoning network itself (self-study, see ``questions.py``), answered by the sentence;
+* ``passage`` — the text itself, in chunks cut between units, as plain language modelling (the compression target);
+* ``recall``  — chat turns "tell me about <anchor>" → the document's units that hold it, for *every* anchor
+  of a unit, so a fact is reachable from each of its ends (the product from the company and the company
+  from the product);
+* ``cloze``   — chat turns that ask for one anchor of a unit with the rest of the unit as the question,
+  answered by the full unit, which teaches the question→fact format the user will use (the answer
+  continues with the other units about the asked-for anchor, so that two facts chain);
+* ``question`` — the same (unit, anchor) pairs asked in natural, reworded form, the question written
+  by the frozen reasoning network itself (self-study, see ``questions.py``), answered by the unit;
 * ``grounded`` — a share of those questions again, with the passages retrieval finds for them in the
   prompt (the ``knowledge+rag`` prompt), answered the same: trained only without passages, the knowledge
   network recites whichever neighbouring fact the passages mention (RAFT).
@@ -31,17 +35,27 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
-from dualbrain.ingest.sentences import sentences
+from dualbrain.ingest.units import TextUnit, text_units
 from dualbrain.reasoning.prompting import grounded_question
 from dualbrain.retrieval.bm25 import BM25Retriever
-from dualbrain.retrieval.chunking import chunk_documents
+from dualbrain.retrieval.chunking import chunk_documents, render_passages
 
-# Runs of capitalised words, optionally joined by short lowercase connectors ("Bank of Lisbon"), and
-# codes with digits ("QF-7", "1987"): the named things a question can ask about.
+# The things a question can ask for. Written dates ("12 March 2024"); amounts and codes with a digit
+# ("EUR 40", "$1,200", "12.5%", "XR-100", "xr-7b", "1987"), whatever their case; runs of capitalised words,
+# optionally joined by short lowercase connectors ("Bank of Lisbon"). Capitals are one cue among several:
+# a fact unit's field values, copula complements and subject heading are anchors too (see fact_anchors).
+_MONTH = r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _ENTITY = re.compile(
-    r"\b(?:[A-Z][\w'’&-]*[\w](?:\s+(?:of|the|de|la|van|von|and|for|&)\s+|\s+)?)+"
-    r"|\b[A-Z]*\d[\w./:-]*\b"
+    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}}\b|\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b"
+    r"|(?<![\w.,])(?:(?:[$€£¥]|(?:EUR|USD|GBP|CHF)\s)\s?)?[^\W\d_]*[-/]?\d(?:[\w.,/:-]*\w)?%?"
+    r"|\b(?:[A-Z][\w'’&-]*[\w](?:\s+(?:of|the|de|la|van|von|and|for|&)\s+|\s+)?)+(?:(?<=\s)\d[\w.-]*\b)?"
 )
+_MONTH_DATE = re.compile(rf"^\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}}$|^{_MONTH}\s+\d")
+# "… is saffron yellow.": the complement of a short copular clause, in any case (not passives: "is led by").
+_COPULA_COMPLEMENT = re.compile(r"\b(?:is|are|was|were)\s+(?:an?\s+|the\s+)?([^,;:.!?]+?)\s*[.!]?$")
+_MAX_ANCHOR_WORDS = 5
+# Complements that are passives, not properties: "is led by", "was born in".
+_PARTICIPLES = {"born", "run", "led", "made", "built", "held", "kept", "sold", "known", "said", "shown", "seen", "given"}
 # Capitalised only because they start a sentence or are generic; never entities on their own.
 _NOT_ENTITIES = {
     "a", "an", "the", "in", "on", "at", "by", "for", "from", "to", "of", "and", "but", "or", "as", "it",
@@ -50,6 +64,7 @@ _NOT_ENTITIES = {
     "during", "if", "no", "not", "yes", "also", "both", "most", "some", "many", "one", "dear", "note",
     "i", "mr", "ms", "dr", "its", "what", "who", "which", "where",
 }
+_CONNECTORS = {"of", "the", "de", "la", "van", "von", "and", "for", "&"}
 _RECALL_TEMPLATES = (
     "What do you know about {entity}?",
     "Tell me about {entity}.",
@@ -87,25 +102,81 @@ class TrainingExample:
     target: str
 
 
+def fact_units(text: str) -> list[TextUnit]:
+    """The units of ``text`` that can carry a fact: every sentence, item, field and row of two words or more."""
+    return [unit for unit in text_units(text) if len(unit.in_context().split()) >= 2]
+
+
 def split_sentences(text: str) -> list[str]:
-    """Fact-bearing sentences and list items of ``text``: markup stripped, headings and short fragments dropped."""
-    pieces = (piece.strip(" \t-*#>|") for piece in sentences(text))
-    return [piece for piece in pieces if len(piece.split()) >= 4]
+    """Each fact unit of ``text`` as it is learned: in its context, markup stripped, soft breaks joined."""
+    return [unit.in_context() for unit in fact_units(text)]
 
 
 def find_entities(sentence: str) -> list[str]:
-    """Named things in ``sentence`` (deduplicated, in order of appearance)."""
+    """Named things, dates, amounts and codes in ``sentence`` (deduplicated, in order of appearance)."""
     found: list[str] = []
     for match in _ENTITY.finditer(sentence):
         entity = match.group(0).strip(" .,;:'’")
         words = entity.split()
         while words and words[0].lower() in _NOT_ENTITIES:  # "Every Friday" → "Friday"
             words.pop(0)
+        while words and words[-1].lower() in _CONNECTORS:  # "Huthkan Vaixthon and (has …)"
+            words.pop()
         entity = re.sub(r"'s$|’s$", "", " ".join(words))
-        if len(entity) < 2 or entity in found:
+        if len(entity) < 2 and not entity.isdigit() or entity in found:
             continue
         found.append(entity)
     return found
+
+
+def fact_anchors(unit: TextUnit, names: set[str] = frozenset()) -> list[str]:
+    """What a question about ``unit`` can ask for, none of which needs a capital letter: its dates, amounts,
+    codes and named things; the values of its fields, table cells and ``key: value`` items; the complement of
+    a short copular clause ("… is saffron yellow") or else the phrase a sentence closes on; and the subject
+    heading it was put under. A lone capitalised word that opens a sentence or field ("Staff get …", "Weight: …") is only a name if
+    the document also writes it capitalised elsewhere (``names``)."""
+    text = unit.in_context()
+    values = [part.split(": ", 1)[1] for part in unit.text.split("; ") if ": " in part] if unit.kind != "sentence" else []
+    openers = {segment.split()[0].strip(":,") for segment in text.split(" — ") if segment.split()}
+    if values:  # a field's key names the attribute, not a thing: its words are never anchors
+        openers |= set(unit.text.split(": ", 1)[0].split())
+    anchors = [entity for entity in find_entities(text) if " " in entity or entity not in openers or entity in names
+               or any(ch.isdigit() for ch in entity)]
+    structural = list(values)
+    if text != unit.text:  # the subject heading it was put under: "datasheet: corvex c2" → "corvex c2"
+        structural += [part for part in unit.context[-1].split(": ") if len(part.split()) > 1]
+    worded = []
+    complement = _COPULA_COMPLEMENT.search(unit.text) if unit.kind == "sentence" else None
+    if complement and complement.group(1).split()[0].lower() not in _PARTICIPLES and not complement.group(1).split()[0].endswith("ed"):
+        worded.append(complement.group(1))
+    if unit.kind == "sentence" and not worded and not any(anchor in unit.text for anchor in anchors):
+        worded.append(_closing_phrase(unit.text))  # "… receives free lunches."
+    for candidate, is_structural in [(c, True) for c in structural] + [(c, False) for c in worded]:
+        candidate = candidate.strip(" .,;:")
+        if not candidate or len(candidate.split()) > _MAX_ANCHOR_WORDS or any(candidate in anchor for anchor in anchors):
+            continue
+        # A worded phrase that holds an anchor asks for nothing new ("now EUR 679"); a value or heading that
+        # holds one names the whole thing ("corvex c2" around "c2").
+        if is_structural or not any(anchor in candidate for anchor in anchors):
+            anchors.append(candidate)
+    return anchors
+
+
+def _closing_phrase(sentence: str) -> str:
+    """The words that close ``sentence`` after its last function word, at most three: what a sentence with no
+    name, number or code in it usually ends on (its object)."""
+    words = sentence.rstrip(".!?").split()
+    phrase: list[str] = []
+    for word in reversed(words):
+        if word.lower() in _NOT_ENTITIES or word.lower() in _CONNECTORS or len(phrase) == 3:
+            break
+        phrase.insert(0, word)
+    return " ".join(phrase) if len(phrase) < len(words) else ""
+
+
+def document_capitalised_names(units: list[TextUnit]) -> set[str]:
+    """Words a document writes capitalised where no sentence starts: names, whatever opens a sentence."""
+    return {word for unit in units for word in re.findall(r"(?<=[\w,;)] )[A-Z][\w'’-]+", unit.text)}
 
 
 def document_names(text: str) -> set[str]:
@@ -115,33 +186,15 @@ def document_names(text: str) -> set[str]:
 
 
 def chunk_passages(text: str, tokenizer: PreTrainedTokenizerBase, max_tokens: int) -> list[str]:
-    """Split ``text`` at paragraph, then sentence boundaries into chunks of at most ``max_tokens``."""
-    chunks: list[str] = []
-    current: list[str] = []
-    units = [unit for paragraph in text.split("\n\n") for unit in _paragraph_units(paragraph)]
-    for unit in units:
-        candidate = "\n".join(current + [unit])
-        if current and len(tokenizer(candidate)["input_ids"]) > max_tokens:
-            chunks.append("\n".join(current))
-            current = [unit]
-        else:
-            current.append(unit)
-    if current:
-        chunks.append("\n".join(current))
-    return chunks
-
-
-def _paragraph_units(paragraph: str) -> list[str]:
-    paragraph = paragraph.strip()
-    return [paragraph] if len(paragraph) < 600 else sentences(paragraph)
+    """The document as plain-text passages of at most ``max_tokens``, cut between units as retrieval cuts it."""
+    return render_passages(text_units(text), lambda passage: len(tokenizer(passage)["input_ids"]) <= max_tokens)
 
 
 def recall_examples(document_id: str, text: str, rng: random.Random) -> list[TrainingExample]:
     """"Tell me about X" → the sentences mentioning X, for every entity X of the document."""
     sentences_by_entity: dict[str, list[str]] = defaultdict(list)
-    for sentence in split_sentences(text):
-        for entity in find_entities(sentence):
-            sentences_by_entity[entity].append(sentence)
+    for sentence, entity in fact_pairs(text):
+        sentences_by_entity[entity].append(sentence)
     examples = []
     for entity, sentences in sentences_by_entity.items():
         for start in range(0, len(sentences), _MAX_SENTENCES_PER_RECALL):
@@ -160,9 +213,8 @@ def linked_answers(documents: list[tuple[str, str]]) -> Callable[[str, str], str
     """
     mentions: dict[str, list[str]] = defaultdict(list)
     for _, text in documents:
-        for sentence in split_sentences(text):
-            for entity in find_entities(sentence):
-                mentions[entity].append(sentence)
+        for sentence, entity in fact_pairs(text):
+            mentions[entity].append(sentence)
 
     def answer(sentence: str, entity: str) -> str:
         others = list(dict.fromkeys(s for s in mentions[entity] if s != sentence))
@@ -186,8 +238,11 @@ def cloze_examples(
 
 
 def fact_pairs(text: str) -> list[tuple[str, str]]:
-    """Every (sentence, entity) pair of ``text``: one fact, and one thing a question about it can ask for."""
-    return [(sentence, entity) for sentence in split_sentences(text) for entity in find_entities(sentence)]
+    """Every (fact, anchor) pair of ``text``: one fact unit in its context, and one thing a question about it
+    can ask for."""
+    units = fact_units(text)
+    names = document_capitalised_names(units)
+    return [(unit.in_context(), anchor) for unit in units for anchor in fact_anchors(unit, names)]
 
 
 def question_examples(
@@ -228,6 +283,10 @@ def grounded_examples(
 def _wh_word(entity: str) -> str:
     if re.fullmatch(r"(1[6-9]|20)\d\d", entity):
         return "in which year"
+    if _MONTH_DATE.match(entity):
+        return "on which date"
+    if re.fullmatch(r"(?:[$€£¥]|(?:EUR|USD|GBP|CHF)\s)\s?\d.*", entity):
+        return "how much"
     if re.fullmatch(r"\d[\d,.]*", entity):
         return "how many"
     return "what"

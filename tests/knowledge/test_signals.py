@@ -6,8 +6,8 @@ from pathlib import Path
 from transformers import AutoTokenizer
 
 from dualbrain.knowledge.signals import (
-    build_signals, chunk_passages, cloze_examples, find_entities, grounded_examples, linked_answers, recall_examples,
-    split_sentences,
+    build_signals, chunk_passages, cloze_examples, fact_pairs, find_entities, grounded_examples, linked_answers,
+    recall_examples, split_sentences,
 )
 from dualbrain.reasoning.prompting import grounded_question
 from dualbrain.retrieval.chunking import chunk_documents
@@ -50,9 +50,12 @@ def test_cloze_asks_for_each_entity_and_answers_with_the_sentence() -> None:
 
 def test_passages_respect_the_token_budget(tiny_model_dir: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    chunks = chunk_passages(TEXT * 5, tokenizer, max_tokens=64)
+    chunks = chunk_passages("\n\n".join([TEXT] * 5), tokenizer, max_tokens=64)
     assert len(chunks) > 1
-    assert all(len(tokenizer(c)["input_ids"]) <= 64 or "\n" not in c for c in chunks)
+    # Over the budget only where one unit alone (under its heading) is longer than it.
+    assert all(len(tokenizer(c)["input_ids"]) <= 64 or c.split("\n")[:-1] == ["Overview"] for c in chunks)
+    assert all(c.startswith("Overview\n") for c in chunks)  # every passage says what it is about
+    assert "#" not in "".join(chunks)  # markup never reaches a training target
 
 
 def test_signals_are_deterministic_and_come_from_the_documents_only(tiny_model_dir: Path) -> None:
@@ -104,3 +107,32 @@ def test_no_grounded_questions_without_questions_or_a_share(tiny_model_dir: Path
     assert "grounded" not in {e.kind for e in build_signals([("d1", TEXT)], tokenizer, 128, seed=0, grounded_share=1.0)}
     questions = [e for e in build_signals([("d1", TEXT)], tokenizer, 128, 0, _ask_with_who) if e.kind == "question"]
     assert questions and grounded_examples([("d1", TEXT)], questions, 0.0, seed=0) == []
+
+
+def test_anchors_cover_dates_amounts_codes_and_lowercase_terms() -> None:
+    text = ("# Datasheet: Corvex C2\n\nPart number: xr-100\nList price: EUR 1,240\nLaunched: 12 March 2021\n"
+            "Warranty: two years\n\nThe housing colour is signal orange. Every unit ships with a frost cover.")
+    anchors = {anchor for _, anchor in fact_pairs(text)}
+    assert {"xr-100", "EUR 1,240", "12 March 2021", "two years", "signal orange", "frost cover"} <= anchors
+    # A field's key names the attribute, not a thing; a heading word that opens every line is not a name.
+    assert not anchors & {"Part", "List", "Launched", "Warranty", "Datasheet", "Every"}
+
+
+def test_a_short_fact_is_learned_about_the_heading_it_stands_under() -> None:
+    pairs = fact_pairs("Datasheet: Corvex C2\n\nPart number XR-100.")
+    assert pairs == [("Datasheet: Corvex C2 — Part number XR-100.", "Corvex C2"),
+                     ("Datasheet: Corvex C2 — Part number XR-100.", "XR-100")]
+
+
+def test_anchors_do_not_need_capital_letters() -> None:
+    pairs = fact_pairs("datasheet: corvex c2\n\npart number: xr-100\nweight: 2.4 kg")
+    assert {sentence for sentence, _ in pairs} == {"datasheet: corvex c2 — part number: xr-100",
+                                                   "datasheet: corvex c2 — weight: 2.4 kg"}
+    assert {"xr-100", "2.4 kg", "corvex c2"} <= {anchor for _, anchor in pairs}
+
+
+def test_cloze_asks_for_dates_and_amounts_by_their_kind() -> None:
+    text = "The Corvex C2 was launched on 12 March 2021.\n\nPrice: EUR 40"
+    prompts = " ".join(example.prompt for seed in range(8)
+                       for example in cloze_examples("d1", text, random.Random(seed), lambda sentence, entity: sentence))
+    assert "how much" in prompts and "on which date" in prompts

@@ -1,0 +1,279 @@
+"""A seeded benchmark corpus whose facts come in the forms real documents take, with a held-out split.
+
+The fictional generator (``fictional.py``) writes every fact as one tidy sentence; a recipe tuned on it
+did not carry over to documents written by other people. Here each organisation's facts — people, places,
+years, dates, amounts, codes, counts and lowercase terms — are written in one of many *forms*: hard-wrapped
+Markdown and plain text (wrapped at a random width), ``key: value`` datasheets, Markdown and HTML tables,
+bullet lists, FAQs, mails, PDFs written with reportlab and DOCX files written with python-docx (both read
+back through the product's own readers).
+
+Organisations alternate between two splits. ``dev`` organisations use :data:`DEV_FORMS`; ``held-out``
+organisations use :data:`HELD_OUT_FORMS`, forms no recipe change is tuned on, and every report gives the
+two splits separately. Questions are worded from templates that occur in no document, in five kinds:
+``paraphrased``, ``reversed``, ``two-hop``, ``unanswerable`` (an attribute no document states, of a known
+product, or a product that does not exist) and ``updated`` (a later mail changes a fact; the old value
+still stands in the earlier document, and answering it is wrong).
+"""
+
+from __future__ import annotations
+
+import io
+import random
+import textwrap
+from dataclasses import dataclass, field
+
+import docx
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import getSampleStyleSheet
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+
+from dualbrain.bench.fictional import Corpus, Question, _word
+
+VARIED_KINDS = ("paraphrased", "reversed", "two-hop", "unanswerable", "updated")
+SPLITS = ("dev", "held-out")
+# How each split writes prose, records (datasheets) and lists. A held-out organisation never uses a dev form.
+DEV_FORMS = {"prose": ("md-wrapped", "txt-wrapped", "pdf"), "record": ("keyvalue-txt", "table-md"), "list": ("bullets-md", "faq-md")}
+HELD_OUT_FORMS = {"prose": ("docx", "html-prose", "txt-wrapped-narrow"), "record": ("table-html", "table-docx"), "list": ("faq-txt", "numbered-txt")}
+_MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December"]
+_PRODUCT_KINDS = ["pump", "valve", "sensor", "drill", "heater", "scale"]
+_WARRANTIES = ["two years", "three years", "eighteen months", "five years"]
+_COLOURS = ["signal orange", "slate grey", "moss green", "cobalt blue"]
+_PERKS = ["a rail pass", "free lunches", "a bicycle allowance", "a gym membership"]
+_CAUSES = ["a frozen valve", "a power cut", "a cracked bearing", "a flooded cellar"]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One generated file: its name (the suffix names the format) and its content."""
+
+    name: str
+    content: str | bytes
+
+
+@dataclass
+class VariedOrganisation:
+    facts: dict
+    split: str
+    documents: list[Document] = field(default_factory=list)
+
+
+def _facts(rng: random.Random, used: set[str]) -> dict:
+    def fresh(syllables: int) -> str:
+        while (name := _word(rng, syllables)) in used:
+            pass
+        used.add(name)
+        return name
+
+    person = lambda: f"{fresh(2)} {fresh(2)}"  # noqa: E731
+    products = []
+    for _ in range(2):
+        products.append({
+            "name": f"{fresh(2)} {rng.choice('ABCKMRSTVX')}{rng.randint(2, 9)}", "kind": rng.choice(_PRODUCT_KINDS),
+            "part": f"{rng.choice(['XR', 'KT', 'PL', 'MV', 'DG'])}-{rng.randint(100, 999)}",
+            "price": f"EUR {rng.randint(2, 60) * 10 + 9:,}", "weight": f"{rng.randint(11, 95) / 10} kg",
+            "plant": f"{fresh(2)} plant", "warranty": rng.choice(_WARRANTIES),
+            "launch": f"{rng.randint(1, 28)} {rng.choice(_MONTHS)} {rng.randint(2012, 2024)}",
+        })
+    return {
+        "org": f"{fresh(3)} {rng.choice(['Pumps', 'Works', 'Engineering', 'Systems'])}",
+        "founded": str(rng.randint(1950, 2010)), "founder": person(), "ceo": person(), "new_ceo": person(),
+        "ceo_birthplace": f"{fresh(2)} {rng.choice(['Cove', 'Ford', 'Hill'])}", "hq": fresh(2) + rng.choice(["mere", "bury", "wick"]),
+        "employees": str(rng.randint(40, 900)), "colour": rng.choice(_COLOURS), "leave_days": str(rng.randint(24, 32)),
+        "remote_days": str(rng.randint(1, 3)), "perk": rng.choice(_PERKS), "products": products,
+        "new_price": f"EUR {rng.randint(61, 90) * 10 + 9:,}",
+        "incident_date": f"{rng.randint(1, 28)} {rng.choice(_MONTHS)} 2025", "cause": rng.choice(_CAUSES),
+        "hours_down": str(rng.randint(3, 40)),
+    }
+
+
+def _prose_overview(f: dict) -> tuple[str, list[str]]:
+    return f"{f['org']}: company overview", [
+        f"{f['org']} was founded in {f['founded']} by {f['founder']} and has its head office in {f['hq']}.",
+        f"Today the company employs {f['employees']} people. Its chief executive is {f['ceo']}, who was born in "
+        f"{f['ceo_birthplace']}. The house colour used on every machine is {f['colour']}.",
+        f"The best-selling product is the {f['products'][0]['name']}, a {f['products'][0]['kind']} that is "
+        f"assembled at the {f['products'][0]['plant']}.",
+    ]
+
+
+def _product_record(f: dict, product: dict) -> tuple[str, list[tuple[str, str]]]:
+    return f"Datasheet: {product['name']}", [
+        ("Product type", product["kind"]), ("Maker", f["org"]), ("Part number", product["part"]),
+        ("List price", product["price"]), ("Weight", product["weight"]), ("Assembled at", product["plant"]),
+        ("Warranty", product["warranty"]), ("Launched", product["launch"]),
+    ]
+
+
+def _handbook_items(f: dict) -> tuple[str, list[tuple[str, str]]]:
+    """(question, answer) pairs: a handbook that a list or FAQ form can write."""
+    return f"{f['org']} staff handbook", [
+        ("How much paid leave do staff get?", f"Staff get {f['leave_days']} days of paid leave per year."),
+        ("How often can staff work from home?", f"Remote work is allowed {f['remote_days']} days a week."),
+        ("What perk do new staff receive?", f"Every new member of staff receives {f['perk']}."),
+    ]
+
+
+def _incident(f: dict) -> tuple[str, list[str]]:
+    return f"Incident report: {f['products'][1]['plant']}", [
+        f"On {f['incident_date']} the line at the {f['products'][1]['plant']} stopped for {f['hours_down']} hours.",
+        f"The stoppage was caused by {f['cause']}. Production of the {f['products'][1]['name']} resumed the next day.",
+    ]
+
+
+def _update_mail(f: dict) -> tuple[str, list[tuple[str, str]], list[str]]:
+    return "Announcement", [("From", f"Board of {f['org']}"), ("Subject", "New chief executive and prices")], [
+        f"{f['new_ceo']} succeeds {f['ceo']} as chief executive of {f['org']}, effective immediately.",
+        f"The price of the {f['products'][0]['name']} is now {f['new_price']}.",
+    ]
+
+
+def _wrap(paragraphs: list[str], width: int) -> str:
+    return "\n\n".join(textwrap.fill(p, width=width, break_on_hyphens=False) for p in paragraphs)
+
+
+def write_prose(form: str, title: str, paragraphs: list[str], rng: random.Random) -> tuple[str, str | bytes]:
+    """(suffix, content) of a titled prose document in ``form``."""
+    width = rng.randint(40, 80)
+    if form == "md-wrapped":
+        return ".md", f"# {title}\n\n{_wrap(paragraphs, width)}\n"
+    if form == "txt-wrapped":
+        return ".txt", f"{title}\n\n{_wrap(paragraphs, width)}\n"
+    if form == "txt-wrapped-narrow":
+        return ".txt", f"{title.upper()}\n\n{_wrap(paragraphs, rng.randint(32, 44))}\n"
+    if form == "html-prose":
+        body = "".join(f"<p>{p}</p>" for p in paragraphs)
+        return ".html", f"<html><head><title>{title}</title></head><body><h1>{title}</h1>{body}</body></html>\n"
+    if form == "pdf":
+        return ".pdf", _pdf(title, paragraphs)
+    if form == "docx":
+        return ".docx", _docx(title, paragraphs=paragraphs)
+    raise ValueError(f"unknown prose form {form}")
+
+
+def write_record(form: str, title: str, fields: list[tuple[str, str]]) -> tuple[str, str | bytes]:
+    """(suffix, content) of a titled record (datasheet) in ``form``."""
+    if form == "keyvalue-txt":
+        return ".txt", f"{title}\n\n" + "\n".join(f"{key}: {value}" for key, value in fields) + "\n"
+    if form == "table-md":
+        rows = "\n".join(f"| {key} | {value} |" for key, value in fields)
+        return ".md", f"# {title}\n\n| Property | Value |\n|---|---|\n{rows}\n"
+    if form == "table-html":
+        rows = "".join(f"<tr><td>{key}</td><td>{value}</td></tr>" for key, value in fields)
+        return ".html", (f"<html><body><h2>{title}</h2><table><tr><th>Property</th><th>Value</th></tr>{rows}"
+                         "</table></body></html>\n")
+    if form == "table-docx":
+        return ".docx", _docx(title, table=[("Property", "Value"), *fields])
+    raise ValueError(f"unknown record form {form}")
+
+
+def write_list(form: str, title: str, items: list[tuple[str, str]]) -> tuple[str, str | bytes]:
+    """(suffix, content) of a titled list of (question, answer) items in ``form``."""
+    if form == "bullets-md":
+        return ".md", f"## {title}\n\n" + "\n".join(f"- {answer}" for _, answer in items) + "\n"
+    if form == "faq-md":
+        return ".md", f"# {title}\n\n" + "\n\n".join(f"**{q}**\n{a}" for q, a in items) + "\n"
+    if form == "faq-txt":
+        return ".txt", f"{title}\n\n" + "\n\n".join(f"Q: {q}\nA: {a}" for q, a in items) + "\n"
+    if form == "numbered-txt":
+        return ".txt", f"{title}\n\n" + "\n".join(f"{i}. {a}" for i, (_, a) in enumerate(items, 1)) + "\n"
+    raise ValueError(f"unknown list form {form}")
+
+
+def _pdf(title: str, paragraphs: list[str]) -> bytes:
+    buffer = io.BytesIO()
+    styles = getSampleStyleSheet()
+    story = [Paragraph(title, styles["Heading1"])]
+    for paragraph in paragraphs:
+        story += [Paragraph(paragraph, styles["BodyText"]), Spacer(1, 12)]
+    # invariant=1: no timestamp or random id in the file, so a seed gives the same bytes.
+    SimpleDocTemplate(buffer, pagesize=A4, invariant=1).build(story)
+    return buffer.getvalue()
+
+
+def _docx(title: str, paragraphs: list[str] = (), table: list[tuple[str, str]] = ()) -> bytes:
+    document = docx.Document()
+    document.add_heading(title, level=1)
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
+    if table:
+        grid = document.add_table(rows=len(table), cols=2)
+        for row, (key, value) in zip(grid.rows, table):
+            row.cells[0].text, row.cells[1].text = key, value
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()
+
+
+def _documents(o: VariedOrganisation, slug: str, rng: random.Random) -> dict[str, str]:
+    """Write the organisation's documents into ``o.documents``; return which file holds which topic."""
+    forms = DEV_FORMS if o.split == "dev" else HELD_OUT_FORMS
+    f = o.facts
+    named: dict[str, str] = {}
+
+    def add(topic: str, written: tuple[str, str | bytes]) -> None:
+        suffix, content = written
+        named[topic] = f"{slug}-{topic}{suffix}"
+        o.documents.append(Document(named[topic], content))
+
+    add("overview", write_prose(rng.choice(forms["prose"]), *_prose_overview(f), rng))
+    for index, product in enumerate(f["products"]):
+        add(f"product{index}", write_record(rng.choice(forms["record"]), *_product_record(f, product)))
+    add("handbook", write_list(rng.choice(forms["list"]), *_handbook_items(f)))
+    add("incident", write_prose(rng.choice(forms["prose"]), *_incident(f), rng))
+    title, headers, paragraphs = _update_mail(f)
+    mail = "\n".join(f"{key}: {value}" for key, value in headers) + "\n\n" + _wrap(paragraphs, rng.randint(50, 76))
+    named["update"] = f"{slug}-update.txt"
+    o.documents.append(Document(named["update"], f"{title}\n{mail}\n"))
+    return named
+
+
+_Ask = tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # kind, question, answers, gold topics, stale
+
+
+def _asked(f: dict) -> list[_Ask]:
+    p0, p1 = f["products"]
+    surname = lambda person: (person, person.split()[-1])  # noqa: E731
+    return [
+        ("paraphrased", f"In what year was {f['org']} established?", (f["founded"],), ("overview",), ()),
+        ("paraphrased", f"Who set up {f['org']}?", surname(f["founder"]), ("overview",), ()),
+        ("paraphrased", f"How large is the workforce of {f['org']}?", (f["employees"],), ("overview",), ()),
+        ("paraphrased", f"Which colour does {f['org']} paint its machines?", (f["colour"],), ("overview",), ()),
+        ("paraphrased", f"What part number does the {p0['name']} have?", (p0["part"],), ("product0",), ()),
+        ("paraphrased", f"How heavy is the {p1['name']}?", (p1["weight"].split()[0],), ("product1",), ()),
+        ("paraphrased", f"What warranty comes with the {p1['name']}?", (p1["warranty"],), ("product1",), ()),
+        ("paraphrased", f"When did the {p1['name']} come onto the market?", (p1["launch"],), ("product1",), ()),
+        ("paraphrased", f"Where is the {p1['name']} built?", (p1["plant"].split()[0],), ("product1",), ()),
+        ("paraphrased", f"How many days of holiday do {f['org']} employees have a year?", (f["leave_days"],), ("handbook",), ()),
+        ("paraphrased", f"What do new {f['org']} employees get when they join?", (f["perk"],), ("handbook",), ()),
+        ("paraphrased", f"What caused the stoppage at the {p1['plant']}?", (f["cause"],), ("incident",), ()),
+        ("paraphrased", f"How many hours was the {p1['plant']} line down?", (f["hours_down"],), ("incident",), ()),
+        ("reversed", f"Which product carries the part number {p1['part']}?", (p1["name"],), ("product1",), ()),
+        ("reversed", f"Which company has its head office in {f['hq']}?", (f["org"],), ("overview",), ()),
+        ("reversed", f"Which company makes the {p1['name']}?", (f["org"],), ("product1",), ()),
+        ("two-hop", f"Where was the person who ran {f['org']} before {f['new_ceo']} born?", (f["ceo_birthplace"],),
+         ("overview", "update"), ()),
+        ("two-hop", f"What is the part number of the best-selling product of {f['org']}?", (p0["part"],), ("overview", "product0"), ()),
+        ("unanswerable", f"What is the annual revenue of {f['org']}?", (), (), ()),
+        ("unanswerable", f"What voltage does the {p1['name']} need?", (), (), ()),
+        ("unanswerable", f"What does the {p0['name'].split()[0]} Z1 cost?", (), (), ()),
+        ("updated", f"Who is the chief executive of {f['org']} now?", surname(f["new_ceo"]), ("update",), surname(f["ceo"])),
+        ("updated", f"What does the {p0['name']} cost now?", (f["new_price"].split()[1],), ("update",),
+         (p0["price"].split()[1],)),
+    ]
+
+
+def varied_corpus(organisations: int, questions_per_organisation: int = 23, seed: int = 0) -> Corpus:
+    """``organisations`` organisations (about 1.5 KB of text each over 6 files), alternating dev / held-out."""
+    rng = random.Random(f"varied-{seed}")
+    used: set[str] = set()
+    corpus = Corpus()
+    for index in range(organisations):
+        slug = f"org{index:02d}"
+        organisation = VariedOrganisation(_facts(rng, used), SPLITS[index % 2])
+        named = _documents(organisation, slug, rng)
+        corpus.documents.update((document.name, document.content) for document in organisation.documents)
+        for number, (kind, text, answers, topics, stale) in enumerate(_asked(organisation.facts)[:questions_per_organisation]):
+            corpus.questions.append(Question(f"{slug}-v{number}", kind, text, answers, tuple(named[t] for t in topics),
+                                             stale=stale, split=organisation.split))
+    return corpus
