@@ -14,6 +14,7 @@ document, in four kinds:
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 QUESTION_KINDS = ("paraphrased", "reversed", "two-hop", "unanswerable")
@@ -48,13 +49,19 @@ class Corpus:
     questions: list[Question] = field(default_factory=list)
 
 
-def _organisation(rng: random.Random, used: set[str]) -> dict:
+def name_maker(rng: random.Random, used: set[str]) -> Callable[[int], str]:
+    """A maker of invented words of n syllables, each new to ``used`` (which it extends)."""
     def fresh(syllables: int) -> str:
         while (name := _word(rng, syllables)) in used:
             pass
         used.add(name)
         return name
 
+    return fresh
+
+
+def _organisation(rng: random.Random, used: set[str]) -> dict:
+    fresh = name_maker(rng, used)
     industry, product_kind = rng.choice(_INDUSTRIES)
     person = lambda: f"{fresh(2)} {fresh(2)}"  # noqa: E731
     return {

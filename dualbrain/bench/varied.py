@@ -27,7 +27,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
 
-from dualbrain.bench.fictional import Corpus, Question, _word
+from dualbrain.bench.fictional import Corpus, Question, name_maker
 
 VARIED_KINDS = ("paraphrased", "reversed", "two-hop", "unanswerable", "updated")
 SPLITS = ("dev", "held-out")
@@ -59,12 +59,7 @@ class VariedOrganisation:
 
 
 def _facts(rng: random.Random, used: set[str]) -> dict:
-    def fresh(syllables: int) -> str:
-        while (name := _word(rng, syllables)) in used:
-            pass
-        used.add(name)
-        return name
-
+    fresh = name_maker(rng, used)
     person = lambda: f"{fresh(2)} {fresh(2)}"  # noqa: E731
     products = []
     for _ in range(2):

@@ -36,6 +36,7 @@ _ABBREVIATION_END = re.compile(
     r"\b(?:Dr|Mr|Mrs|Ms|Prof|St|Mt|No|Inc|Ltd|Co|Corp|Jr|Sr|vs|etc|e\.g|i\.e|approx|ca|dept|est|fig|incl|max|min|nr|ref)\.$",
     re.IGNORECASE,
 )
+_FAQ_MARK = re.compile(r"^(?:Q|A|Question|Answer)\s*:\s*", re.IGNORECASE)
 _HYPHENATED_END = re.compile(r"(\w)-$")
 _INLINE_MARKUP = (
     (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images: their alt text
@@ -64,18 +65,24 @@ class TextUnit:
     context: tuple[str, ...] = ()  # the headings it stands under, outermost first
 
     def in_context(self) -> str:
-        """The unit, with its headings in front of it when it mentions none of them.
+        """The unit, with the document's title and its nearest heading in front where it does not name them.
 
-        A unit that shares a word with a heading above it is already tied to its subject and stays as it
-        is; one that does not gets the document's title and its nearest heading: "Datasheet: Corvex C2 —
-        Part number: XR-100". A one-word heading ("Overview", "History") says little about a sentence, so
-        it is added only to fields, items and rows, which have no subject of their own.
+        A heading is put in front when the unit holds fewer than half of its words: "Datasheet: Corvex C2 —
+        Part number: XR-100", "Acme Pumps staff handbook — Staff get 30 days of paid leave" (sharing "staff"
+        does not name the company). A one-word heading ("Overview", "History") says little about a
+        sentence, so it is put only before fields, rows and short items, which have no subject of their own.
         """
         own = _content_words(self.text)
-        if not self.context or any(own & _content_words(heading) for heading in self.context):
-            return self.text
-        informative = [h for h in (self.context[0], self.context[-1]) if self.kind != "sentence" or len(_content_words(h)) > 1]
-        return " — ".join(dict.fromkeys([*informative, self.text]))
+        shown = []
+        for heading in dict.fromkeys(self.context[:1] + self.context[-1:]):
+            words = _content_words(heading)
+            if 2 * len(words & own) < len(words) and (len(words) > 1 or not self._is_sentence()):
+                shown.append(heading)
+        return " — ".join([*shown, self.text])
+
+    def _is_sentence(self) -> bool:
+        """A sentence, or an item written as one ("- The plant opened in 1983.")."""
+        return self.kind == "sentence" or (self.kind == "item" and self.text.endswith((".", "!", "?")))
 
 
 def text_units(text: str) -> list[TextUnit]:
@@ -90,7 +97,7 @@ def text_units(text: str) -> list[TextUnit]:
             continue
         has_next = index + 1 < len(blocks)
         if len(lines) == 1 and has_next and clean_inline(lines[0]).endswith("?") and len(lines[0].split()) <= 20:
-            question = clean_inline(lines[0])  # an FAQ question standing alone above its answer
+            question = _FAQ_MARK.sub("", clean_inline(lines[0]))  # an FAQ question standing alone above its answer
             continue
         first_block = not units and not headings
         heading, body, label = _heading(lines, first_block, has_next), lines, ()
@@ -177,7 +184,9 @@ def _block_pieces(lines: list[str]) -> list[tuple[str, str]]:
     for kind, parts in pieces:
         text = _row_text(_cells(parts[0]), header) if kind == "row" else clean_inline(_join_wrapped(parts))
         if kind in ("sentence", "field") and text.endswith("?") and len(_split_sentences(text)) == 1 and len(pieces) > 1:
-            kind = "question"  # an FAQ question: the context of the answer below it
+            kind, text = "question", _FAQ_MARK.sub("", text)  # an FAQ question: the context of the answer below it
+        elif kind == "field" and result and result[-1][0] == "question" and _FAQ_MARK.match(text):
+            kind, text = "sentence", _FAQ_MARK.sub("", text)  # "A: Staff get 30 days …" is the answer itself
         if text:
             result.append((kind, text))
     return result

@@ -96,6 +96,13 @@ def test_every_format_gives_the_same_units(suffix: str, tmp_path: Path) -> None:
     assert as_units(extract(write_format(suffix, tmp_path)).text) == EXPECTED
 
 
+def test_a_unit_that_shares_only_a_common_word_with_its_title_gets_the_title() -> None:
+    text = "# Nohouvir Systems staff handbook\n\nStaff get 29 days of paid leave per year."
+    assert [unit.in_context() for unit in text_units(text)] == [
+        "Nohouvir Systems staff handbook — Staff get 29 days of paid leave per year."
+    ]
+
+
 def test_a_short_line_is_learned_about_the_heading_it_stands_under() -> None:
     units = text_units(f"{TITLE}\n\nPart number XR-100.\n\nThe Corvex C2 weighs 2.4 kg.")
     assert [unit.in_context() for unit in units] == [
@@ -107,7 +114,8 @@ def test_nested_headings_scope_their_units() -> None:
     text = "# Acme staff handbook\n\n## Leave\n\nPaid leave: 25 days\n\n## Parking\n\nBicycles go in shed B."
     units = text_units(text)
     assert [unit.context for unit in units] == [("Acme staff handbook", "Leave"), ("Acme staff handbook", "Parking")]
-    assert units[0].in_context() == "Paid leave: 25 days"  # names its own section: tied to it already
+    # It names its own section but not the handbook's subject.
+    assert units[0].in_context() == "Acme staff handbook — Paid leave: 25 days"
     # A one-word section name says little about a sentence; the handbook's title does.
     assert units[1].in_context() == "Acme staff handbook — Bicycles go in shed B."
 
@@ -143,7 +151,7 @@ def test_faq_questions_are_context_for_their_answers() -> None:
     text = "# Leave FAQ\n\n**Can I carry leave over?**\nYes, up to five days.\n\nQ: Who signs it off?\nA: Your manager."
     units = text_units(text)
     assert [(unit.text, unit.context[-1]) for unit in units] == [
-        ("Yes, up to five days.", "Can I carry leave over?"), ("A: Your manager.", "Q: Who signs it off?")
+        ("Yes, up to five days.", "Can I carry leave over?"), ("Your manager.", "Who signs it off?")
     ]
     assert units[0].in_context() == "Leave FAQ — Can I carry leave over? — Yes, up to five days."
 
