@@ -2,9 +2,11 @@
 
 from pathlib import Path
 
+import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from dualbrain.knowledge import trainer
 from dualbrain.knowledge.signals import TrainingExample
 from dualbrain.knowledge.network import LoraKnowledge, LoraSettings
 from dualbrain.knowledge.trainer import (
@@ -79,3 +81,15 @@ def test_training_copy_is_faster_layout_of_the_same_function(tiny_model_dir: Pat
     assert fast.get_input_embeddings().weight.dtype == torch.float32  # the residual stream keeps its precision
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         assert torch.allclose(target_loss(fast, batch), target_loss(base, batch), atol=2e-2)
+
+
+def test_bf16_only_where_the_machine_computes_it_natively(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    try:
+        for flags, expected in (({"avx2", "fma"}, False), ({"avx512f", "avx512_bf16"}, True), ({"amx_bf16"}, True)):
+            monkeypatch.setattr(trainer, "cpu_flags", lambda flags=flags: flags)
+            trainer.bf16_is_fast.cache_clear()
+            assert trainer.bf16_is_fast() is expected
+            assert trainer.TrainSettings().bf16 is expected  # the default follows the machine
+    finally:
+        trainer.bf16_is_fast.cache_clear()
