@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 
 _ATX_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*$")
+_ATX_LINE = re.compile(r"^[ \t]*(#{1,6}[ \t].*)$", re.MULTILINE)
 _SETEXT_UNDERLINE = re.compile(r"^(=+|-{3,})\s*$")
 _BULLETS = "-*+•▪◦‣"
 _LIST_ITEM = re.compile(r"^\s*(?:[-*+•▪◦‣]|\d{1,3}[.)]|[a-z][.)])\s+(.*)$")
@@ -90,6 +91,8 @@ def text_units(text: str) -> list[TextUnit]:
     units: list[TextUnit] = []
     headings: list[tuple[int, str]] = []  # (level, text) of the headings in force
     question: str | None = None  # an FAQ question in force, until the next heading or question
+    # A Markdown heading needs no blank line around it ("## History" right above "- Founded in 1983.").
+    text = _ATX_LINE.sub(lambda match: f"\n\n{match.group(1)}\n\n", text)
     blocks = [block.split("\n") for block in re.split(r"\n\s*\n", text)]
     for index, lines in enumerate(blocks):
         lines = [line for line in lines if line.strip()]

@@ -173,7 +173,7 @@ def test_a_number_or_colon_at_a_wrapped_line_start_continues_the_sentence() -> N
 
 
 def test_markup_never_reaches_a_unit() -> None:
-    text = "# Title\n\n> The **Corvex** C2 is *sold* by [Acme](https://acme.example) as `C2-EU`.\n\n* item _one_ here"
+    text = "# Title\n## Range\n- Corvex *C2*\n\n> The **Corvex** C2 is *sold* by [Acme](https://acme.example) as `C2-EU`.\n\n* item _one_ here"
     for unit in text_units(text):
         assert not set(unit.text) & set("*_`#>[]()|"), unit.text
     assert clean_inline("**Who founded the company?**") == "Who founded the company?"
