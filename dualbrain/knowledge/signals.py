@@ -107,7 +107,7 @@ def fact_units(text: str) -> list[TextUnit]:
     return [unit for unit in text_units(text) if len(unit.in_context().split()) >= 2]
 
 
-def split_sentences(text: str) -> list[str]:
+def fact_texts(text: str) -> list[str]:
     """Each fact unit of ``text`` as it is learned: in its context, markup stripped, soft breaks joined."""
     return [unit.in_context() for unit in fact_units(text)]
 
@@ -133,8 +133,8 @@ def fact_anchors(unit: TextUnit, names: set[str] = frozenset()) -> list[str]:
     """What a question about ``unit`` can ask for, none of which needs a capital letter: its dates, amounts,
     codes and named things; the values of its fields, table cells and ``key: value`` items; the complement of
     a short copular clause ("… is saffron yellow") or else the phrase a sentence closes on; and the subject
-    heading it was put under. A lone capitalised word that opens a sentence or field ("Staff get …", "Weight: …") is only a name if
-    the document also writes it capitalised elsewhere (``names``)."""
+    heading it was put under. A lone capitalised word that opens a sentence or field ("Staff get …",
+    "Weight: …") is a name only if the document also writes it capitalised elsewhere (``names``)."""
     text = unit.in_context()
     values = [part.split(": ", 1)[1] for part in unit.text.split("; ") if ": " in part] if unit.kind != "sentence" else []
     openers = {segment.split()[0].strip(":,") for segment in text.split(" — ") if segment.split()}
@@ -182,7 +182,7 @@ def document_capitalised_names(units: list[TextUnit]) -> set[str]:
 def document_names(text: str) -> set[str]:
     """The multi-word names of a document (people, organisations, places): what documents about the same
     things share. Single capitalised words are left out: "Friday" or "Board" would tie unrelated documents."""
-    return {entity for sentence in split_sentences(text) for entity in find_entities(sentence) if " " in entity}
+    return {entity for sentence in fact_texts(text) for entity in find_entities(sentence) if " " in entity}
 
 
 def chunk_passages(text: str, tokenizer: PreTrainedTokenizerBase, max_tokens: int) -> list[str]:
@@ -191,7 +191,7 @@ def chunk_passages(text: str, tokenizer: PreTrainedTokenizerBase, max_tokens: in
 
 
 def recall_examples(document_id: str, text: str, rng: random.Random) -> list[TrainingExample]:
-    """"Tell me about X" → the sentences mentioning X, for every entity X of the document."""
+    """"Tell me about X" → the units that hold X, for every anchor X of the document."""
     sentences_by_entity: dict[str, list[str]] = defaultdict(list)
     for sentence, entity in fact_pairs(text):
         sentences_by_entity[entity].append(sentence)

@@ -6,8 +6,8 @@ from pathlib import Path
 from transformers import AutoTokenizer
 
 from dualbrain.knowledge.signals import (
-    build_signals, chunk_passages, cloze_examples, fact_pairs, find_entities, grounded_examples, linked_answers,
-    recall_examples, split_sentences,
+    build_signals, chunk_passages, cloze_examples, fact_pairs, fact_texts, find_entities, grounded_examples,
+    linked_answers, recall_examples,
 )
 from dualbrain.reasoning.prompting import grounded_question
 from dualbrain.retrieval.chunking import chunk_documents
@@ -20,7 +20,7 @@ TEXT = (
 
 
 def test_sentences_drop_headings_and_keep_facts() -> None:
-    sentences = split_sentences(TEXT)
+    sentences = fact_texts(TEXT)
     assert sentences[0].startswith("Quillfeather Aeronautics was founded")
     assert "Overview" not in " ".join(sentences)
     assert len(sentences) == 3
@@ -63,7 +63,7 @@ def test_signals_are_deterministic_and_come_from_the_documents_only(tiny_model_d
     first = build_signals([("d1", TEXT)], tokenizer, 128, seed=3)
     assert first == build_signals([("d1", TEXT)], tokenizer, 128, seed=3)
     assert {e.kind for e in first} == {"passage", "recall", "cloze"}
-    sentences = split_sentences(TEXT)
+    sentences = fact_texts(TEXT)
     for example in first:
         if example.kind != "passage":
             assert example.target in sentences or all(part in TEXT for part in example.target.split(". "))
