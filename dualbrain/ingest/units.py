@@ -38,6 +38,8 @@ _ABBREVIATION_END = re.compile(
     re.IGNORECASE,
 )
 _FAQ_MARK = re.compile(r"^(?:Q|A|Question|Answer)\s*:\s*", re.IGNORECASE)
+# A line ending in one of these is text, never a heading or a label.
+_CLOSING_PUNCTUATION = (".", "!", "?", ",", ";")
 _HYPHENATED_END = re.compile(r"(\w)-$")
 _INLINE_MARKUP = (
     (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images: their alt text
@@ -99,8 +101,9 @@ def text_units(text: str) -> list[TextUnit]:
         if not lines:
             continue
         has_next = index + 1 < len(blocks)
-        if len(lines) == 1 and has_next and clean_inline(lines[0]).endswith("?") and len(lines[0].split()) <= 20:
-            question = _FAQ_MARK.sub("", clean_inline(lines[0]))  # an FAQ question standing alone above its answer
+        lone = clean_inline(lines[0]) if len(lines) == 1 else ""
+        if has_next and lone.endswith("?") and len(lone.split()) <= 20:
+            question = _FAQ_MARK.sub("", lone)  # an FAQ question standing alone above its answer
             continue
         first_block = not units and not headings
         heading, body, label = _heading(lines, first_block, has_next), lines, ()
@@ -130,7 +133,7 @@ def _heading(lines: list[str], first_block: bool, has_next: bool) -> tuple[int, 
     if len(lines) != 1 or not has_next:
         return None
     line = lines[0].strip()
-    if _LIST_ITEM.match(line) or line.startswith("|") or line.endswith((".", "!", "?", ",", ";")):
+    if _LIST_ITEM.match(line) or line.startswith("|") or line.endswith(_CLOSING_PUNCTUATION):
         return None
     if len(line.split()) > 10:
         return None
@@ -147,7 +150,7 @@ def _is_label_line(line: str, next_line: str) -> bool:
     line, next_line = line.strip(), next_line.strip()
     if _FIELD.match(line) or _LIST_ITEM.match(line) or "|" in line or len(line.split()) > 6:
         return False
-    if line.endswith((".", "!", "?", ",", ";")):
+    if line.endswith(_CLOSING_PUNCTUATION):
         return False
     bulleted = bool(_LIST_ITEM.match(next_line)) and next_line[0] in _BULLETS
     numbered = bool(_LIST_ITEM.match(next_line)) and line.endswith(":")

@@ -45,12 +45,15 @@ from dualbrain.retrieval.chunking import chunk_documents, render_passages
 # optionally joined by short lowercase connectors ("Bank of Lisbon"). Capitals are one cue among several:
 # a fact unit's field values, copula complements and subject heading are anchors too (see fact_anchors).
 _MONTH = r"(?i:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE = rf"\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}}|{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}"
+_CURRENCY = r"(?:[$€£¥]|(?:EUR|USD|GBP|CHF)\s)\s?"
+# Short lowercase words that join the parts of a name ("Bank of Lisbon") but never end one.
+_CONNECTORS = ("of", "the", "de", "la", "van", "von", "and", "for", "&")
 _ENTITY = re.compile(
-    rf"\b\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}}\b|\b{_MONTH}\s+\d{{1,2}}(?:st|nd|rd|th)?,?\s+\d{{4}}\b"
-    r"|(?<![\w.,])(?:(?:[$€£¥]|(?:EUR|USD|GBP|CHF)\s)\s?)?[^\W\d_]*[-/]?\d(?:[\w.,/:-]*\w)?%?"
-    r"|\b(?:[A-Z][\w'’&-]*[\w](?:\s+(?:of|the|de|la|van|von|and|for|&)\s+|\s+)?)+(?:(?<=\s)\d[\w.-]*\b)?"
+    rf"\b(?:{_DATE})\b"
+    rf"|(?<![\w.,])(?:{_CURRENCY})?[^\W\d_]*[-/]?\d(?:[\w.,/:-]*\w)?%?"
+    rf"|\b(?:[A-Z][\w'’&-]*[\w](?:\s+(?:{'|'.join(_CONNECTORS)})\s+|\s+)?)+(?:(?<=\s)\d[\w.-]*\b)?"
 )
-_MONTH_DATE = re.compile(rf"^\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\s+\d{{4}}$|^{_MONTH}\s+\d")
 # "… is saffron yellow.": the complement of a short copular clause, in any case (not passives: "is led by").
 _COPULA_COMPLEMENT = re.compile(r"\b(?:is|are|was|were)\s+(?:an?\s+|the\s+)?([^,;:.!?]+?)\s*[.!]?$")
 _MAX_ANCHOR_WORDS = 5
@@ -64,7 +67,6 @@ _NOT_ENTITIES = {
     "during", "if", "no", "not", "yes", "also", "both", "most", "some", "many", "one", "dear", "note",
     "i", "mr", "ms", "dr", "its", "what", "who", "which", "where",
 }
-_CONNECTORS = {"of", "the", "de", "la", "van", "von", "and", "for", "&"}
 _RECALL_TEMPLATES = (
     "What do you know about {entity}?",
     "Tell me about {entity}.",
@@ -283,9 +285,9 @@ def grounded_examples(
 def _wh_word(entity: str) -> str:
     if re.fullmatch(r"(1[6-9]|20)\d\d", entity):
         return "in which year"
-    if _MONTH_DATE.match(entity):
+    if re.fullmatch(_DATE, entity):
         return "on which date"
-    if re.fullmatch(r"(?:[$€£¥]|(?:EUR|USD|GBP|CHF)\s)\s?\d.*", entity):
+    if re.fullmatch(rf"{_CURRENCY}\d.*", entity):
         return "how much"
     if re.fullmatch(r"\d[\d,.]*", entity):
         return "how many"

@@ -68,7 +68,7 @@ class TrainSettings:
     warmup_ratio: float = 0.06
     seed: int = 0
     # bf16 autocast where this machine computes bf16 natively (see bf16_is_fast); recorded in every manifest.
-    bf16: bool = field(default_factory=lambda: bf16_is_fast())
+    bf16: bool = field(default_factory=bf16_is_fast)
     # Target positions whose logits are computed at a time (0: all of a batch at once); see target_loss.
     logit_chunk: int = 0
 
