@@ -75,13 +75,17 @@ class TextUnit:
         does not name the company). A one-word heading ("Overview", "History") says little about a
         sentence, so it is put only before fields, rows and short items, which have no subject of their own.
         """
+        return " — ".join([*self.headings_in_front(), self.text])
+
+    def headings_in_front(self) -> list[str]:
+        """The headings :meth:`in_context` puts in front of the unit (none when it names them itself)."""
         own = _content_words(self.text)
         shown = []
         for heading in dict.fromkeys(self.context[:1] + self.context[-1:]):
             words = _content_words(heading)
             if 2 * len(words & own) < len(words) and (len(words) > 1 or not self._is_sentence()):
                 shown.append(heading)
-        return " — ".join([*shown, self.text])
+        return shown
 
     def _is_sentence(self) -> bool:
         """A sentence, or an item written as one ("- The plant opened in 1983.")."""

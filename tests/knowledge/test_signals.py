@@ -7,7 +7,7 @@ from transformers import AutoTokenizer
 
 from dualbrain.knowledge.signals import (
     build_signals, chunk_passages, cloze_examples, fact_pairs, fact_texts, find_entities, grounded_examples,
-    linked_answers, recall_examples,
+    linked_answers, recall_examples, subject_pairs,
 )
 from dualbrain.reasoning.prompting import grounded_question
 from dualbrain.retrieval.chunking import chunk_documents
@@ -119,16 +119,38 @@ def test_anchors_cover_dates_amounts_codes_and_lowercase_terms() -> None:
 
 
 def test_a_short_fact_is_learned_about_the_heading_it_stands_under() -> None:
-    pairs = fact_pairs("Datasheet: Corvex C2\n\nPart number XR-100.")
-    assert pairs == [("Datasheet: Corvex C2 — Part number XR-100.", "Corvex C2"),
-                     ("Datasheet: Corvex C2 — Part number XR-100.", "XR-100")]
+    text = "Datasheet: Corvex C2\n\nPart number XR-100."
+    fact = "Datasheet: Corvex C2 — Part number XR-100."
+    # Asked for: what the unit says itself. Asked about: the subject its heading names, too.
+    assert fact_pairs(text) == [(fact, "XR-100")]
+    assert subject_pairs(text) == [(fact, "Corvex C2")]
+    recalled = {e.prompt: e.target for e in recall_examples("d1", text, random.Random(0))}
+    assert [target for prompt, target in recalled.items() if "Corvex C2" in prompt] == [fact]
+
+
+def test_a_unit_that_names_nothing_itself_is_asked_for_its_subject() -> None:
+    assert fact_pairs("# Corvex C2\n\n- Ships today") == [("Corvex C2 — Ships today", "Corvex C2")]
 
 
 def test_anchors_do_not_need_capital_letters() -> None:
-    pairs = fact_pairs("datasheet: corvex c2\n\npart number: xr-100\nweight: 2.4 kg")
+    text = "datasheet: corvex c2\n\npart number: xr-100\nweight: 2.4 kg"
+    pairs = fact_pairs(text)
     assert {sentence for sentence, _ in pairs} == {"datasheet: corvex c2 — part number: xr-100",
                                                    "datasheet: corvex c2 — weight: 2.4 kg"}
-    assert {"xr-100", "2.4 kg", "corvex c2"} <= {anchor for _, anchor in pairs}
+    assert {anchor for _, anchor in pairs} == {"xr-100", "2.4 kg"}  # "2.4" is asked for as the whole "2.4 kg"
+    assert {subject for _, subject in subject_pairs(text)} == {"corvex c2"}
+
+
+def test_amounts_and_counts_are_asked_for_but_not_about() -> None:
+    text = "The Corvex C2 costs EUR 40 and weighs 2.4 kg. It was launched on 12 March 2021 with 29 others."
+    assert {"EUR 40", "2.4", "12 March 2021", "29"} <= {anchor for _, anchor in fact_pairs(text)}
+    asked_about = " ".join(e.prompt for e in recall_examples("d1", text, random.Random(0)))
+    assert "Corvex C2" in asked_about and "12 March 2021" in asked_about
+    assert not any(amount in asked_about for amount in ("EUR 40", "2.4", "29"))
+
+
+def test_a_date_is_not_cut_by_the_word_before_it() -> None:
+    assert find_entities("On 2 October 2025 the line stopped.") == ["2 October 2025"]
 
 
 def test_cloze_asks_for_dates_and_amounts_by_their_kind() -> None:
