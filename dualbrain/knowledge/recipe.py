@@ -45,6 +45,9 @@ class LearnConfig:
     # Share of the self-study questions also trained with retrieved passages in the prompt (the `grounded`
     # view), so the `knowledge+rag` mode answers from the knowledge instead of reciting the passages.
     grounded_share: float = 0.25
+    # About this share of the self-study questions again, asked of a near-miss name or of a known thing that
+    # lacks what they ask about, answered by a decline (the `abstain` view). Off until measured A/B.
+    abstention_share: float = 0.0
     # Documents learned together are packed into shards of at most this many characters (a longer
     # document is a shard of its own). Adding, updating or forgetting a document retrains one shard,
     # so this bounds the cost of a change; larger shards keep more related facts together.
@@ -55,6 +58,8 @@ class LearnConfig:
             raise ValueError(f"invalid shard size: {self.shard_chars}")
         if not 0.0 <= self.grounded_share <= 1.0:
             raise ValueError(f"invalid grounded share: {self.grounded_share}")
+        if not 0.0 <= self.abstention_share <= 1.0:
+            raise ValueError(f"invalid abstention share: {self.abstention_share}")
 
     @classmethod
     def from_dict(cls, data: dict) -> "LearnConfig":
@@ -62,7 +67,8 @@ class LearnConfig:
         lora = data["lora"] | {"target_modules": tuple(data["lora"]["target_modules"])}
         # Shards trained before the grounded view existed were trained without it.
         return cls(LoraSettings(**lora), TrainSettings(**data["train"]), self_study=data["self_study"],
-                   grounded_share=data.get("grounded_share", 0.0), shard_chars=data["shard_chars"])
+                   grounded_share=data.get("grounded_share", 0.0), abstention_share=data.get("abstention_share", 0.0),
+                   shard_chars=data["shard_chars"])
 
     def to_dict(self) -> dict:
         return {
@@ -71,6 +77,7 @@ class LearnConfig:
             "self_study": self.self_study,
             "shard_chars": self.shard_chars,
             "grounded_share": self.grounded_share,
+            "abstention_share": self.abstention_share,
         }
 
 
@@ -164,7 +171,7 @@ def learn_documents(
         writer = lambda pairs: select_questions(pairs, [drafts[pair] for pair in pairs])  # noqa: E731
     examples = build_signals(
         [(doc.id, doc.text) for doc in documents], reasoning.tokenizer, config.train.max_tokens, config.train.seed, writer,
-        config.grounded_share,
+        config.grounded_share, config.abstention_share,
     )
     # train_knowledge takes its own knowledge weights off again if training fails; after it returns,
     # they come off here, whether saving works or not, so the base model is always left as it was.

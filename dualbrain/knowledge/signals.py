@@ -6,7 +6,7 @@ than one direction (Physics of LMs 3.1; the reversal curse). A document is read 
 (``ingest/units.py``: sentences, list items, ``key: value`` fields and table rows, each with the headings it
 stands under when it does not name its subject itself), and each unit's *anchors* — names, dates, amounts,
 codes, field values, short copular complements ("is saffron yellow"), the subject heading — are what a
-question can ask for. Every document yields five views:
+question can ask for. Every document yields up to six views:
 
 * ``passage`` — the text itself, in chunks cut between units, as plain language modelling (the compression target);
 * ``recall``  — chat turns "tell me about <anchor>" → the document's units that hold it, for *every* anchor
@@ -19,7 +19,9 @@ question can ask for. Every document yields five views:
   by the frozen reasoning network itself (self-study, see ``questions.py``), answered by the unit;
 * ``grounded`` — a share of those questions again, with the passages retrieval finds for them in the
   prompt (the ``knowledge+rag`` prompt), answered the same: trained only without passages, the knowledge
-  network recites whichever neighbouring fact the passages mention (RAFT).
+  network recites whichever neighbouring fact the passages mention (RAFT);
+* ``abstain`` — a share of those questions asked of a near-miss name no document mentions, or of another
+  known thing that lacks what they ask about, answered by a decline (see ``abstention.py``).
 
 All views are made from the document text alone (the passages are the documents' own); evaluation
 questions never enter here. Chat views go through the tokenizer's own chat template, the same one used at answer time.
@@ -36,6 +38,7 @@ from dataclasses import dataclass
 from transformers import PreTrainedTokenizerBase
 
 from dualbrain.ingest.units import TextUnit, text_units
+from dualbrain.knowledge.abstention import declined_questions
 from dualbrain.reasoning.prompting import grounded_question
 from dualbrain.retrieval.bm25 import BM25Retriever
 from dualbrain.retrieval.chunking import chunk_documents, render_passages
@@ -280,17 +283,16 @@ def subject_pairs(text: str) -> list[tuple[str, str]]:
     return [(unit.in_context(), subject) for unit in fact_units(text) for subject in subject_anchors(unit)]
 
 
-def question_examples(
-    documents: list[tuple[str, str]], write_questions: QuestionWriter, answer: Callable[[str, str], str]
-) -> list[TrainingExample]:
-    """Reworded questions for every (sentence, entity) pair of every document → the (linked) sentence."""
+def asked_questions(documents: list[tuple[str, str]], write_questions: QuestionWriter) -> list[tuple[str, str, str, str]]:
+    """(document id, fact, anchor, question) for every reworded question of every (fact, anchor) pair."""
     pairs = [(document_id, sentence, entity) for document_id, text in documents for sentence, entity in fact_pairs(text)]
     questions = write_questions([(sentence, entity) for _, sentence, entity in pairs])
-    return [
-        TrainingExample("question", document_id, question, answer(sentence, entity))
-        for (document_id, sentence, entity), written in zip(pairs, questions)
-        for question in written
-    ]
+    return [(*pair, question) for pair, written in zip(pairs, questions) for question in written]
+
+
+def question_examples(asked: list[tuple[str, str, str, str]], answer: Callable[[str, str], str]) -> list[TrainingExample]:
+    """The ``asked`` questions → the (linked) fact each was written for."""
+    return [TrainingExample("question", document_id, question, answer(fact, anchor)) for document_id, fact, anchor, question in asked]
 
 
 def grounded_examples(
@@ -315,6 +317,29 @@ def grounded_examples(
     ]
 
 
+def abstention_examples(
+    documents: list[tuple[str, str]], asked: list[tuple[str, str, str, str]], share: float, seed: int
+) -> list[TrainingExample]:
+    """Questions the documents do not answer, made from ``share`` of the ``asked`` ones, each answered by a
+    decline (see ``abstention.py``)."""
+    facts_about: dict[str, list[str]] = defaultdict(list)
+    for _, text in documents:
+        for fact in fact_texts(text):
+            for entity in find_entities(fact):
+                if _names_a_thing(entity):
+                    facts_about[entity].append(fact)
+    corpus = "\n".join(text for _, text in documents).lower()
+    return [TrainingExample("abstain", document_id, question, decline)
+            for document_id, question, decline in declined_questions(asked, facts_about, corpus, share, seed)]
+
+
+def _names_a_thing(entity: str) -> bool:
+    """A name of two words or more ("Bank of Lisbon") or a code ("XR-100", "c2"): what a question can be about,
+    unlike a date, an amount or a single word that may be a common one."""
+    has_letter, has_digit = re.search(r"[^\W\d_]", entity), re.search(r"\d", entity)
+    return bool(has_letter and (has_digit or " " in entity)) and not _QUANTITY.fullmatch(entity) and not re.fullmatch(_DATE, entity)
+
+
 def _wh_word(entity: str) -> str:
     if re.fullmatch(_YEAR, entity):
         return "in which year"
@@ -334,11 +359,13 @@ def build_signals(
     seed: int,
     write_questions: QuestionWriter | None = None,
     grounded_share: float = 0.0,
+    abstention_share: float = 0.0,
 ) -> list[TrainingExample]:
     """All training examples for ``documents`` (pairs of id and text), deterministic for a seed.
 
-    ``write_questions`` adds the self-study ``question`` view, and ``grounded_share`` of its questions
-    again with retrieved passages; without it only rule-made views are built.
+    ``write_questions`` adds the self-study ``question`` view, ``grounded_share`` of its questions again with
+    retrieved passages, and about ``abstention_share`` of them turned into declined questions; without it only
+    rule-made views are built.
     """
     rng = random.Random(seed)
     answer = linked_answers(documents)
@@ -350,6 +377,8 @@ def build_signals(
         examples += recall_examples(document_id, text, rng)
         examples += cloze_examples(document_id, text, rng, answer)
     if write_questions is not None:
-        questions = question_examples(documents, write_questions, answer)
+        asked = asked_questions(documents, write_questions)
+        questions = question_examples(asked, answer)
         examples += questions + grounded_examples(documents, questions, grounded_share, seed)
+        examples += abstention_examples(documents, asked, abstention_share, seed)
     return examples

@@ -103,12 +103,14 @@ def test_config_round_trips_through_the_manifest(reasoning, tmp_path: Path) -> N
     assert LearnConfig.from_dict(read_manifest(tmp_path)["config"]) == replace(config, self_study=False)
 
 
-def test_a_shard_from_before_the_grounded_view_is_rebuilt_without_it() -> None:
-    recorded = LearnConfig().to_dict()
-    del recorded["grounded_share"]
-    assert LearnConfig.from_dict(recorded) == replace(LearnConfig(), grounded_share=0.0)
+def test_a_shard_from_before_the_grounded_and_abstain_views_is_rebuilt_without_them() -> None:
+    recorded = replace(LearnConfig(), abstention_share=0.5).to_dict()
+    del recorded["grounded_share"], recorded["abstention_share"]
+    assert LearnConfig.from_dict(recorded) == replace(LearnConfig(), grounded_share=0.0, abstention_share=0.0)
     with pytest.raises(ValueError, match="grounded share"):
         LearnConfig(grounded_share=1.5)
+    with pytest.raises(ValueError, match="abstention share"):
+        LearnConfig(abstention_share=-0.1)
 
 
 def test_self_study_drafts_are_cached_per_document_and_tied_to_the_base(reasoning, tmp_path: Path, monkeypatch) -> None:

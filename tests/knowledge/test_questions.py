@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from dualbrain.knowledge.questions import draft_questions, select_questions, specific_to_their_sentence, usable_question
-from dualbrain.knowledge.signals import question_examples
+from dualbrain.knowledge.signals import asked_questions, question_examples
 from dualbrain.reasoning.loader import load_reasoning_network
 
 FACT = "The head of the Cinderpool Laboratory is Dr. Kasimir Oduya."
@@ -31,7 +31,7 @@ def test_question_view_pairs_every_entity_and_keeps_the_sentence_as_answer() -> 
         asked.extend(pairs)
         return [["Who runs it?", "Who is the head?"], []]
 
-    examples = question_examples([("d1", FACT)], writer, lambda sentence, entity: sentence)
+    examples = question_examples(asked_questions([("d1", FACT)], writer), lambda sentence, entity: sentence)
     assert asked == [(FACT, "Cinderpool Laboratory"), (FACT, "Kasimir Oduya")]
     assert [(e.kind, e.prompt, e.target) for e in examples] == [("question", "Who runs it?", FACT), ("question", "Who is the head?", FACT)]
 
