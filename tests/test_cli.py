@@ -188,16 +188,16 @@ def test_export_peft_and_gguf(run, tmp_path: Path, tiny_model_dir: Path) -> None
     assert_one_line_error(run("export", "--kb", "acme", "--out", str(tmp_path / "peft"), home=home), "exists")
 
 
-def test_learn_records_the_view_shares_it_was_given(run, tmp_path: Path, tiny_model_dir: Path) -> None:
+def test_learn_records_the_recipe_options_it_was_given(run, tmp_path: Path, tiny_model_dir: Path) -> None:
     home, model = tmp_path / "home", ["--model", str(tiny_model_dir)]
     (tmp_path / "a.md").write_text("Quillfeather was founded in 1987 by Edda Vrankel.\n")
     learn = ("learn", "--kb", "acme", "--create", *model, "--epochs", "1", str(tmp_path / "a.md"))
     assert run(*learn, "--grounded-share", "1.5", home=home).returncode != 0
     assert run(*learn, "--abstention-share", "2", home=home).returncode != 0
-    assert run(*learn, "--grounded-share", "0", "--abstention-share", "0.5", home=home).returncode == 0
+    assert run(*learn, "--grounded-share", "0", "--abstention-share", "0.5", "--newer-facts-win", home=home).returncode == 0
     [manifest] = (home / "kbs" / "acme" / "shards").glob("*/manifest.json")
     config = json.loads(manifest.read_text())["config"]
-    assert (config["grounded_share"], config["abstention_share"]) == (0.0, 0.5)
+    assert (config["grounded_share"], config["abstention_share"], config["newer_facts_win"]) == (0.0, 0.5, True)
 
 
 def test_bench_dataset_errors_are_one_clean_message(run, tmp_path: Path) -> None:

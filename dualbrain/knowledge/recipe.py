@@ -15,13 +15,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dualbrain.errors import DualBrainError, IncompatibleKnowledge
 from dualbrain.knowledge.network import KNOWLEDGE_NETWORKS, KnowledgeNetwork, LoraKnowledge, LoraSettings
 from dualbrain.knowledge.questions import draft_questions, select_questions
 from dualbrain.knowledge.signals import build_signals, fact_pairs
+from dualbrain.knowledge.updates import as_of_now
 from dualbrain.knowledge.trainer import EpochHook, LearnProgress, TrainSettings, train_knowledge
 from dualbrain.reasoning.loader import ReasoningNetwork
 from dualbrain.store.atomic import atomic_write_text
@@ -48,6 +49,9 @@ class LearnConfig:
     # About this share of the self-study questions again, asked of a near-miss name or of a known thing that
     # lacks what they ask about, answered by a decline (the `abstain` view). Off until measured A/B.
     abstention_share: float = 0.0
+    # Read each older document as of now: values a later document restates differently are learned with the
+    # newer value (see ``updates.py``). Off until measured A/B.
+    newer_facts_win: bool = False
     # Documents learned together are packed into shards of at most this many characters (a longer
     # document is a shard of its own). Adding, updating or forgetting a document retrains one shard,
     # so this bounds the cost of a change; larger shards keep more related facts together.
@@ -68,6 +72,7 @@ class LearnConfig:
         # Shards trained before the grounded view existed were trained without it.
         return cls(LoraSettings(**lora), TrainSettings(**data["train"]), self_study=data["self_study"],
                    grounded_share=data.get("grounded_share", 0.0), abstention_share=data.get("abstention_share", 0.0),
+                   newer_facts_win=data.get("newer_facts_win", False),
                    shard_chars=data["shard_chars"])
 
     def to_dict(self) -> dict:
@@ -78,6 +83,7 @@ class LearnConfig:
             "shard_chars": self.shard_chars,
             "grounded_share": self.grounded_share,
             "abstention_share": self.abstention_share,
+            "newer_facts_win": self.newer_facts_win,
         }
 
 
@@ -165,12 +171,16 @@ def learn_documents(
         if on_progress:
             on_progress(LearnProgress("questions", done, total, 0, float("nan"), 0.0, time.perf_counter() - started))
 
+    texts = [(doc.id, doc.text) for doc in documents]
+    if config.newer_facts_win:
+        texts = as_of_now(texts)
+    learned = [replace(doc, text=text) for doc, (_, text) in zip(documents, texts)]
     writer = None
     if config.self_study:
-        drafts = self_study_drafts(reasoning, documents, drafts_cache, questions_progress)
+        drafts = self_study_drafts(reasoning, learned, drafts_cache, questions_progress)
         writer = lambda pairs: select_questions(pairs, [drafts[pair] for pair in pairs])  # noqa: E731
     examples = build_signals(
-        [(doc.id, doc.text) for doc in documents], reasoning.tokenizer, config.train.max_tokens, config.train.seed, writer,
+        texts, reasoning.tokenizer, config.train.max_tokens, config.train.seed, writer,
         config.grounded_share, config.abstention_share,
     )
     # train_knowledge takes its own knowledge weights off again if training fails; after it returns,

@@ -326,30 +326,41 @@ def abstention_examples(
     for _, text in documents:
         for fact in fact_texts(text):
             for entity in find_entities(fact):
-                if _names_a_thing(entity):
+                if names_a_thing(entity):
                     facts_about[entity].append(fact)
     corpus = "\n".join(text for _, text in documents).lower()
     return [TrainingExample("abstain", document_id, question, decline)
             for document_id, question, decline in declined_questions(asked, facts_about, corpus, share, seed)]
 
 
-def _names_a_thing(entity: str) -> bool:
+def names_a_thing(entity: str) -> bool:
     """A name of two words or more ("Bank of Lisbon") or a code ("XR-100", "c2"): what a question can be about,
     unlike a date, an amount or a single word that may be a common one."""
     has_letter, has_digit = re.search(r"[^\W\d_]", entity), re.search(r"\d", entity)
     return bool(has_letter and (has_digit or " " in entity)) and not _QUANTITY.fullmatch(entity) and not re.fullmatch(_DATE, entity)
 
 
-def _wh_word(entity: str) -> str:
+def value_kind(entity: str) -> str:
+    """What kind of value ``entity`` is: "year", "date", "amount" ("EUR 40"), "count" ("29"), "measure"
+    ("8.9 kg"), "code" ("XR-100") or "name" (anything else: people, places, things, lowercase terms)."""
     if re.fullmatch(_YEAR, entity):
-        return "in which year"
+        return "year"
     if re.fullmatch(_DATE, entity):
-        return "on which date"
+        return "date"
     if re.fullmatch(rf"{_CURRENCY}\d.*", entity):
-        return "how much"
+        return "amount"
     if re.fullmatch(r"\d[\d,.]*", entity):
-        return "how many"
-    return "what"
+        return "count"
+    if _QUANTITY.fullmatch(entity):
+        return "measure"
+    return "code" if re.search(r"\d", entity) else "name"
+
+
+_WH_WORDS = {"year": "in which year", "date": "on which date", "amount": "how much", "count": "how many"}
+
+
+def _wh_word(entity: str) -> str:
+    return _WH_WORDS.get(value_kind(entity), "what")
 
 
 def build_signals(

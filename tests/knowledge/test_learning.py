@@ -103,10 +103,10 @@ def test_config_round_trips_through_the_manifest(reasoning, tmp_path: Path) -> N
     assert LearnConfig.from_dict(read_manifest(tmp_path)["config"]) == replace(config, self_study=False)
 
 
-def test_a_shard_from_before_the_grounded_and_abstain_views_is_rebuilt_without_them() -> None:
-    recorded = replace(LearnConfig(), abstention_share=0.5).to_dict()
-    del recorded["grounded_share"], recorded["abstention_share"]
-    assert LearnConfig.from_dict(recorded) == replace(LearnConfig(), grounded_share=0.0, abstention_share=0.0)
+def test_a_shard_from_before_the_grounded_abstain_and_updates_options_is_rebuilt_without_them() -> None:
+    recorded = replace(LearnConfig(), abstention_share=0.5, newer_facts_win=True).to_dict()
+    del recorded["grounded_share"], recorded["abstention_share"], recorded["newer_facts_win"]
+    assert LearnConfig.from_dict(recorded) == replace(LearnConfig(), grounded_share=0.0, abstention_share=0.0, newer_facts_win=False)
     with pytest.raises(ValueError, match="grounded share"):
         LearnConfig(grounded_share=1.5)
     with pytest.raises(ValueError, match="abstention share"):
@@ -122,3 +122,12 @@ def test_self_study_drafts_are_cached_per_document_and_tied_to_the_base(reasonin
     assert self_study_drafts(reasoning, DOCS, cache) == first and not asked  # read back, the model not asked
     other_base = replace(reasoning, identity="another-model")
     assert self_study_drafts(other_base, DOCS, cache) != first and asked == [other_base]
+
+
+def test_with_newer_facts_winning_the_drafts_and_views_are_made_from_the_documents_as_of_now(reasoning, tmp_path: Path) -> None:
+    sheet = SourceDocument("sheet", "0" * 64, "sheet.md", "# Datasheet: Corvex C2\n\nList price: EUR 649\n")
+    memo = SourceDocument("memo", "1" * 64, "memo.md", "# Memo\n\nThe price of the Corvex C2 is now EUR 679.\n")
+    config = replace(LearnConfig(train=TrainSettings(epochs=1)), newer_facts_win=True)
+    learn_documents(reasoning, [sheet, memo], config, tmp_path, drafts_cache=lambda doc_id: tmp_path / "drafts" / doc_id)
+    drafted = json.loads((tmp_path / "drafts" / "sheet" / DRAFTS_FILE).read_text())["pairs"]
+    assert drafted and all("EUR 679" in fact and "EUR 649" not in fact for fact, _ in drafted)
