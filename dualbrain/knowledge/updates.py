@@ -19,7 +19,8 @@ A newer unit restates an older one when, read with their headings (``TextUnit.in
   ("Jane Roe" and "Acme Pumps" in "Acme Pumps' chief executive is Jane Roe"), the one named in fewer units does.
 
 Only what both documents say is compared; nothing depends on how the newer one words the change ("now",
-"succeeds", "replaces" …).
+"succeeds", "replaces" …). The documents compared are those learned together, in one shard: a memo learned
+into a later shard does not yet retrain the older shard that states the old value.
 """
 
 from __future__ import annotations
