@@ -46,8 +46,6 @@ def declined_questions(
     lower-cased. A question that names no known thing, or whose attribute every other thing has, gives none.
     Deterministic for a seed, drawn by its own generator so the other views stay the same.
     """
-    if not asked or share == 0:
-        return []
     rng = random.Random(seed)
     things = sorted(facts_about, key=len, reverse=True)  # the longest name a question holds is the thing it asks about
     declined = []

@@ -322,15 +322,21 @@ def abstention_examples(
 ) -> list[TrainingExample]:
     """Questions the documents do not answer, made from ``share`` of the ``asked`` ones, each answered by a
     decline (see ``abstention.py``)."""
+    if share == 0:
+        return []
     facts_about: dict[str, list[str]] = defaultdict(list)
     for _, text in documents:
         for fact in fact_texts(text):
-            for entity in find_entities(fact):
-                if names_a_thing(entity):
-                    facts_about[entity].append(fact)
+            for thing in named_things(fact):
+                facts_about[thing].append(fact)
     corpus = "\n".join(text for _, text in documents).lower()
     return [TrainingExample("abstain", document_id, question, decline)
             for document_id, question, decline in declined_questions(asked, facts_about, corpus, share, seed)]
+
+
+def named_things(fact: str) -> list[str]:
+    """The things ``fact`` names that a question can be about (see :func:`names_a_thing`)."""
+    return [entity for entity in find_entities(fact) if names_a_thing(entity)]
 
 
 def names_a_thing(entity: str) -> bool:

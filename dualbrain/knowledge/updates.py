@@ -30,7 +30,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from dualbrain.ingest.units import TextUnit
-from dualbrain.knowledge.signals import document_capitalised_names, fact_anchors, fact_units, find_entities, names_a_thing, value_kind
+from dualbrain.knowledge.signals import document_capitalised_names, fact_anchors, fact_units, named_things, value_kind
 
 _WORD = re.compile(r"[^\W\d_]{4,}")
 
@@ -83,7 +83,7 @@ def _facts(text: str) -> list[_Fact]:
     names = document_capitalised_names(units)
     facts = []
     for unit in units:
-        things = frozenset(entity for entity in find_entities(unit.in_context()) if names_a_thing(entity))
+        things = frozenset(named_things(unit.in_context()))
         thing_words = set().union(*map(_content_words, things))
         parts = [part.split(": ", 1) for part in unit.text.split("; ") if ": " in part] if unit.kind != "sentence" else []
         if parts:
@@ -122,9 +122,8 @@ def _rewrite(text: str, changes: list[ChangedValue]) -> str:
         value = re.compile(r"\s+".join(map(re.escape, change.old.split())))
         words = re.findall(r"\w+", change.unit)
         unit = re.search(r"[\W_]+".join(map(re.escape, words)), text) if words else None
-        if unit is not None and value.search(text, unit.start(), unit.end()):
-            found = value.search(text, unit.start(), unit.end())
-        else:
+        found = value.search(text, unit.start(), unit.end()) if unit is not None else None
+        if found is None:
             occurrences = list(value.finditer(text))
             found = occurrences[0] if len(occurrences) == 1 else None
         if found is not None:
