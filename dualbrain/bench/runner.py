@@ -136,6 +136,7 @@ def run_bench(
             "note": "the knowledge network was trained on these documents only; no benchmark question or answer",
         },
         "learning": {"wall_seconds": round(learn_seconds, 1), "tokens_trained": learned.metrics["tokens_trained"],
+                     "teacher_tokens": learned.metrics["teacher_tokens"],
                      "corpus_characters": sum(len(text) for text in texts.values()),
                      "shards": len(shard_dirs),
                      "adapter_bytes": sum(f.stat().st_size for d in shard_dirs for f in d.rglob("*.safetensors"))},

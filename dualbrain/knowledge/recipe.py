@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dualbrain.errors import DualBrainError, IncompatibleKnowledge
+from dualbrain.knowledge.distillation import teach
 from dualbrain.knowledge.network import KNOWLEDGE_NETWORKS, KnowledgeNetwork, LoraKnowledge, LoraSettings
 from dualbrain.knowledge.questions import draft_questions, select_questions
 from dualbrain.knowledge.signals import build_signals, fact_pairs
@@ -167,9 +168,9 @@ def learn_documents(
     network = LoraKnowledge(config.lora)
     started = time.perf_counter()
 
-    def questions_progress(done: int, total: int) -> None:
+    def progress(phase: str, done: int, total: int) -> None:  # the phases before training
         if on_progress:
-            on_progress(LearnProgress("questions", done, total, 0, float("nan"), 0.0, time.perf_counter() - started))
+            on_progress(LearnProgress(phase, done, total, 0, float("nan"), 0.0, time.perf_counter() - started))
 
     texts = [(doc.id, doc.text) for doc in documents]
     if config.newer_facts_win:
@@ -177,16 +178,22 @@ def learn_documents(
     learned = [replace(doc, text=text) for doc, (_, text) in zip(documents, texts)]
     writer = None
     if config.self_study:
-        drafts = self_study_drafts(reasoning, learned, drafts_cache, questions_progress)
+        drafts = self_study_drafts(reasoning, learned, drafts_cache, lambda done, total: progress("questions", done, total))
         writer = lambda pairs: select_questions(pairs, [drafts[pair] for pair in pairs])  # noqa: E731
     examples = build_signals(
         texts, reasoning.tokenizer, config.train.max_tokens, config.train.seed, writer,
         config.grounded_share, config.abstention_share,
     )
+    teacher, teacher_tokens, teaching_started = None, 0, time.perf_counter()
+    if config.train.distillation:
+        teacher, teacher_tokens = teach(reasoning.model, reasoning.tokenizer, texts, examples, config.train,
+                                        lambda done, total: progress("teacher", done, total))
+    teacher_seconds = time.perf_counter() - teaching_started
     # train_knowledge takes its own knowledge weights off again if training fails; after it returns,
     # they come off here, whether saving works or not, so the base model is always left as it was.
     model, result, accelerator = train_knowledge(
-        reasoning.model, reasoning.tokenizer, network, examples, config.train, on_progress, on_epoch_end, data_parallel
+        reasoning.model, reasoning.tokenizer, network, examples, config.train, on_progress, on_epoch_end, data_parallel,
+        teacher,
     )
     try:
         metrics = {
@@ -195,6 +202,8 @@ def learn_documents(
             "steps": result.steps,
             "tokens_trained": result.tokens_trained,
             "train_seconds": round(result.seconds, 1),
+            "teacher_tokens": teacher_tokens,  # read, not trained: the distillation teacher's forward passes
+            "teacher_seconds": round(teacher_seconds, 1),
             "examples_by_kind": result.examples_by_kind,
             "processes": result.processes,
         }

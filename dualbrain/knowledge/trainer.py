@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +31,9 @@ from transformers.trainer_pt_utils import LengthGroupedSampler
 from dualbrain.knowledge.network import KnowledgeNetwork
 from dualbrain.knowledge.signals import TrainingExample
 from dualbrain.reasoning.prompting import answer_suffix, question_prompt
+
+if TYPE_CHECKING:  # distillation.py builds on this module
+    from dualbrain.knowledge.distillation import TeacherTargets
 
 IGNORE_INDEX = -100  # label value the loss skips (prompt tokens and padding)
 
@@ -71,11 +75,14 @@ class TrainSettings:
     bf16: bool = field(default_factory=bf16_is_fast)
     # Target positions whose logits are computed at a time (0: all of a batch at once); see target_loss.
     logit_chunk: int = 0
+    # Weight of the in-context teacher's distribution in a distilled example's loss, the gold target's being
+    # the rest (0: gold targets only, no teacher; see distillation.py).
+    distillation: float = 0.0
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.min_steps < 0 or self.batch_size < 1 or self.max_tokens < 16 or self.logit_chunk < 0:
             raise ValueError(f"invalid training settings: {self}")
-        if not 0 < self.learning_rate < 1 or not 0 <= self.warmup_ratio < 1:
+        if not 0 < self.learning_rate < 1 or not 0 <= self.warmup_ratio < 1 or not 0 <= self.distillation <= 1:
             raise ValueError(f"invalid training settings: {self}")
 
     def to_dict(self) -> dict:
@@ -87,7 +94,8 @@ class LearnProgress:
     """A snapshot for progress bars and job records.
 
     ``phase`` is "questions" while the frozen model writes self-study questions (steps are batches; no
-    loss yet), then "training" (steps are optimiser steps).
+    loss yet), "teacher" while it reads them with their passages for distillation (batches), then
+    "training" (steps are optimiser steps).
     """
 
     phase: str
@@ -131,29 +139,39 @@ class TrainResult:
     processes: int  # processes that trained this shard together (DDP under torchrun / accelerate launch)
 
 
+def target_token_ids(example: TrainingExample, tokenizer: PreTrainedTokenizerBase) -> list[int]:
+    """The tokens ``example`` teaches: its target and what ends an answer."""
+    return tokenizer(example.target + answer_suffix(tokenizer), add_special_tokens=False)["input_ids"]
+
+
 def tokenize_example(
     example: TrainingExample, tokenizer: PreTrainedTokenizerBase, max_tokens: int
 ) -> dict[str, list[int]]:
     """Token ids and labels; only the target is learned, chat prompts only condition."""
     prompt = question_prompt(tokenizer, example.prompt) if example.prompt else ""
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"] if prompt else []
-    target_ids = tokenizer(example.target + answer_suffix(tokenizer), add_special_tokens=False)["input_ids"]
+    target_ids = target_token_ids(example, tokenizer)
     input_ids = (prompt_ids + target_ids)[:max_tokens]
     labels = ([IGNORE_INDEX] * len(prompt_ids) + target_ids)[:max_tokens]
     return {"input_ids": input_ids, "labels": labels}
 
 
 def training_rows(
-    examples: list[TrainingExample], tokenizer: PreTrainedTokenizerBase, max_tokens: int
-) -> list[dict[str, list[int]]]:
-    """The tokenized examples that have a target left to learn within ``max_tokens``."""
+    examples: list[TrainingExample], tokenizer: PreTrainedTokenizerBase, max_tokens: int,
+    teacher: list[TeacherTargets | None] | None = None,
+) -> list[dict]:
+    """The tokenized examples that have a target left to learn within ``max_tokens``, each with its
+    ``teacher`` targets where it has them (see distillation.py)."""
     rows = [tokenize_example(example, tokenizer, max_tokens) for example in examples]
+    for row, taught in zip(rows, teacher or []):
+        if taught is not None:
+            row["teacher"] = taught
     # A prompt that fills the whole budget leaves nothing to learn (and an all-ignored batch has a NaN loss).
     return [row for row in rows if any(label != IGNORE_INDEX for label in row["labels"])]
 
 
-def _collate(pad_id: int) -> Callable[[list[dict[str, list[int]]]], dict[str, torch.Tensor]]:
-    def collate(rows: list[dict[str, list[int]]]) -> dict[str, torch.Tensor]:
+def _collate(pad_id: int) -> Callable[[list[dict]], dict[str, torch.Tensor]]:
+    def collate(rows: list[dict]) -> dict[str, torch.Tensor]:
         width = max(len(row["input_ids"]) for row in rows)
         input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
         labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
@@ -163,13 +181,38 @@ def _collate(pad_id: int) -> Callable[[list[dict[str, list[int]]]], dict[str, to
             input_ids[i, :n] = torch.tensor(row["input_ids"])
             labels[i, :n] = torch.tensor(row["labels"])
             attention_mask[i, :n] = 1
-        return {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
+        batch = {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
+        if any("teacher" in row for row in rows):
+            batch |= _teacher_columns(rows)
+        return batch
 
     return collate
 
 
-def target_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], chunk_positions: int = 0) -> torch.Tensor:
-    """Mean next-token cross-entropy over the target tokens.
+def _teacher_columns(rows: list[dict]) -> dict[str, torch.Tensor]:
+    """The teacher's choices for every predicted target token of ``rows``, in the order target_loss reads the
+    targets (row by row, left to right), and which of those tokens have them."""
+    top_k = next(row["teacher"].token_ids.shape[1] for row in rows if "teacher" in row)
+    token_ids, log_probs, distilled = [], [], []
+    for row in rows:
+        predicted = sum(label != IGNORE_INDEX for label in row["labels"][1:])  # a first token is never predicted
+        taught = row.get("teacher")
+        if taught is None:
+            token_ids.append(torch.zeros((predicted, top_k), dtype=torch.long))
+            log_probs.append(torch.zeros((predicted, top_k)))
+        else:  # a row cut at max_tokens keeps the head of its target
+            token_ids.append(taught.token_ids[:predicted])
+            log_probs.append(taught.log_probs[:predicted])
+        distilled.append(torch.full((predicted,), taught is not None))
+    return {"teacher_ids": torch.cat(token_ids), "teacher_log_probs": torch.cat(log_probs), "distilled": torch.cat(distilled)}
+
+
+def target_loss(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor], chunk_positions: int = 0, distillation: float = 0.0
+) -> torch.Tensor:
+    """Mean next-token cross-entropy over the target tokens; where the batch has the teacher's choices for a
+    token, ``distillation`` of that token's loss is the cross-entropy against the teacher's top-k
+    distribution (renormalised) instead of the gold token.
 
     Logits are computed only at the positions that predict a target token: the vocabulary projection is
     about a fifth of a small model's compute, and prompts and padding need none of it. With
@@ -181,21 +224,36 @@ def target_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor], chunk_po
     predicts_target = torch.zeros_like(labels, dtype=torch.bool)
     predicts_target[:, :-1] = labels[:, 1:] != IGNORE_INDEX
     targets = labels[:, 1:][predicts_target[:, :-1]]
+    teacher = (batch["teacher_ids"], batch["teacher_log_probs"], batch["distilled"]) if distillation and "distilled" in batch else None
     if not chunk_positions:
         logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=predicts_target).logits
-        return F.cross_entropy(logits.float(), targets)
+        if teacher is None:
+            return F.cross_entropy(logits.float(), targets)
+        return _summed_loss(torch.nn.Identity(), logits, targets, *teacher, distillation) / len(targets)
     with _final_hidden_states(model) as projection:
         hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=predicts_target).logits
+    columns = (hidden, targets, *(teacher or ()))
+    weight = (distillation,) if teacher else ()
     total = sum(
-        checkpoint(_summed_cross_entropy, projection, hidden[start : start + chunk_positions],
-                   targets[start : start + chunk_positions], use_reentrant=False)
+        checkpoint(_summed_loss, projection, *[column[start : start + chunk_positions] for column in columns], *weight,
+                   use_reentrant=False)
         for start in range(0, len(targets), chunk_positions)
     )
     return total / len(targets)
 
 
-def _summed_cross_entropy(projection: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    return F.cross_entropy(projection(hidden).float(), targets, reduction="sum")
+def _summed_loss(
+    projection: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor, teacher_ids: torch.Tensor | None = None,
+    teacher_log_probs: torch.Tensor | None = None, distilled: torch.Tensor | None = None, distillation: float = 0.0,
+) -> torch.Tensor:
+    """The summed loss of these target positions (see target_loss); without a teacher, their cross-entropy."""
+    logits = projection(hidden).float()
+    if teacher_ids is None:
+        return F.cross_entropy(logits, targets, reduction="sum")
+    log_probs = F.log_softmax(logits, dim=-1)
+    gold = -log_probs.gather(1, targets[:, None]).squeeze(1)
+    taught = -(teacher_log_probs.softmax(dim=-1) * log_probs.gather(1, teacher_ids)).sum(dim=-1)
+    return torch.where(distilled, (1 - distillation) * gold + distillation * taught, gold).sum()
 
 
 @contextmanager
@@ -279,6 +337,7 @@ def train_knowledge(
     on_progress: Callable[[LearnProgress], None] | None = None,
     on_epoch_end: EpochHook | None = None,
     data_parallel: bool = True,
+    teacher: list[TeacherTargets | None] | None = None,
 ) -> tuple[torch.nn.Module, TrainResult, Accelerator]:
     """Attach fresh knowledge weights to (a training copy of) ``base`` and fit them to ``examples``.
 
@@ -291,6 +350,9 @@ def train_knowledge(
     Under a launcher every process trains the examples together (DDP: each takes a share of every batch)
     unless ``data_parallel`` is False: then this process trains them alone, exactly as a single process
     would, while the others train other shards.
+
+    ``teacher`` holds the in-context teacher's choices for the examples it distils (aligned with
+    ``examples``); they are learned with the weight ``settings.distillation``.
     """
     if not examples:
         raise ValueError("no training examples")
@@ -303,7 +365,7 @@ def train_knowledge(
     set_seed(settings.seed)
     model = network.trainable(training_copy(base, settings, accelerator.device))
     model.train()
-    rows = training_rows(examples, tokenizer, settings.max_tokens)
+    rows = training_rows(examples, tokenizer, settings.max_tokens, teacher)
     # Batches of similar lengths: with random batches half of every forward pass was padding (chat turns
     # are short, passages long). The order stays random across and within epochs.
     sampler = LengthGroupedSampler(
@@ -329,7 +391,7 @@ def train_knowledge(
             for batch in loader:
                 batch = {name: tensor.to(accelerator.device) for name, tensor in batch.items()}
                 with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=settings.bf16):
-                    loss = target_loss(model, batch, settings.logit_chunk)
+                    loss = target_loss(model, batch, settings.logit_chunk, settings.distillation)
                 accelerator.backward(loss)
                 optimizer.step()
                 scheduler.step()

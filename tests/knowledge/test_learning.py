@@ -131,3 +131,13 @@ def test_with_newer_facts_winning_the_drafts_and_views_are_made_from_the_documen
     learn_documents(reasoning, [sheet, memo], config, tmp_path, drafts_cache=lambda doc_id: tmp_path / "drafts" / doc_id)
     drafted = json.loads((tmp_path / "drafts" / "sheet" / DRAFTS_FILE).read_text())["pairs"]
     assert drafted and all("EUR 679" in fact and "EUR 649" not in fact for fact, _ in drafted)
+
+
+def test_a_distilled_learn_reports_the_teachers_reading_and_records_its_weight(reasoning, tmp_path: Path) -> None:
+    phases = []
+    config = replace(FAST, train=replace(FAST.train, distillation=0.5))
+    metrics = learn_documents(reasoning, DOCS, config, tmp_path, on_progress=lambda update: phases.append(update.phase))
+    assert metrics["teacher_tokens"] > 0 and "teacher" in phases and phases.index("teacher") < phases.index("training")
+    assert LearnConfig.from_dict(read_manifest(tmp_path)["config"]).train.distillation == 0.5
+    undistilled = learn_documents(reasoning, DOCS, FAST, tmp_path / "plain")
+    assert undistilled["teacher_tokens"] == 0 and undistilled["tokens_trained"] == metrics["tokens_trained"]
