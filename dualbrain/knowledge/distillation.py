@@ -18,14 +18,16 @@ holds passages already) nor ``abstain`` (a teacher that sees a near miss's neigh
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from dualbrain.knowledge.signals import TrainingExample
-from dualbrain.knowledge.trainer import TrainSettings, processes, target_token_ids, training_copy
+from dualbrain.knowledge.trainer import (
+    IGNORE_INDEX, TrainSettings, _collate, predicts_target, processes, tokenize_example, training_copy,
+)
 from dualbrain.reasoning.prompting import grounded_question, question_prompt
 from dualbrain.retrieval.bm25 import BM25Retriever
 from dualbrain.retrieval.chunking import chunk_documents
@@ -58,8 +60,7 @@ def teach(
     training lays it out, so at training's speed."""
     device = processes().device
     teacher = training_copy(base, settings, device).to(device)
-    targets = [target_token_ids(example, tokenizer) for example in examples]
-    return teacher_targets(teacher, tokenizer, teacher_prompts(documents, examples), targets,
+    return teacher_targets(teacher, tokenizer, examples, teacher_prompts(documents, examples),
                            _PROMPT_ROOM * settings.max_tokens, settings.bf16, on_batch)
 
 
@@ -78,48 +79,34 @@ def teacher_prompts(documents: list[tuple[str, str]], examples: list[TrainingExa
 def teacher_targets(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
+    examples: list[TrainingExample],
     prompts: list[str | None],
-    targets: list[list[int]],
     max_tokens: int,
     bf16: bool,
     on_batch: Callable[[int, int], None] | None = None,
 ) -> tuple[list[TeacherTargets | None], int]:
-    """The teacher's top-k choices over each target (token ids) after its prompt — None where the prompt is
-    None or the two together exceed ``max_tokens`` — and the tokens it read. ``model`` is the frozen base,
-    with no knowledge attached."""
-    sequences = {}
-    for index, (prompt, target) in enumerate(zip(prompts, targets)):
+    """The teacher's top-k choices over each example's target after the example's teacher prompt — None where
+    the prompt is None or the two together exceed ``max_tokens`` — and the tokens it read. ``model`` is the
+    frozen base, with no knowledge attached."""
+    rows = {}
+    for index, (example, prompt) in enumerate(zip(examples, prompts)):
         if prompt is not None:
-            prompt_ids = tokenizer(question_prompt(tokenizer, prompt), add_special_tokens=False)["input_ids"]
-            if len(prompt_ids) + len(target) <= max_tokens:
-                sequences[index] = (prompt_ids, target)
-    found: list[TeacherTargets | None] = [None] * len(prompts)
-    order = sorted(sequences, key=lambda index: sum(map(len, sequences[index])))  # little padding per batch
+            row = tokenize_example(replace(example, prompt=prompt), tokenizer, max_tokens + 1)  # one over: it did not fit
+            if len(row["input_ids"]) <= max_tokens:
+                rows[index] = row
+    found: list[TeacherTargets | None] = [None] * len(examples)
+    order = sorted(rows, key=lambda index: len(rows[index]["input_ids"]))  # little padding per batch
     batches = [order[start : start + _BATCH] for start in range(0, len(order), _BATCH)]
-    device = next(model.parameters()).device
+    collate, device = _collate(tokenizer.pad_token_id), next(model.parameters()).device
     for done, batch in enumerate(batches, 1):
-        input_ids, attention_mask, predicts_target = _teacher_batch([sequences[index] for index in batch], tokenizer.pad_token_id)
+        padded = collate([rows[index] for index in batch])
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
-                           logits_to_keep=predicts_target.to(device)).logits
+            logits = model(input_ids=padded["input_ids"].to(device), attention_mask=padded["attention_mask"].to(device),
+                           logits_to_keep=predicts_target(padded["labels"]).to(device)).logits
         top = F.log_softmax(logits.float(), dim=-1).topk(TOP_K, dim=-1)
-        lengths = [len(sequences[index][1]) for index in batch]
+        lengths = [sum(label != IGNORE_INDEX for label in rows[index]["labels"]) for index in batch]
         for index, token_ids, log_probs in zip(batch, top.indices.cpu().split(lengths), top.values.cpu().split(lengths)):
             found[index] = TeacherTargets(token_ids, log_probs)
         if on_batch:
             on_batch(done, len(batches))
-    return found, sum(len(prompt) + len(target) for prompt, target in sequences.values())
-
-
-def _teacher_batch(sequences: list[tuple[list[int], list[int]]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Padded ids, attention mask and the positions that predict a target token, for (prompt, target) pairs."""
-    width = max(len(prompt) + len(target) for prompt, target in sequences)
-    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
-    attention_mask = torch.zeros((len(sequences), width), dtype=torch.long)
-    predicts_target = torch.zeros((len(sequences), width), dtype=torch.bool)
-    for row, (prompt, target) in enumerate(sequences):
-        ids = prompt + target
-        input_ids[row, : len(ids)] = torch.tensor(ids)
-        attention_mask[row, : len(ids)] = 1
-        predicts_target[row, len(prompt) - 1 : len(ids) - 1] = True  # position i predicts token i + 1
-    return input_ids, attention_mask, predicts_target
+    return found, sum(len(row["input_ids"]) for row in rows.values())

@@ -221,17 +221,16 @@ def target_loss(
     large vocabularies and batches the logits, not the model, fill the memory.
     """
     labels = batch["labels"]
-    predicts_target = torch.zeros_like(labels, dtype=torch.bool)
-    predicts_target[:, :-1] = labels[:, 1:] != IGNORE_INDEX
-    targets = labels[:, 1:][predicts_target[:, :-1]]
+    predicting = predicts_target(labels)
+    targets = labels[:, 1:][predicting[:, :-1]]
     teacher = (batch["teacher_ids"], batch["teacher_log_probs"], batch["distilled"]) if distillation and "distilled" in batch else None
     if not chunk_positions:
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=predicts_target).logits
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=predicting).logits
         if teacher is None:
             return F.cross_entropy(logits.float(), targets)
         return _summed_loss(torch.nn.Identity(), logits, targets, *teacher, distillation) / len(targets)
     with _final_hidden_states(model) as projection:
-        hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=predicts_target).logits
+        hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=predicting).logits
     columns = (hidden, targets, *(teacher or ()))
     weight = (distillation,) if teacher else ()
     total = sum(
@@ -240,6 +239,13 @@ def target_loss(
         for start in range(0, len(targets), chunk_positions)
     )
     return total / len(targets)
+
+
+def predicts_target(labels: torch.Tensor) -> torch.Tensor:
+    """Where a batch's positions predict a target token (position i predicts token i + 1)."""
+    predicting = torch.zeros_like(labels, dtype=torch.bool)
+    predicting[:, :-1] = labels[:, 1:] != IGNORE_INDEX
+    return predicting
 
 
 def _summed_loss(

@@ -44,7 +44,7 @@ def test_teacher_targets_are_the_frozen_models_top_choices_at_each_target_token(
     model, tokenizer = model_and_tokenizer
     prompts = ["Who founded Quillfeather?", None, "How far does the Wrenlark 9 glider fly, and where is it built?"]
     targets = [target_token_ids(EXAMPLES[i], tokenizer) for i in (0, 1, 2)]
-    found, read = teacher_targets(model, tokenizer, prompts, targets, max_tokens=256, bf16=False)
+    found, read = teacher_targets(model, tokenizer, EXAMPLES[:3], prompts, max_tokens=256, bf16=False)
     assert found[1] is None and read > len(targets[0]) + len(targets[2])
     for prompt, target, taught in ((prompts[0], targets[0], found[0]), (prompts[2], targets[2], found[2])):
         prompt_ids = tokenizer(question_prompt(tokenizer, prompt), add_special_tokens=False)["input_ids"]
@@ -59,7 +59,7 @@ def test_teacher_targets_are_the_frozen_models_top_choices_at_each_target_token(
 def test_a_teacher_sequence_over_its_budget_is_not_distilled(model_and_tokenizer) -> None:
     model, tokenizer = model_and_tokenizer
     target = target_token_ids(EXAMPLES[0], tokenizer)
-    assert teacher_targets(model, tokenizer, ["Who founded Quillfeather?"], [target], max_tokens=len(target), bf16=False) == ([None], 0)
+    assert teacher_targets(model, tokenizer, EXAMPLES[:1], ["Who founded Quillfeather?"], max_tokens=len(target), bf16=False) == ([None], 0)
 
 
 def _distilled_batch(tokenizer, model, max_tokens: int = 256) -> dict[str, torch.Tensor]:
