@@ -69,8 +69,9 @@ class LearnConfig:
     @classmethod
     def from_dict(cls, data: dict) -> "LearnConfig":
         """The configuration :meth:`to_dict` wrote (a shard's manifest), to rebuild that shard alike."""
-        lora = data["lora"] | {"target_modules": tuple(data["lora"]["target_modules"])}
-        # Shards trained before the grounded view existed were trained without it.
+        # Shards trained before LoRA+ gave A and B one learning rate; those before the grounded view (and the
+        # other options) were trained without it.
+        lora = {"b_lr_ratio": 1.0} | data["lora"] | {"target_modules": tuple(data["lora"]["target_modules"])}
         return cls(LoraSettings(**lora), TrainSettings(**data["train"]), self_study=data["self_study"],
                    grounded_share=data.get("grounded_share", 0.0), abstention_share=data.get("abstention_share", 0.0),
                    newer_facts_win=data.get("newer_facts_win", False),

@@ -104,10 +104,11 @@ def test_config_round_trips_through_the_manifest(reasoning, tmp_path: Path) -> N
     assert LearnConfig.from_dict(read_manifest(tmp_path)["config"]) == replace(config, self_study=False)
 
 
-def test_a_shard_from_before_the_grounded_abstain_and_updates_options_is_rebuilt_without_them() -> None:
-    recorded = replace(LearnConfig(), abstention_share=0.5, newer_facts_win=True).to_dict()
-    del recorded["grounded_share"], recorded["abstention_share"], recorded["newer_facts_win"]
-    assert LearnConfig.from_dict(recorded) == replace(LearnConfig(), grounded_share=0.0, abstention_share=0.0, newer_facts_win=False)
+def test_a_shard_from_before_lora_plus_and_the_grounded_abstain_and_updates_options_is_rebuilt_without_them() -> None:
+    recorded = replace(LearnConfig(LoraSettings(b_lr_ratio=4.0)), abstention_share=0.5, newer_facts_win=True).to_dict()
+    del recorded["lora"]["b_lr_ratio"], recorded["grounded_share"], recorded["abstention_share"], recorded["newer_facts_win"]
+    assert LearnConfig.from_dict(recorded) == replace(LearnConfig(LoraSettings(b_lr_ratio=1.0)), grounded_share=0.0,
+                                                      abstention_share=0.0, newer_facts_win=False)
     with pytest.raises(ValueError, match="grounded share"):
         LearnConfig(grounded_share=1.5)
     with pytest.raises(ValueError, match="abstention share"):
