@@ -59,7 +59,7 @@ from dualbrain.knowledge.network import ADAPTER_SUBDIR, LoraKnowledge
 from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, learn_documents
 from dualbrain.knowledge.signals import build_signals
 from dualbrain.knowledge.trainer import (
-    IGNORE_INDEX, TrainSettings, _collate, target_loss, training_copy, training_rows,
+    IGNORE_INDEX, TrainSettings, collate_rows, target_loss, training_copy, training_rows,
 )
 from dualbrain.quiet import quiet_libraries
 from dualbrain.reasoning.loader import ReasoningNetwork, bundled_gguf, load_reasoning_network
@@ -166,7 +166,7 @@ def _reference_epoch(
         sampler = LengthGroupedSampler(settings.batch_size, lengths=lengths, generator=generator)
     else:
         sampler = RandomSampler(rows, generator=generator)
-    loader = DataLoader(rows, settings.batch_size, sampler=sampler, collate_fn=_collate(reasoning.tokenizer.pad_token_id))
+    loader = DataLoader(rows, settings.batch_size, sampler=sampler, collate_fn=collate_rows(reasoning.tokenizer.pad_token_id))
     model = network.trainable(reasoning.model)
     try:
         return _timed_epoch(model, list(loader), settings, "bf16 autocast" in levers, "logits at targets only" in levers)

@@ -26,7 +26,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from dualbrain.knowledge.signals import TrainingExample
 from dualbrain.knowledge.trainer import (
-    IGNORE_INDEX, TrainSettings, _collate, predicts_target, processes, tokenize_example, training_copy,
+    IGNORE_INDEX, TrainSettings, collate_rows, predicts_target, processes, tokenize_example, training_copy,
 )
 from dualbrain.reasoning.prompting import grounded_question, question_prompt
 from dualbrain.retrieval.bm25 import BM25Retriever
@@ -97,7 +97,7 @@ def teacher_targets(
     found: list[TeacherTargets | None] = [None] * len(examples)
     order = sorted(rows, key=lambda index: len(rows[index]["input_ids"]))  # little padding per batch
     batches = [order[start : start + _BATCH] for start in range(0, len(order), _BATCH)]
-    collate, device = _collate(tokenizer.pad_token_id), next(model.parameters()).device
+    collate, device = collate_rows(tokenizer.pad_token_id), next(model.parameters()).device
     for done, batch in enumerate(batches, 1):
         padded = collate([rows[index] for index in batch])
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):

@@ -170,7 +170,10 @@ def training_rows(
     return [row for row in rows if any(label != IGNORE_INDEX for label in row["labels"])]
 
 
-def _collate(pad_id: int) -> Callable[[list[dict]], dict[str, torch.Tensor]]:
+def collate_rows(pad_id: int) -> Callable[[list[dict]], dict[str, torch.Tensor]]:
+    """The batching function for rows of :func:`training_rows` (or :func:`tokenize_example`): padded to the
+    longest row, with the attention mask, and the teacher's columns where any row has them."""
+
     def collate(rows: list[dict]) -> dict[str, torch.Tensor]:
         width = max(len(row["input_ids"]) for row in rows)
         input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
@@ -378,7 +381,7 @@ def train_knowledge(
         settings.batch_size, lengths=[len(row["input_ids"]) for row in rows],
         generator=torch.Generator().manual_seed(settings.seed),
     )
-    loader = DataLoader(rows, batch_size=settings.batch_size, sampler=sampler, collate_fn=_collate(tokenizer.pad_token_id))
+    loader = DataLoader(rows, batch_size=settings.batch_size, sampler=sampler, collate_fn=collate_rows(tokenizer.pad_token_id))
     optimizer = network.optimizer(model, settings.learning_rate)
     steps_per_epoch = math.ceil(len(loader) / workers)
     epochs = max(settings.epochs, math.ceil(settings.min_steps / steps_per_epoch))

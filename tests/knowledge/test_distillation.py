@@ -11,7 +11,7 @@ from dualbrain.knowledge.distillation import TOP_K, teach, teacher_prompts, teac
 from dualbrain.knowledge.network import LoraKnowledge, LoraSettings
 from dualbrain.knowledge.signals import TrainingExample
 from dualbrain.knowledge.trainer import (
-    IGNORE_INDEX, TrainSettings, _collate, target_loss, target_token_ids, train_knowledge, training_rows,
+    IGNORE_INDEX, TrainSettings, collate_rows, target_loss, target_token_ids, train_knowledge, training_rows,
 )
 from dualbrain.reasoning.prompting import question_prompt
 
@@ -65,7 +65,7 @@ def test_a_teacher_sequence_over_its_budget_is_not_distilled(model_and_tokenizer
 def _distilled_batch(tokenizer, model, max_tokens: int = 256) -> dict[str, torch.Tensor]:
     teacher, _ = teach(model, tokenizer, DOCUMENTS, EXAMPLES, TrainSettings(bf16=False))
     assert [t is not None for t in teacher] == [True, False, True, False]
-    return _collate(tokenizer.pad_token_id)(training_rows(EXAMPLES, tokenizer, max_tokens, teacher))
+    return collate_rows(tokenizer.pad_token_id)(training_rows(EXAMPLES, tokenizer, max_tokens, teacher))
 
 
 def test_teacher_columns_line_up_with_the_targets(model_and_tokenizer) -> None:

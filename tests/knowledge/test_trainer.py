@@ -10,7 +10,7 @@ from dualbrain.knowledge import trainer
 from dualbrain.knowledge.signals import TrainingExample
 from dualbrain.knowledge.network import LoraKnowledge, LoraSettings
 from dualbrain.knowledge.trainer import (
-    IGNORE_INDEX, TrainSettings, _collate, target_loss, tokenize_example, train_knowledge, training_copy,
+    IGNORE_INDEX, TrainSettings, collate_rows, target_loss, tokenize_example, train_knowledge, training_copy,
 )
 
 
@@ -23,7 +23,7 @@ def test_target_loss_equals_the_full_model_loss(tiny_model_dir: Path) -> None:
         TrainingExample("passage", "d", "", "Quillfeather builds gliders in Marrowgate."),
         TrainingExample("recall", "d", "Tell me about the Wrenlark 9, the glider with the longest range of all.", "It flies 340 km."),
     ]
-    batch = _collate(tokenizer.pad_token_id)([tokenize_example(e, tokenizer, 256) for e in examples])
+    batch = collate_rows(tokenizer.pad_token_id)([tokenize_example(e, tokenizer, 256) for e in examples])
     assert (batch["labels"] == IGNORE_INDEX).any() and (batch["attention_mask"] == 0).any()  # prompts and padding present
     with torch.no_grad():
         expected = model(**batch).loss
@@ -35,7 +35,7 @@ def test_chunked_loss_gives_the_same_loss_and_gradients(tiny_model_dir: Path) ->
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     examples = [TrainingExample("cloze", "d", "Who founded Quillfeather?", "Edda Vrankel founded Quillfeather in 1987."),
                 TrainingExample("passage", "d", "", "Quillfeather builds gliders in Marrowgate, north of the river.")]
-    batch = _collate(tokenizer.pad_token_id)([tokenize_example(e, tokenizer, 256) for e in examples])
+    batch = collate_rows(tokenizer.pad_token_id)([tokenize_example(e, tokenizer, 256) for e in examples])
     network = LoraKnowledge(LoraSettings(rank=4))
     model = network.trainable(AutoModelForCausalLM.from_pretrained(tiny_model_dir))
     results = []
@@ -73,7 +73,7 @@ def test_training_copy_is_faster_layout_of_the_same_function(tiny_model_dir: Pat
         TrainingExample("cloze", "d", "Who founded Quillfeather?", "Edda Vrankel founded Quillfeather in 1987."),
         TrainingExample("passage", "d", "", "Quillfeather builds gliders in Marrowgate."),
     ]
-    batch = _collate(tokenizer.pad_token_id)([tokenize_example(e, tokenizer, 256) for e in examples])
+    batch = collate_rows(tokenizer.pad_token_id)([tokenize_example(e, tokenizer, 256) for e in examples])
     attention = base.config._attn_implementation
     fast = training_copy(base, TrainSettings(bf16=True), torch.device("cpu"))
     assert fast is not base and fast.config._attn_implementation == "eager"
