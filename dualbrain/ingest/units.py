@@ -13,6 +13,9 @@ for learning and another way for retrieval:
 * **headings are context, not facts.** A unit knows the headings it stands under (an FAQ's question
   counts as one for the answer below it); :meth:`TextUnit.in_context` puts the ones it does not mention in
   front of it, so "Part number XR-100." under "Datasheet: Corvex C2" is a fact about the Corvex C2.
+* **a fact about a fact's value is a unit of its own.** "Its chief executive is Jane Roe, who was born in
+  Lisbon." is two facts, "Its chief executive is Jane Roe." and "Jane Roe was born in Lisbon.": learned and
+  compared apart, so a memo that changes the chief executive does not move the birthplace with the role.
 * **markup never reaches a unit**: emphasis, inline code, link targets, quote markers and table pipes go.
 
 Nothing here depends on capital letters: headings, items, fields and wrapping are recognised from line
@@ -37,6 +40,12 @@ _ABBREVIATION_END = re.compile(
     r"\b(?:Dr|Mr|Mrs|Ms|Prof|St|Mt|No|Inc|Ltd|Co|Corp|Jr|Sr|vs|etc|e\.g|i\.e|approx|ca|dept|est|fig|incl|max|min|nr|ref)\.$",
     re.IGNORECASE,
 )
+# A non-restrictive relative clause about a person: ", who leads the group". Not ", which …": that may be
+# about the whole clause before it ("… in the northern valleys, which is a lot").
+RELATIVE_CLAUSE_START = re.compile(r",\s+who\s+")
+# Words after which a relative clause's antecedent starts ("… is | Jane Roe, who …", "… by | Dr. Ilse Varga, who …").
+# Not "of" or "and": "the head of Acme, who" and "Ann and Bo, who" are about the whole phrase.
+_LINK_WORDS = frozenset("is was are were be been by to in at from with as for on than named called".split())
 _FAQ_MARK = re.compile(r"^(?:Q|A|Question|Answer)\s*:\s*", re.IGNORECASE)
 # A line ending in one of these is text, never a heading or a label.
 _CLOSING_PUNCTUATION = (".", "!", "?", ",", ";")
@@ -123,7 +132,8 @@ def text_units(text: str) -> list[TextUnit]:
                 question = piece
                 continue
             scope = context + ((question,) if question else ())
-            units.extend(TextUnit(part, kind, scope) for part in (_split_sentences(piece) if kind == "sentence" else [piece]))
+            parts = [fact for sentence in _split_sentences(piece) for fact in _split_relative_clause(sentence)] if kind == "sentence" else [piece]
+            units.extend(TextUnit(part, kind, scope) for part in parts)
     return units
 
 
@@ -230,6 +240,26 @@ def _split_sentences(text: str) -> list[str]:
         else:
             parts.append(part)
     return parts
+
+
+def _split_relative_clause(sentence: str) -> list[str]:
+    """A sentence whose last clause is a non-restrictive relative clause as two facts, the clause restated
+    about its antecedent: "Its chief executive is Jane Roe, who was born in Lisbon." → "Its chief executive is
+    Jane Roe." and "Jane Roe was born in Lisbon.". The antecedent is the phrase after the last link word (at
+    most five words); a clause in the middle of a sentence, or after a longer phrase, is left as it is."""
+    starts = [match for match in RELATIVE_CLAUSE_START.finditer(sentence) if not re.search(r"[,;]", sentence[match.end() :])]
+    if not starts:
+        return [sentence]
+    main, clause = sentence[: starts[-1].start()], sentence[starts[-1].end() :].rstrip(".!?")
+    end = sentence[-1] if sentence[-1] in ".!?" else "."
+    words = main.split()
+    links = [index for index, word in enumerate(words) if word.lower() in _LINK_WORDS]
+    antecedent = words[links[-1] + 1 :] if links else words
+    if not antecedent or len(antecedent) > 5 or not clause:
+        return [sentence]
+    subject = " ".join(antecedent)
+    restated = f"{subject[0].upper()}{subject[1:]} {clause}{end}"
+    return [restated] if not links else [main + end, restated]
 
 
 def _cells(line: str) -> list[str]:

@@ -29,7 +29,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from dualbrain.ingest.units import TextUnit
+from dualbrain.ingest.units import RELATIVE_CLAUSE_START, TextUnit
 from dualbrain.knowledge.signals import document_capitalised_names, fact_anchors, fact_units, named_things, value_kind
 
 _WORD = re.compile(r"[^\W\d_]{4,}")
@@ -126,7 +126,13 @@ def _rewrite(text: str, changes: list[ChangedValue]) -> str:
         if found is None:
             occurrences = list(value.finditer(text))
             found = occurrences[0] if len(occurrences) == 1 else None
-        if found is not None:
+        if found is None:
+            continue
+        # "… is Jane Roe, who was born in Lisbon." is two units, and the clause stays with the old value:
+        # "… is John Doe. Jane Roe was born in Lisbon.", never the new one's birthplace.
+        if clause := RELATIVE_CLAUSE_START.match(text, found.end()):
+            text = f"{text[: found.start()]}{change.new}. {change.old} {text[clause.end() :]}"
+        else:
             text = text[: found.start()] + change.new + text[found.end() :]
     return text
 

@@ -37,7 +37,8 @@ def markdown(width: int) -> str:
 
 EXPECTED = [
     ("sentence", "The Corvex C2 is a compact irrigation pump for small farms and is assembled at our Northfield plant.", (TITLE,)),
-    ("sentence", "Its self-priming impeller was redesigned in 2023 by Dr. Ilse Varga, who leads the hydraulics group.", (TITLE,)),
+    ("sentence", "Its self-priming impeller was redesigned in 2023 by Dr. Ilse Varga.", (TITLE,)),
+    ("sentence", "Dr. Ilse Varga leads the hydraulics group.", (TITLE,)),
     ("sentence", "Each unit is tested for four hours before it leaves the plant.", (TITLE,)),
     ("sentence", "Spare impellers are kept in stock for ten years after the last unit is sold.", (TITLE,)),
     *[("field", f"{key}: {value}", (TITLE,)) for key, value in FIELDS],
@@ -170,6 +171,17 @@ def test_a_number_or_colon_at_a_wrapped_line_start_continues_the_sentence() -> N
     assert [unit.text for unit in text_units(text)] == [
         "The plant in the north of the region employs 430.", "It ships to the ports of the coast: north and south."
     ]
+
+
+def test_a_relative_clause_about_a_person_is_a_fact_of_its_own() -> None:
+    assert [unit.text for unit in text_units("Its chief executive is Jane Roe, who was born in Lisbon.")] == [
+        "Its chief executive is Jane Roe.", "Jane Roe was born in Lisbon."
+    ]
+    assert [unit.text for unit in text_units("Jane Roe, who leads the group.")] == ["Jane Roe leads the group."]
+    # Left whole: a clause in the middle of a sentence, and one after a phrase too long to be its antecedent.
+    for sentence in ("Jane Roe, who leads the group, was born in Lisbon.",
+                     "It was founded by the two brothers of the first owner of the mill, who sold it."):
+        assert [unit.text for unit in text_units(sentence)] == [sentence]
 
 
 def test_markup_never_reaches_a_unit() -> None:

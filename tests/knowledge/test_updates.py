@@ -1,5 +1,6 @@
 """A newer document's values win over the ones older documents still state."""
 
+from dualbrain.ingest.units import text_units
 from dualbrain.knowledge.updates import as_of_now, changed_values
 
 DATASHEET = """# Datasheet: Corvex C2
@@ -35,6 +36,15 @@ def test_a_successor_replaces_the_person_not_the_organisation_both_sentences_nam
     # The value is found across the wrapped line, and only in the unit that states it.
     assert "John Doe is the chief executive of\nAcme Pumps." in learned["overview"]
     assert "Acme Pumps was founded in 1983." in learned["overview"]
+
+
+def test_a_successor_does_not_take_over_what_a_relative_clause_says_of_the_one_before():
+    overview = "# Acme Pumps: company overview\n\nIts chief executive is Jane Roe, who was born in\nLisbon. Staff get 30 days of paid leave.\n"
+    memo = "# Announcement\n\nJohn Doe succeeds Jane Roe as chief executive of Acme Pumps.\n"
+    learned = dict(as_of_now([("overview", overview), ("memo", memo)]))
+    assert [unit.text for unit in text_units(learned["overview"])] == [
+        "Its chief executive is John Doe.", "Jane Roe was born in Lisbon.", "Staff get 30 days of paid leave."
+    ]
 
 
 def test_a_fact_about_something_else_or_with_more_to_it_is_not_restated():
