@@ -59,13 +59,14 @@ _INLINE_MARKUP = (
     (re.compile(r"`([^`]*)`"), r"\1"),  # inline code
     (re.compile(r"<[^>\n]+>"), ""),  # stray HTML tags in Markdown
 )
-# Words too common to tie a unit to a heading ("the", "of" …); anything of three letters or more that is
-# not listed here counts.
+# Words that say nothing of what a text is about ("the", "which" …): anything of three letters or digits or
+# more, in any script, that is not listed here is a content word.
 _COMMON_WORDS = frozenset(
     "the and for are was were has have had with from that this these those its their our your not but all any "
-    "who what which when where how why can may will one two per each also into onto about over under than then".split()
+    "who what which when where how why can may will one two per each also into onto about over under than then "
+    "there been only every does would now his her she they them you".split()
 )
-_WORD = re.compile(r"\w{3,}")
+_WORD = re.compile(r"[^\W_]{3,}")
 
 
 @dataclass(frozen=True)
@@ -88,10 +89,10 @@ class TextUnit:
 
     def headings_in_front(self) -> list[str]:
         """The headings :meth:`in_context` puts in front of the unit (none when it names them itself)."""
-        own = _content_words(self.text)
+        own = content_words(self.text)
         shown = []
         for heading in dict.fromkeys(self.context[:1] + self.context[-1:]):
-            words = _content_words(heading)
+            words = content_words(heading)
             if 2 * len(words & own) < len(words) and (len(words) > 1 or not self._is_sentence()):
                 shown.append(heading)
         return shown
@@ -283,5 +284,7 @@ def clean_inline(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
-def _content_words(text: str) -> set[str]:
+def content_words(text: str) -> set[str]:
+    """The words that say what ``text`` is about, lower-cased: one rule wherever units are compared (a unit
+    with its heading, an older fact with a newer one, a question's attribute with another thing's facts)."""
     return {word for word in _WORD.findall(text.lower()) if word not in _COMMON_WORDS}

@@ -18,13 +18,10 @@ in my documents", "… is not stated …").
 from __future__ import annotations
 
 import random
-import re
 import string
 
-_WORD = re.compile(r"[a-z]{4,}")
-# Words that say nothing of what a fact is about: an attribute shared only through them is no attribute.
-_FUNCTION_WORDS = {"that", "this", "with", "from", "have", "their", "there", "which", "what", "when", "where", "were",
-                   "been", "about", "into", "also", "only", "every", "each", "does", "will", "would"}
+from dualbrain.ingest.units import content_words
+
 _NEAR_MISS_TRIES = 8
 
 
@@ -60,7 +57,7 @@ def declined_questions(
             continue
         attribute = _attribute_words(fact, anchor, thing)
         lacking = [other for other in things if other != thing and attribute
-                   and not attribute & _content_words(" ".join(facts_about[other]))]
+                   and not attribute & content_words(" ".join(facts_about[other]))]
         if lacking:
             other = rng.choice(lacking)
             declined.append((document_id, question.replace(thing, other), absent_attribute_answer(other)))
@@ -84,10 +81,6 @@ def near_miss(thing: str, things: list[str], rng: random.Random, corpus: str) ->
     return next((c for c in candidates if c != thing and c.lower() not in corpus), None)
 
 
-def _content_words(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower())) - _FUNCTION_WORDS
-
-
 def _attribute_words(fact: str, anchor: str, thing: str) -> set[str]:
     """What ``fact`` says of ``thing``, as words: the content words of its own text (not the heading put in
     front of it), without its ``anchor`` and the thing's own words.
@@ -95,4 +88,4 @@ def _attribute_words(fact: str, anchor: str, thing: str) -> set[str]:
     "Datasheet: Corvex C2 — Part number: XR-100" about "Corvex C2" → {"part", "number"}: another thing has this
     attribute if one of its facts shares one of those words."""
     own = fact.split(" — ")[-1]
-    return _content_words(own) - _content_words(anchor) - _content_words(thing)
+    return content_words(own) - content_words(anchor) - content_words(thing)

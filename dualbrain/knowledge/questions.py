@@ -14,11 +14,11 @@ similar to it (all-MiniLM-L6-v2 sentence embeddings).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from itertools import accumulate
 from pathlib import Path
 
+from dualbrain.ingest.units import content_words
 from dualbrain.knowledge.signals import find_entities
 from dualbrain.reasoning.generate import generate_batch
 from dualbrain.retrieval.chunking import Chunk
@@ -46,7 +46,6 @@ _SUBJECT_EXAMPLES = (
     "The Harbour Bakery in Lindfield has 45 bakers and is owned by the Corran family.",
     (("Harbour Bakery", "Which bakery belongs to the Corran family?"), ("Harbour Bakery", "Which bakery employs 45 bakers?")),
 )
-_WORD = re.compile(r"[a-z0-9]{4,}")
 _MAX_QUESTION_TOKENS = 32
 _DRAFT_BATCH = 32
 
@@ -69,8 +68,7 @@ def usable_question(text: str, sentence: str, answer: str) -> str | None:
         return None
     if answer.lower() in question.lower() or "answer" in question.lower():
         return None
-    shared = set(_WORD.findall(question.lower())) & set(_WORD.findall(sentence.lower()))
-    return question if shared else None
+    return question if content_words(question) & content_words(sentence) else None
 
 
 def draft_questions(

@@ -29,10 +29,8 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from dualbrain.ingest.units import RELATIVE_CLAUSE_START, TextUnit
+from dualbrain.ingest.units import RELATIVE_CLAUSE_START, TextUnit, content_words
 from dualbrain.knowledge.signals import document_capitalised_names, fact_anchors, fact_units, named_things, value_kind
-
-_WORD = re.compile(r"[^\W\d_]{4,}")
 
 
 @dataclass(frozen=True)
@@ -84,15 +82,15 @@ def _facts(text: str) -> list[_Fact]:
     facts = []
     for unit in units:
         things = frozenset(named_things(unit.in_context()))
-        thing_words = set().union(*map(_content_words, things))
+        thing_words = set().union(*map(content_words, things))
         parts = [part.split(": ", 1) for part in unit.text.split("; ") if ": " in part] if unit.kind != "sentence" else []
         if parts:
             # A key names its attribute by its last word: "List price" and "Price" are both a price.
-            facts += [_Fact(unit, things, (value,), frozenset(_content_words(key.split()[-1]))) for key, value in parts]
+            facts += [_Fact(unit, things, (value,), frozenset(content_words(key.split()[-1]))) for key, value in parts]
         else:
             values = tuple(fact_anchors(unit, names))
-            value_words = set().union(*map(_content_words, values))
-            facts.append(_Fact(unit, things, values, frozenset(_content_words(unit.text) - value_words - thing_words)))
+            value_words = set().union(*map(content_words, values))
+            facts.append(_Fact(unit, things, values, frozenset(content_words(unit.text) - value_words - thing_words)))
     return facts
 
 
@@ -135,7 +133,3 @@ def _rewrite(text: str, changes: list[ChangedValue]) -> str:
         else:
             text = text[: found.start()] + change.new + text[found.end() :]
     return text
-
-
-def _content_words(text: str) -> set[str]:
-    return set(_WORD.findall(text.lower()))
