@@ -303,6 +303,14 @@ NewerFactsWinOption = Annotated[bool, typer.Option("--newer-facts-win/--all-fact
                                                    "document with the values a later document restates differently.")]
 
 
+def _recipe(epochs: int, seed: int, lora_plus: float, distillation: float, grounded_share: float, abstention_share: float,
+            newer_facts_win: bool, shard_chars: int = LearnConfig.shard_chars) -> LearnConfig:
+    """The learning recipe from the options ``learn`` and ``bench`` share."""
+    return LearnConfig(LoraSettings(b_lr_ratio=lora_plus), TrainSettings(epochs=epochs, seed=seed, distillation=distillation),
+                       shard_chars=shard_chars, grounded_share=grounded_share, abstention_share=abstention_share,
+                       newer_facts_win=newer_facts_win)
+
+
 @app.command()
 def learn(
     kb: KbOption,
@@ -326,9 +334,7 @@ def learn(
     """Add documents and learn what is new: new shards only; earlier knowledge keeps serving."""
     brain = DualBrain.open(kb, home=home, model=model, create=create)
     _print_ingest(brain.add(paths, supersedes=supersedes))  # before training, so skipped files are seen at once
-    config = LearnConfig(LoraSettings(b_lr_ratio=lora_plus), TrainSettings(epochs=epochs, seed=seed, distillation=distillation),
-                         shard_chars=shard_chars, grounded_share=grounded_share,
-                         abstention_share=abstention_share, newer_facts_win=newer_facts_win)
+    config = _recipe(epochs, seed, lora_plus, distillation, grounded_share, abstention_share, newer_facts_win, shard_chars)
     if not processes().is_main_process:  # under torchrun / accelerate launch the main process reports for all
         brain.learn([], config, keep_versions=keep_versions)
         return
@@ -525,9 +531,7 @@ def bench(
     """Benchmark base, rag-bm25, context (oracle), knowledge and knowledge+rag on a generated or real-text corpus."""
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DualBrainError(f"{out_dir} is not empty; choose a new --out folder")
-    learn_config = LearnConfig(LoraSettings(b_lr_ratio=lora_plus), TrainSettings(epochs=epochs, seed=seed, distillation=distillation),
-                               grounded_share=grounded_share,
-                               abstention_share=abstention_share, newer_facts_win=newer_facts_win)
+    learn_config = _recipe(epochs, seed, lora_plus, distillation, grounded_share, abstention_share, newer_facts_win)
     if changes or growth or serving or perf:
         try:
             if changes:
