@@ -113,7 +113,7 @@ def run_bench(
             rows.append({"system": system, "id": question.id, "kind": question.kind, "question": question.question,
                          "answers": list(question.answers), "answer": generation.text,
                          "split": question.split, "correct": is_correct(generation.text, question.answers, question.kind, question.stale),
-                         "stale": mentions_stale(generation.text, question.stale), **_figures(generation)})
+                         "stale": mentions_stale(generation.text, question.stale, question.answers), **_figures(generation)})
             if question.kind == EXTRACTIVE:  # real text: the F1 itself too, not only whether it passed the threshold
                 rows[-1]["f1"] = round(best_token_f1(generation.text, question.answers), 4)
             if on_answer:

@@ -60,9 +60,20 @@ def token_f1(answer: str, gold: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-def mentions_stale(answer: str, stale: tuple[str, ...] | list[str]) -> bool:
-    """Whether ``answer`` gives a value that a later document replaced."""
-    return bool(stale) and contains_answer(answer, stale)
+def mentions_stale(answer: str, stale: tuple[str, ...] | list[str], accepted: tuple[str, ...] | list[str] = ()) -> bool:
+    """Whether ``answer`` gives a value that a later document replaced: it names the old value, and names it
+    before any ``accepted`` (new) one. An answer is read as its first value, so "John Doe succeeds Jane Roe"
+    answers John Doe, while "Jane Roe, since replaced by John Doe" still leads with the old one."""
+    old = _first_position(answer, stale)
+    if old is None:
+        return False
+    new = _first_position(answer, accepted)
+    return new is None or old < new
+
+
+def _first_position(answer: str, options: tuple[str, ...] | list[str]) -> int | None:
+    found = [at for at in (answer.lower().find(option.lower()) for option in options) if at >= 0]
+    return min(found, default=None)
 
 
 def best_token_f1(answer: str, accepted: tuple[str, ...] | list[str]) -> float:
@@ -83,7 +94,7 @@ def is_correct(answer: str, accepted: tuple[str, ...] | list[str], kind: str = "
         return best_token_f1(answer, accepted) >= EXTRACTIVE_F1_THRESHOLD
     if not accepted:
         return abstains(answer)
-    return contains_answer(answer, accepted) and not mentions_stale(answer, stale)
+    return contains_answer(answer, accepted) and not mentions_stale(answer, stale, accepted)
 
 
 def majority_accuracy(questions: Iterable[Question]) -> dict[str, float]:

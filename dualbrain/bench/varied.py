@@ -12,7 +12,8 @@ organisations use :data:`HELD_OUT_FORMS`, forms no recipe change is tuned on, an
 two splits separately. Questions are worded from templates that occur in no document, in five kinds:
 ``paraphrased``, ``reversed``, ``two-hop``, ``unanswerable`` (an attribute no document states, of a known
 product, or a product that does not exist) and ``updated`` (a later mail changes a fact; the old value
-still stands in the earlier document, and answering it is wrong).
+still stands in the earlier document, and answering it is wrong: an answer that gives it before the new one,
+or without it, is stale; "Ada Pell succeeds Bob Rann" answers the new one).
 """
 
 from __future__ import annotations

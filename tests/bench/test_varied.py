@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from dualbrain.bench.runner import summarise
-from dualbrain.bench.scoring import is_correct
+from dualbrain.bench.scoring import is_correct, mentions_stale
 from dualbrain.bench.varied import DEV_FORMS, HELD_OUT_FORMS, VARIED_KINDS, varied_corpus
 from dualbrain.ingest import extract
 
@@ -53,9 +53,14 @@ def test_questions_are_worded_unlike_the_documents(tmp_path: Path) -> None:
         assert question.question.lower().rstrip("?") not in documents
 
 
-def test_an_updated_question_is_wrong_with_the_old_value() -> None:
+def test_an_updated_question_is_wrong_when_the_old_value_comes_first() -> None:
     assert is_correct("The chief executive is Ada Pell.", ("Ada Pell",), "updated", stale=("Bob Rann",))
-    assert not is_correct("Ada Pell succeeded Bob Rann.", ("Ada Pell",), "updated", stale=("Bob Rann",))
+    # An answer is read as its first value: naming the predecessor after the new one answers the new one.
+    assert is_correct("Ada Pell succeeded Bob Rann.", ("Ada Pell",), "updated", stale=("Bob Rann",))
+    assert not is_correct("Bob Rann, since replaced by Ada Pell.", ("Ada Pell",), "updated", stale=("Bob Rann",))
+    assert not is_correct("The chief executive is Bob Rann.", ("Ada Pell",), "updated", stale=("Bob Rann",))
+    assert mentions_stale("It costs EUR 449 (EUR 679 from May).", ("449",), ("679",))
+    assert not mentions_stale("It costs EUR 679, up from EUR 449.", ("449",), ("679",))
 
 
 def test_summary_reports_splits_and_stale_answers_apart() -> None:
