@@ -34,6 +34,7 @@ from dualbrain.knowledge.router import RoutingSettings, ShardRouter
 from dualbrain.knowledge.sharding import assign_shards, plan_consolidation, plan_shards
 from dualbrain.knowledge.signals import document_names
 from dualbrain.knowledge.trainer import EpochHook, LearnProgress, LossHistory, processes
+from dualbrain.knowledge.updates import as_of_now
 from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, continue_text
 from dualbrain.reasoning.llama_cpp import LlamaCpp, llama_cpp_for
 from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
@@ -107,7 +108,7 @@ class DualBrain:
         # (version id, routing settings) → router over that version's shards; assigning ``routing`` re-routes.
         self._router: tuple[tuple[str, RoutingSettings], ShardRouter] | None = None
         self._passage_vectors: dict[str, torch.Tensor] = {}  # routers of later versions reuse these
-        self._retrievers: dict[str, tuple[tuple[str, ...], Retriever]] = {}  # kind → (document ids, index)
+        self._retrievers: dict[tuple[str, bool], tuple[tuple, Retriever]] = {}  # (kind, as learned) → (key, index)
 
     @classmethod
     def open(
@@ -444,14 +445,16 @@ class DualBrain:
         if documents is not None and mode != "context":
             raise DualBrainError("documents can only be given in the context mode")
         check_engine(engine)
+        version, shard_ids = self._knowledge(question) if mode.startswith("knowledge") else (None, [])
         if mode in ("rag", "knowledge+rag"):
-            asked = grounded_question(question, [c.text for c in self._retriever(retriever).retrieve(question, top_k)])
+            # knowledge+rag reads the documents as its knowledge learned them, so passages and weights agree.
+            passages = self._retriever(retriever, learned_by=version).retrieve(question, top_k)
+            asked = grounded_question(question, [passage.text for passage in passages])
         elif mode == "context":
             texts = documents if documents is not None else self._documents_by_relevance(question)
             asked = grounded_question(question, self._fit_window(question, texts, max_new_tokens))
         else:
             asked = question
-        version, shard_ids = self._knowledge(question) if mode.startswith("knowledge") else (None, [])
         prompt = question_prompt(self.reasoning.tokenizer, asked)
         generation = self._continue(prompt, shard_ids, max_new_tokens, on_text, engine)
         return replace(generation, knowledge_version=version.id if version else None)
@@ -555,17 +558,34 @@ class DualBrain:
         if self._llama_cpp is not None:
             self._llama_cpp.release()
 
-    def _retriever(self, kind: str = "bm25") -> Retriever:
-        """An index of ``kind`` over the knowledge base's passages, rebuilt when its documents change."""
+    def _retriever(self, kind: str = "bm25", learned_by: VersionRecord | None = None) -> Retriever:
+        """An index of ``kind`` over the knowledge base's passages, rebuilt when its documents change.
+
+        With ``learned_by``, each document that version learned is indexed as its shard learned it: where the
+        shard learned with newer facts winning, with the values later documents of the shard changed (see
+        ``knowledge/updates.py``). Without it, every document as written."""
         # A superseded document's facts are out of date, a forgotten one's are going: retrieval skips both.
         records = [doc for doc in self.kb.documents() if doc.status not in ("superseded", "forgetting")]
-        key = tuple(doc.id for doc in records)
-        if not key:
+        key = (tuple(doc.id for doc in records), learned_by.id if learned_by else None)
+        if not key[0]:
             raise DualBrainError(f"knowledge base '{self.kb.name}' has no documents to retrieve from")
-        if kind not in self._retrievers or self._retrievers[kind][0] != key:
-            texts = [(doc.id, self.kb.document_text(doc.id)) for doc in records]
-            self._retrievers[kind] = (key, RETRIEVERS[kind](chunk_documents(texts)))
-        return self._retrievers[kind][1]
+        index = (kind, learned_by is not None)
+        if index not in self._retrievers or self._retrievers[index][0] != key:
+            texts = {doc.id: self.kb.document_text(doc.id) for doc in records}
+            if learned_by is not None:
+                texts.update(self._as_learned(learned_by, texts))
+            self._retrievers[index] = (key, RETRIEVERS[kind](chunk_documents(list(texts.items()))))
+        return self._retrievers[index][1]
+
+    def _as_learned(self, version: VersionRecord, texts: dict[str, str]) -> dict[str, str]:
+        """The texts of ``version``'s documents whose shard learned them as of now (newer facts winning)."""
+        learned = {}
+        for shard_id in version.shard_ids:
+            config = LearnConfig.from_dict(read_manifest(self.kb.shard_dir(shard_id))["config"])
+            if config.newer_facts_win:  # the shard's documents are in the order they were learned, oldest first
+                shard = [(doc_id, texts[doc_id]) for doc_id in self.kb.catalog.get_shard(shard_id).document_ids if doc_id in texts]
+                learned.update(as_of_now(shard))
+        return learned
 
     def _documents_by_relevance(self, question: str) -> list[str]:
         return [self.kb.document_text(doc_id) for doc_id in documents_by_relevance(self._retriever(), question)]

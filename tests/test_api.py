@@ -1,5 +1,6 @@
 """The Python API end to end on a tiny model: ingest, learn, publish, ask, change, forget, and failure safety."""
 
+from dataclasses import replace
 from pathlib import Path
 
 from safetensors.torch import load_file
@@ -120,6 +121,28 @@ def test_answer_modes_decide_what_enters_the_prompt(brain: DualBrain, corpus: Pa
     assert "Only this text." in prompts[mode] and "Edda Vrankel" not in prompts[mode]
     with pytest.raises(DualBrainError, match="only be given in the context mode"):
         brain.generate("Who?", mode="knowledge", documents=["leak"])
+
+
+def test_knowledge_with_rag_reads_the_documents_as_its_knowledge_learned_them(
+    brain: DualBrain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sheet = _write(tmp_path / "docs", "a-sheet.md", "# Datasheet: Corvex C2\n\nVendor: Acme Pumps\nList price: EUR 649\n")
+    memo = _write(tmp_path / "docs", "b-memo.md", "# Memo\n\nThe price of the Corvex C2 is now EUR 679.\n")
+    brain.learn([sheet, memo], replace(FAST, newer_facts_win=True))
+    prompts = {}
+    frame = question_prompt
+
+    def capture(tokenizer, question):
+        prompts[mode] = question
+        return frame(tokenizer, question)
+
+    monkeypatch.setattr("dualbrain.api.question_prompt", capture)
+    for mode in ("rag", "knowledge+rag"):
+        brain.ask("What is the list price of the Corvex C2?", mode=mode)
+    # rag retrieves the documents as written; knowledge+rag as the shard learned them, the memo's price in the sheet.
+    assert "List price: EUR 649" in prompts["rag"]
+    assert "List price: EUR 679" in prompts["knowledge+rag"] and "EUR 649" not in prompts["knowledge+rag"]
+    assert brain.kb.document_text(brain.docs()[0].id).endswith("List price: EUR 649")  # the stored file is untouched
 
 
 def _write(folder: Path, name: str, text: str) -> Path:
