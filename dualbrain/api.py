@@ -33,6 +33,7 @@ from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, learn_docume
 from dualbrain.knowledge.router import RoutingSettings, ShardRouter
 from dualbrain.knowledge.sharding import assign_shards, plan_consolidation, plan_shards
 from dualbrain.knowledge.signals import document_names
+from dualbrain.knowledge.support import CheckedAnswer, SupportIndex
 from dualbrain.knowledge.trainer import EpochHook, LearnProgress, LossHistory, processes
 from dualbrain.knowledge.updates import as_of_now
 from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, continue_text
@@ -109,6 +110,7 @@ class DualBrain:
         self._router: tuple[tuple[str, RoutingSettings], ShardRouter] | None = None
         self._passage_vectors: dict[str, torch.Tensor] = {}  # routers of later versions reuse these
         self._retrievers: dict[tuple[str, bool], tuple[tuple, Retriever]] = {}  # (kind, as learned) → (key, index)
+        self._support: tuple[list, SupportIndex] | None = None  # (the passages it was built from, index)
 
     @classmethod
     def open(
@@ -411,15 +413,17 @@ class DualBrain:
         top_k: int = DEFAULT_TOP_K,
         retriever: str = "bm25",
         engine: str = "torch",
+        check: bool = True,
     ) -> str:
         """Answer ``question`` in one of :data:`ANSWER_MODES`, computed by one of :data:`ENGINES`.
 
         ``knowledge`` (the default) puts the question alone in the prompt; ``base`` is the plain model;
         ``rag`` / ``knowledge+rag`` add the ``top_k`` passages found by ``retriever`` (``bm25`` or ``embed``);
-        ``context`` adds whole documents, most relevant first, up to the model's window.
+        ``context`` adds whole documents, most relevant first, up to the model's window. With ``check``, an
+        answer of the knowledge modes that the documents do not support is declined (``knowledge/support.py``).
         """
         return self.generate(question, mode=mode, max_new_tokens=max_new_tokens, top_k=top_k, retriever=retriever,
-                             engine=engine).text
+                             engine=engine, check=check).text
 
     def generate(
         self,
@@ -432,10 +436,12 @@ class DualBrain:
         documents: list[str] | None = None,
         on_text: Callable[[str], None] | None = None,
         engine: str = "torch",
+        check: bool = True,
     ) -> Generation:
         """Like :meth:`ask`, with prompt size and timings; ``documents`` replaces the ranked documents of
         the ``context`` mode (the benchmark's oracle passes exactly the documents holding the answer);
-        ``on_text`` receives the answer piece by piece as it is generated."""
+        ``on_text`` receives the answer piece by piece as it is generated (a checked answer once its
+        leading claim is checked). A declined answer's generated text is in ``withheld``."""
         if mode not in ANSWER_MODES:
             raise DualBrainError(f"unknown answer mode '{mode}' (choose from {', '.join(ANSWER_MODES)})")
         if not question.strip():
@@ -456,8 +462,14 @@ class DualBrain:
         else:
             asked = question
         prompt = question_prompt(self.reasoning.tokenizer, asked)
-        generation = self._continue(prompt, shard_ids, max_new_tokens, on_text, engine)
-        return replace(generation, knowledge_version=version.id if version else None)
+        # Only answers the knowledge network gives are checked: it recites what it learned in the documents' words,
+        # while an answer that reads passages rewords them too freely for word overlap (docs/recipe.md), and a
+        # question the router sends to no shard is not about the documents: the plain model answers it as it is.
+        checked = CheckedAnswer(self._support_index(version), question, on_text) if check and shard_ids else None
+        generation = self._continue(prompt, shard_ids, max_new_tokens, checked or on_text, engine)
+        generation = replace(generation, knowledge_version=version.id if version else None)
+        delivered = checked.finish(generation.text) if checked else generation.text
+        return generation if delivered == generation.text else replace(generation, text=delivered, withheld=generation.text)
 
     def complete(self, text: str, *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
                  on_text: Callable[[str], None] | None = None, engine: str = "torch") -> Generation:
@@ -576,6 +588,13 @@ class DualBrain:
                 texts.update(self._as_learned(learned_by, texts))
             self._retrievers[index] = (key, RETRIEVERS[kind](chunk_documents(list(texts.items()))))
         return self._retrievers[index][1]
+
+    def _support_index(self, version: VersionRecord) -> SupportIndex:
+        """What answers of ``version``'s knowledge are checked against: the passages as it learned them."""
+        passages = self._retriever("bm25", learned_by=version).chunks
+        if self._support is None or self._support[0] is not passages:
+            self._support = (passages, SupportIndex([passage.text for passage in passages]))
+        return self._support[1]
 
     def _as_learned(self, version: VersionRecord, texts: dict[str, str]) -> dict[str, str]:
         """The texts of ``version``'s documents whose shard learned them as of now (newer facts winning)."""

@@ -391,13 +391,15 @@ def ask(
     as_json: JsonOption = False,
     max_new_tokens: Annotated[int, typer.Option(min=1, max=2048)] = DEFAULT_MAX_NEW_TOKENS,
     engine: EngineOption = Engine.torch,
+    unchecked: Annotated[bool, typer.Option("--unchecked", help="Give the knowledge modes' answer even where the "
+                                            "documents do not support it (by default it is declined).")] = False,
 ) -> None:
     """Answer a question (or a JSONL batch). The default `knowledge` mode puts no document text in the prompt."""
     if (question is None) == (questions is None):
         raise DualBrainError("give either a QUESTION or --questions FILE")
     brain = _brain(kb, home, model)
     options = {"mode": "base" if no_knowledge else mode.value, "max_new_tokens": max_new_tokens,
-               "retriever": retriever.value, "engine": engine.value}
+               "retriever": retriever.value, "engine": engine.value, "check": not unchecked}
     if questions is None:
         text = brain.ask(question, **options)
         print(json.dumps({"answer": text}) if as_json else text)

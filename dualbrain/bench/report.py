@@ -74,6 +74,10 @@ def to_markdown(report: dict) -> str:
         lines.append(f"| {system} | {s['accuracy']:.2f} | " + " | ".join(cells)
                      + f" | {s['prompt_tokens']:.0f} | {s['first_token_seconds']:.3f} | {s['total_seconds']:.2f} |")
     lines += _split_markdown(summary)
+    lines += [f"Support check ({system}): {s['unchecked']['withheld']} answers declined; without it accuracy "
+              f"{s['unchecked']['accuracy']:.2f} (with {s['accuracy']:.2f}), unanswerable {s['unchecked']['unanswerable']:.2f} "
+              f"(with {s['by_kind'].get('unanswerable', float('nan')):.2f})."
+              for system, s in summary.items() if "unchecked" in s]
     if any("f1" in s for s in summary.values()):
         lines += ["", "Mean token F1 with the gold span: " + ", ".join(
             f"{system} {s['f1']:.3f}" for system, s in summary.items() if "f1" in s) + "."]

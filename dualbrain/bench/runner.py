@@ -110,10 +110,13 @@ def run_bench(
                 question.question, mode=mode, max_new_tokens=config.max_new_tokens, top_k=config.top_k,
                 retriever=retriever, documents=gold, engine=engine,
             )
+            score = lambda text: is_correct(text, question.answers, question.kind, question.stale)  # noqa: E731
             rows.append({"system": system, "id": question.id, "kind": question.kind, "question": question.question,
                          "answers": list(question.answers), "answer": generation.text,
-                         "split": question.split, "correct": is_correct(generation.text, question.answers, question.kind, question.stale),
+                         "split": question.split, "correct": score(generation.text),
                          "stale": mentions_stale(generation.text, question.stale, question.answers), **_figures(generation)})
+            if generation.withheld is not None:  # declined by the support check: the A/B without it, in this run
+                rows[-1].update(withheld=generation.withheld, correct_unchecked=score(generation.withheld))
             if question.kind == EXTRACTIVE:  # real text: the F1 itself too, not only whether it passed the threshold
                 rows[-1]["f1"] = round(best_token_f1(generation.text, question.answers), 4)
             if on_answer:
@@ -226,6 +229,13 @@ def summarise(rows: list[dict], systems: tuple[str, ...]) -> dict:
         scored = [r["f1"] for r in mine if "f1" in r]
         if scored:
             summary[system]["f1"] = round(sum(scored) / len(scored), 3)
+        if any("withheld" in r for r in mine):  # what the support check changed: the same answers, unchecked
+            unchecked = [{**r, "correct": r.get("correct_unchecked", r["correct"])} for r in mine]
+            summary[system]["unchecked"] = {
+                "accuracy": _accuracy([r for r in unchecked if r["kind"] != "unanswerable"]),
+                "unanswerable": _accuracy([r for r in unchecked if r["kind"] == "unanswerable"]),
+                "withheld": sum("withheld" in r for r in mine),
+            }
         updated = [r for r in mine if r["kind"] == "updated"]
         if updated:
             summary[system]["stale"] = round(sum(r["stale"] for r in updated) / len(updated), 3)

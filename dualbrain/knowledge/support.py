@@ -1,0 +1,129 @@
+"""Whether a knowledge base's documents support an answer; an answer they do not support is withheld.
+
+A knowledge network answers every question, those its documents cannot answer too: asked about a product
+that does not exist, or for something no document says ("What voltage does the Corvex C2 need?"), it
+recites a format it learned with an invented value ("Datasheet: Corvex C2 — Voltage: 2.45 volts"). Trained
+"not in the documents" answers taught it to decline known things as well (docs/recipe.md). So instead the
+answer is checked against the passages of the documents it was learned from. The answer still comes from
+the weights alone: no passage enters the prompt, they are only compared with what the model said.
+
+* A question naming a code that no document holds ("Corvex Z1", "XR-999") asks about an unknown thing and
+  is declined without answering: a code is not reworded the way words are.
+* The answer's leading claim, its first sentence, must stand in one passage: every code and number it
+  states, and at least :data:`MIN_SHARED_TERMS` of all its terms, so a rewording ("the cost of …" for "the
+  price of …") passes and an invented value or attribute does not. A claim in the form the network learned
+  facts in, "heading — fact" (``TextUnit.in_context``), is checked as its fact, with every term of the
+  heading known to the documents: the network often puts a fact under another of its document's headings.
+
+What it cannot catch is a true statement that does not answer the question (asked for the revenue, the
+network gives the head count): words are compared, not meanings. Nothing depends on capitalisation.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from dualbrain.ingest.units import content_words
+
+# The share of the claim's terms (content words, codes and numbers) one passage must hold.
+MIN_SHARED_TERMS = 0.75
+_TOKEN = re.compile(r"[^\W_]+")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+
+
+def terms(text: str) -> set[str]:
+    """The content words of ``text`` with its codes and numbers ("z1", "2025", "100"), lower-cased."""
+    return content_words(text) | codes(text)
+
+
+def codes(text: str) -> set[str]:
+    """The tokens of ``text`` that hold a digit, lower-cased: codes, numbers, parts of dates and amounts."""
+    return {token for token in _TOKEN.findall(text.lower()) if any(ch.isdigit() for ch in token)}
+
+
+def leading_claim(answer: str) -> tuple[str, str]:
+    """The heading and the fact of the first sentence of ``answer`` ("" and the sentence without a heading).
+
+    A looping answer restarts its pattern without a sentence end ("Datasheet: A — Warranty: two years
+    Datasheet: B — …"): the fact ends where the heading's first word comes again."""
+    sentence = _SENTENCE_END.split(answer.strip(), maxsplit=1)[0]
+    heading, separator, fact = sentence.partition(" — ")
+    if not separator:
+        return "", sentence
+    opening, words = heading.split()[0].lower() if heading.split() else "", fact.split()
+    again = next((at for at, word in enumerate(words) if at and word.lower() == opening), None)
+    return heading, " ".join(words[:again]) if again else fact
+
+
+def not_stated_answer() -> str:
+    return "That is not stated in my documents."
+
+
+def unknown_code_answer(code: str) -> str:
+    return f"{code} is not mentioned in my documents."
+
+
+class SupportIndex:
+    """The terms of every passage of a knowledge base, to check questions and answers against."""
+
+    def __init__(self, passages: list[str]):
+        self._passages = [terms(passage) for passage in passages]
+        self._vocabulary = set().union(*self._passages)
+
+    def unknown_code(self, question: str) -> str | None:
+        """A code ``question`` names that no passage holds, as written in the question, or None."""
+        return next((token for token in _TOKEN.findall(question)
+                     if any(ch.isdigit() for ch in token) and token.lower() not in self._vocabulary), None)
+
+    def supports(self, answer: str) -> bool:
+        """Whether one passage holds every code of the answer's leading claim and most of its terms, and the
+        documents know every term of the heading it stands under."""
+        heading, claim = leading_claim(answer)
+        if not terms(heading) <= self._vocabulary:
+            return False
+        claimed, claimed_codes = terms(claim), codes(claim)
+        if not claimed:
+            return True  # a claim without content words, codes or numbers ("Yes.") states nothing to check
+        needed = MIN_SHARED_TERMS * len(claimed)
+        return any(claimed_codes <= passage and len(claimed & passage) >= needed for passage in self._passages)
+
+
+class CheckedAnswer:
+    """Checks one answer as it streams: it is held back until its leading claim is complete, then passed on
+    if the documents support it, or replaced by a decline (the rest of the answer is dropped).
+
+    Used as the ``on_text`` of a generation; :meth:`finish` gives the answer to deliver."""
+
+    def __init__(self, index: SupportIndex, question: str, on_text: Callable[[str], None] | None = None):
+        self._index, self._on_text = index, on_text
+        self._held = ""
+        self._decided = False
+        code = index.unknown_code(question)
+        self._decline = unknown_code_answer(code) if code else None
+        if self._decline is not None:  # nothing the model says can make up for an unknown thing
+            self._deliver(self._decline)
+
+    def __call__(self, piece: str) -> None:
+        if not self._decided:
+            self._held += piece
+            if _SENTENCE_END.search(self._held.lstrip()):
+                self._decide(self._held)
+        elif self._decline is None and self._on_text:
+            self._on_text(piece)
+
+    def finish(self, text: str) -> str:
+        """The answer to deliver, given the whole generated ``text``."""
+        if not self._decided:
+            self._decide(text)
+        return text if self._decline is None else self._decline
+
+    def _decide(self, text: str) -> None:
+        if not self._index.supports(text):
+            self._decline = not_stated_answer()
+        self._deliver(text if self._decline is None else self._decline)
+
+    def _deliver(self, text: str) -> None:
+        self._decided = True
+        if self._on_text:
+            self._on_text(text)
