@@ -10,7 +10,9 @@ import pytest
 from dualbrain.api import DualBrain
 from dualbrain.errors import DualBrainError, NothingToLearn, UnknownKnowledgeBase
 from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.support import not_stated_answer, unknown_code_answer
 from dualbrain.knowledge.trainer import TrainSettings
+from dualbrain.reasoning.generate import Generation
 from dualbrain.reasoning.prompting import question_prompt
 
 FAST = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, batch_size=8, bf16=False))
@@ -126,9 +128,7 @@ def test_answer_modes_decide_what_enters_the_prompt(brain: DualBrain, corpus: Pa
 def test_knowledge_with_rag_reads_the_documents_as_its_knowledge_learned_them(
     brain: DualBrain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    sheet = _write(tmp_path / "docs", "a-sheet.md", "# Datasheet: Corvex C2\n\nVendor: Acme Pumps\nList price: EUR 649\n")
-    memo = _write(tmp_path / "docs", "b-memo.md", "# Memo\n\nThe price of the Corvex C2 is now EUR 679.\n")
-    brain.learn([sheet, memo], replace(FAST, newer_facts_win=True))
+    _learn_a_price_change(brain, tmp_path)
     prompts = {}
     frame = question_prompt
 
@@ -143,6 +143,42 @@ def test_knowledge_with_rag_reads_the_documents_as_its_knowledge_learned_them(
     assert "List price: EUR 649" in prompts["rag"]
     assert "List price: EUR 679" in prompts["knowledge+rag"] and "EUR 649" not in prompts["knowledge+rag"]
     assert brain.kb.document_text(brain.docs()[0].id).endswith("List price: EUR 649")  # the stored file is untouched
+
+
+def test_knowledge_answers_the_documents_do_not_support_are_declined(
+    brain: DualBrain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _learn_a_price_change(brain, tmp_path)
+    said = ""
+
+    def model_says(model, tokenizer, prompt, max_new_tokens, on_text=None):  # what the network answers, in two pieces
+        for piece in (said[:10], said[10:]):
+            if on_text:
+                on_text(piece)
+        return Generation(said, 10, 5, 0.01, 0.02)
+
+    monkeypatch.setattr("dualbrain.api.continue_text", model_says)
+    question = "What is the list price of the Corvex C2?"
+    assert brain.route(question)  # a shard answers it: its answer comes from the knowledge network
+    said = "Datasheet: Corvex C2 — List price: EUR 679"
+    answer = brain.generate(question)
+    assert answer.text == said and answer.withheld is None
+    streamed = []
+    for said in ("Datasheet: Corvex C2 — Voltage: 2.45 volts", "List price: EUR 649"):  # invented; replaced by the memo
+        answer = brain.generate(question, on_text=streamed.append)
+        assert answer.text == not_stated_answer() and answer.withheld == said
+        assert brain.ask(question, check=False) == said
+    assert streamed == [not_stated_answer()] * 2  # nothing unsupported reaches the reader, not even streamed
+    assert brain.generate("What does the Corvex Z1 cost?").text == unknown_code_answer("Z1")
+    for mode in ("base", "rag"):  # the plain model, and answers read from passages, are not checked
+        assert brain.ask(question, mode=mode) == said
+
+
+def _learn_a_price_change(brain: DualBrain, tmp_path: Path) -> None:
+    """A datasheet, then a memo that changes its price, learned with newer facts winning."""
+    sheet = _write(tmp_path / "docs", "a-sheet.md", "# Datasheet: Corvex C2\n\nVendor: Acme Pumps\nList price: EUR 649\n")
+    memo = _write(tmp_path / "docs", "b-memo.md", "# Memo\n\nThe price of the Corvex C2 is now EUR 679.\n")
+    brain.learn([sheet, memo], replace(FAST, newer_facts_win=True))
 
 
 def _write(folder: Path, name: str, text: str) -> Path:

@@ -84,7 +84,7 @@ class SupportIndex:
             return False
         claimed, claimed_codes = terms(claim), codes(claim)
         if not claimed:
-            return True  # a claim without content words, codes or numbers ("Yes.") states nothing to check
+            return True  # a claim without content words, codes or numbers ("No.") states nothing to check
         needed = MIN_SHARED_TERMS * len(claimed)
         return any(claimed_codes <= passage and len(claimed & passage) >= needed for passage in self._passages)
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from dualbrain.bench.fictional import QUESTION_KINDS, generate_corpus
-from dualbrain.bench.report import write_report
-from dualbrain.bench.runner import BenchConfig, run_bench
+from dualbrain.bench.report import to_markdown, write_report
+from dualbrain.bench.runner import BenchConfig, run_bench, summarise
 from dualbrain.bench.scoring import abstains, is_correct
 from dualbrain.ingest import extract
 from dualbrain.knowledge.recipe import LearnConfig
@@ -72,6 +72,23 @@ def test_bench_runs_every_system_and_writes_reports(tiny_model_dir: Path, tmp_pa
     assert curve["epochs"][-1]["step"] == curve["loss"][-1][0] == len(curve["loss"])
     assert "Learning curve" in paths["markdown"].read_text()
     assert paths["curve_chart"].read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_support_check_is_reported_with_the_accuracy_it_changed() -> None:
+    row = lambda kind, correct, **withheld: {"system": "knowledge", "kind": kind, "correct": correct, "prompt_tokens": 9,  # noqa: E731
+                                             "first_token_seconds": 0.1, "total_seconds": 1.0, **withheld}
+    rows = [row("paraphrased", True), row("paraphrased", False, withheld="Weight: 3 kg", correct_unchecked=True),
+            row("unanswerable", True, withheld="Voltage: 2 V", correct_unchecked=False), row("unanswerable", False)]
+    summary = summarise(rows, ("knowledge",))["knowledge"]
+    assert summary["accuracy"] == 0.5 and summary["by_kind"]["unanswerable"] == 0.5
+    assert summary["unchecked"] == {"accuracy": 1.0, "unanswerable": 0.0, "withheld": 2}
+    report = {"summary": {"knowledge": summary}, "dataset": {"name": "varied", "documents": 1, "questions": 4,
+              "majority_accuracy": {}}, "base_model": "tiny", "machine": {"cpus": 2, "torch": "x"}, "config": {},
+              "learning": {"wall_seconds": 1, "tokens_trained": 1, "corpus_characters": 1, "adapter_bytes": 1},
+              "training_data": {"documents": [], "examples_by_kind": {}, "note": ""},
+              "learning_curve": {"epochs": []}, "retention": {}}
+    assert "Support check (knowledge): 2 answers declined; without it accuracy 1.00 (with 0.50), unanswerable 0.00" \
+        in to_markdown(report)
 
 
 def test_bench_on_real_text_reports_retention(tiny_model_dir: Path, tmp_path: Path, fake_wheel: Path) -> None:

@@ -1,0 +1,85 @@
+from dualbrain.knowledge.support import (
+    CheckedAnswer, SupportIndex, leading_claim, not_stated_answer, unknown_code_answer,
+)
+
+PASSAGES = [
+    "Datasheet: Corvex C2\nPart number: XR-100\nList price: EUR 649\nWeight: 12 kg",
+    "Acme Pumps: company overview\nAcme Pumps was founded in 1983 by Jane Roe.\nToday the company employs 340 people.",
+    "Memo\nThe price of the Corvex C2 is now EUR 679.",
+]
+INDEX = SupportIndex(PASSAGES)
+
+
+def test_a_question_naming_a_code_no_document_holds_asks_about_an_unknown_thing():
+    assert INDEX.unknown_code("What does the Corvex Z1 cost?") == "Z1"
+    assert INDEX.unknown_code("What does the corvex c2 cost?") is None  # codes are compared without case
+    assert INDEX.unknown_code("Who founded Acme Pumps?") is None
+
+
+def test_a_claim_one_passage_holds_is_supported_reworded_or_not():
+    assert INDEX.supports("Acme Pumps was founded in 1983 by Jane Roe.")
+    assert INDEX.supports("The cost of the Corvex C2 is now EUR 679.")  # "cost" for "price": most terms stand
+    assert INDEX.supports("No, it is not.")  # states nothing to check
+
+
+def test_an_invented_value_or_attribute_is_not_supported():
+    assert not INDEX.supports("The Corvex C2 needs 2.45 volts.")
+    assert not INDEX.supports("Acme Pumps was founded in 1991 by Jane Roe.")  # every number must stand in the passage
+    assert not INDEX.supports("Acme Pumps: company overview — The annual revenue is EUR 649.")
+
+
+def test_facts_from_two_passages_do_not_support_one_claim():
+    assert not INDEX.supports("Acme Pumps was founded in 1983 and its Corvex C2 weighs 12 kg.")
+
+
+def test_only_the_leading_claim_is_checked():
+    assert INDEX.supports("Today the company employs 340 people. It was founded on the Moon in 1066.")
+    assert not INDEX.supports("It was founded on the Moon in 1066. Today the company employs 340 people.")
+
+
+def test_a_claim_under_a_heading_is_checked_as_its_fact_with_the_heading_known():
+    # The network puts a fact under another heading of its documents: still the fact the documents state.
+    assert INDEX.supports("Acme Pumps: company overview — List price: EUR 649")
+    assert not INDEX.supports("Datasheet: Corvex Z1 — List price: EUR 649")  # the heading names an unknown thing
+
+
+def test_a_looping_answer_is_cut_where_its_heading_comes_again():
+    assert leading_claim("Datasheet: Corvex C2 — Weight: 12 kg Datasheet: Corvex C2 — Launched: 2019") == (
+        "Datasheet: Corvex C2", "Weight: 12 kg")
+    assert leading_claim("Acme Pumps employs 340 people. More.") == ("", "Acme Pumps employs 340 people.")
+
+
+def test_a_supported_answer_streams_on_once_its_leading_claim_is_complete():
+    pieces = []
+    checked = CheckedAnswer(INDEX, "How many people work at Acme Pumps?", pieces.append)
+    for piece in ["Today the company ", "employs 340 people.", " It is ", "big."]:
+        checked(piece)
+    assert pieces == ["Today the company employs 340 people. It is ", "big."]
+    assert checked.finish("Today the company employs 340 people. It is big.") == "Today the company employs 340 people. It is big."
+
+
+def test_an_unsupported_answer_is_declined_and_the_rest_dropped():
+    pieces = []
+    checked = CheckedAnswer(INDEX, "What voltage does the Corvex C2 need?", pieces.append)
+    for piece in ["The Corvex C2 needs ", "2.45 volts.", " Always."]:
+        checked(piece)
+    assert pieces == [not_stated_answer()]
+    assert checked.finish("The Corvex C2 needs 2.45 volts. Always.") == not_stated_answer()
+
+
+def test_an_answer_without_a_sentence_end_is_checked_when_it_ends():
+    pieces = []
+    checked = CheckedAnswer(INDEX, "What is the part number of the Corvex C2?", pieces.append)
+    checked("Part number: XR-100")
+    assert pieces == []
+    assert checked.finish("Part number: XR-100") == "Part number: XR-100"
+    assert pieces == ["Part number: XR-100"]
+
+
+def test_a_question_about_an_unknown_thing_is_declined_before_the_model_says_anything():
+    pieces = []
+    checked = CheckedAnswer(INDEX, "What does the Corvex Z1 cost?", pieces.append)
+    assert pieces == [unknown_code_answer("Z1")]
+    checked("List price: EUR 649. ")
+    assert checked.finish("List price: EUR 649. ") == unknown_code_answer("Z1")
+    assert pieces == [unknown_code_answer("Z1")]
