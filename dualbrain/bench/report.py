@@ -80,7 +80,9 @@ def to_markdown(report: dict) -> str:
               for system, s in summary.items() if "unchecked" in s]
     if any("f1" in s for s in summary.values()):
         lines += ["", "Mean token F1 with the gold span: " + ", ".join(
-            f"{system} {s['f1']:.3f}" for system, s in summary.items() if "f1" in s) + "."]
+            f"{system} {s['f1']:.3f}" for system, s in summary.items() if "f1" in s) + ".",
+            "Share of answers that contain a gold span: " + ", ".join(
+            f"{system} {s['contains']:.3f}" for system, s in summary.items() if "contains" in s) + "."]
     lines += [""] + [_KIND_NOTES[kind] for kind in kinds if kind in _KIND_NOTES] + _curve_markdown(report["learning_curve"])
     lines += [f"Chance level for `{kind}` (always the commonest gold answer): {share:.2f}."
               for kind, share in dataset["majority_accuracy"].items()]

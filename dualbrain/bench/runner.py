@@ -23,7 +23,9 @@ from dualbrain.ingest import extract
 from dualbrain.bench.fictional import Corpus, Question, generate_corpus
 from dualbrain.bench.realtext import REAL_TEXT_DATASETS
 from dualbrain.bench.retention import load_choice_items, measure_retention
-from dualbrain.bench.scoring import EXTRACTIVE, best_token_f1, is_correct, majority_accuracy, mentions_stale
+from dualbrain.bench.scoring import (
+    EXTRACTIVE, best_token_f1, contains_gold, is_correct, majority_accuracy, mentions_stale,
+)
 from dualbrain.bench.varied import varied_corpus
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import LearnProgress
@@ -118,7 +120,8 @@ def run_bench(
             if generation.withheld is not None:  # declined by the support check: the A/B without it, in this run
                 rows[-1].update(withheld=generation.withheld, correct_unchecked=score(generation.withheld))
             if question.kind == EXTRACTIVE:  # real text: the F1 itself too, not only whether it passed the threshold
-                rows[-1]["f1"] = round(best_token_f1(generation.text, question.answers), 4)
+                rows[-1].update(f1=round(best_token_f1(generation.text, question.answers), 4),
+                                contains=contains_gold(generation.text, question.answers))
             if on_answer:
                 on_answer(len(rows), total)
     retention = measure_retention(brain, choice_items, on_retention) if choice_items else {}
@@ -226,9 +229,10 @@ def summarise(rows: list[dict], systems: tuple[str, ...]) -> dict:
         if len(splits) > 1:  # reported apart, so a recipe change is judged on forms it was not tuned on
             summary[system]["by_split"] = {split: _accuracy([r for r in answerable if r.get("split", "dev") == split])
                                            for split in splits}
-        scored = [r["f1"] for r in mine if "f1" in r]
+        scored = [r for r in mine if "f1" in r]
         if scored:
-            summary[system]["f1"] = round(sum(scored) / len(scored), 3)
+            summary[system]["f1"] = round(sum(r["f1"] for r in scored) / len(scored), 3)
+            summary[system]["contains"] = _accuracy([{"correct": r["contains"]} for r in scored])
         if any("withheld" in r for r in mine):  # what the support check changed: the same answers, unchecked
             unchecked = [{**r, "correct": r.get("correct_unchecked", r["correct"])} for r in mine]
             summary[system]["unchecked"] = {

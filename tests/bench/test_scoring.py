@@ -1,7 +1,7 @@
 """Scoring per question kind: accepted strings, abstention, yes/no leading word, token F1, chance level."""
 
 from dualbrain.bench.fictional import Question
-from dualbrain.bench.scoring import EXTRACTIVE_F1_THRESHOLD, is_correct, leading_word, majority_accuracy, token_f1
+from dualbrain.bench.scoring import EXTRACTIVE_F1_THRESHOLD, contains_gold, is_correct, leading_word, majority_accuracy, token_f1
 
 
 def test_yes_no_reads_the_leading_word_only() -> None:
@@ -20,6 +20,14 @@ def test_extractive_needs_half_the_tokens_right() -> None:
     assert token_f1("The Pellwick.", "pellwick") == 1.0  # case, punctuation and articles do not count
     assert token_f1("", "pellwick") == 0.0
     assert 0 < token_f1("He lived in Brenne", "born in Pellwick in 1931") < EXTRACTIVE_F1_THRESHOLD
+
+
+def test_containment_finds_a_padded_gold_span_as_whole_words() -> None:
+    assert contains_gold('The answer to this question is: "Sled Dog".', ("a sled dog", "husky"))
+    assert 0 < token_f1('The answer to this question is: "Sled Dog".', "a sled dog") < EXTRACTIVE_F1_THRESHOLD
+    assert not contains_gold("A dog pulled the sled.", ("sled dog",))  # the span's tokens in a row
+    assert not contains_gold("Sledding dogs.", ("sled dog",))  # whole words only
+    assert not contains_gold("Anything.", ("",))
 
 
 def test_fictional_kinds_keep_their_rules() -> None:
