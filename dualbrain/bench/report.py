@@ -74,10 +74,7 @@ def to_markdown(report: dict) -> str:
         lines.append(f"| {system} | {s['accuracy']:.2f} | " + " | ".join(cells)
                      + f" | {s['prompt_tokens']:.0f} | {s['first_token_seconds']:.3f} | {s['total_seconds']:.2f} |")
     lines += _split_markdown(summary)
-    lines += [f"Support check ({system}): {s['unchecked']['withheld']} answers declined; without it accuracy "
-              f"{s['unchecked']['accuracy']:.2f} (with {s['accuracy']:.2f}), unanswerable {s['unchecked']['unanswerable']:.2f} "
-              f"(with {s['by_kind'].get('unanswerable', float('nan')):.2f})."
-              for system, s in summary.items() if "unchecked" in s]
+    lines += [_support_check_line(system, s) for system, s in summary.items() if "unchecked" in s]
     if any("f1" in s for s in summary.values()):
         lines += ["", "Mean token F1 with the gold span: " + ", ".join(
             f"{system} {s['f1']:.3f}" for system, s in summary.items() if "f1" in s) + ".",
@@ -87,6 +84,15 @@ def to_markdown(report: dict) -> str:
     lines += [f"Chance level for `{kind}` (always the commonest gold answer): {share:.2f}."
               for kind, share in dataset["majority_accuracy"].items()]
     return "\n".join(lines + _retention_markdown(report["retention"]) + [""])
+
+
+def _support_check_line(system: str, s: dict) -> str:
+    """What the support check (``knowledge/support.py``) changed for ``system``: its figures without it."""
+    unchecked = s["unchecked"]
+    line = (f"Support check ({system}): {unchecked['withheld']} answers declined; without it accuracy {unchecked['accuracy']:.2f} "
+            f"(with {s['accuracy']:.2f}), unanswerable {unchecked['unanswerable']:.2f} "
+            f"(with {s['by_kind'].get('unanswerable', float('nan')):.2f})")
+    return line + (f", mean F1 {unchecked['f1']:.3f} (with {s['f1']:.3f})." if "f1" in unchecked else ".")
 
 
 def _split_markdown(summary: dict) -> list[str]:

@@ -112,16 +112,11 @@ def run_bench(
                 question.question, mode=mode, max_new_tokens=config.max_new_tokens, top_k=config.top_k,
                 retriever=retriever, documents=gold, engine=engine,
             )
-            score = lambda text: is_correct(text, question.answers, question.kind, question.stale)  # noqa: E731
             rows.append({"system": system, "id": question.id, "kind": question.kind, "question": question.question,
-                         "answers": list(question.answers), "answer": generation.text,
-                         "split": question.split, "correct": score(generation.text),
-                         "stale": mentions_stale(generation.text, question.stale, question.answers), **_figures(generation)})
+                         "answers": list(question.answers), "answer": generation.text, "split": question.split,
+                         **_scores(generation.text, question), **_figures(generation)})
             if generation.withheld is not None:  # declined by the support check: the A/B without it, in this run
-                rows[-1].update(withheld=generation.withheld, correct_unchecked=score(generation.withheld))
-            if question.kind == EXTRACTIVE:  # real text: the F1 itself too, not only whether it passed the threshold
-                rows[-1].update(f1=round(best_token_f1(generation.text, question.answers), 4),
-                                contains=contains_gold(generation.text, question.answers))
+                rows[-1].update(withheld=generation.withheld, unchecked=_scores(generation.withheld, question))
             if on_answer:
                 on_answer(len(rows), total)
     retention = measure_retention(brain, choice_items, on_retention) if choice_items else {}
@@ -191,6 +186,16 @@ class LearningCurve:
         self.seconds += time.perf_counter() - started
 
 
+def _scores(answer: str, question: Question) -> dict:
+    """How ``answer`` scores on ``question``: right or not, stale or not, and for real text the F1 itself too
+    (not only whether it passed the threshold) and whether it contains a gold span."""
+    scores = {"correct": is_correct(answer, question.answers, question.kind, question.stale),
+              "stale": mentions_stale(answer, question.stale, question.answers)}
+    if question.kind == EXTRACTIVE:
+        scores.update(f1=round(best_token_f1(answer, question.answers), 4), contains=contains_gold(answer, question.answers))
+    return scores
+
+
 def _figures(generation) -> dict:
     return {"prompt_tokens": generation.prompt_tokens, "first_token_seconds": round(generation.first_token_seconds, 4),
             "total_seconds": round(generation.total_seconds, 4)}
@@ -234,12 +239,14 @@ def summarise(rows: list[dict], systems: tuple[str, ...]) -> dict:
             summary[system]["f1"] = round(sum(r["f1"] for r in scored) / len(scored), 3)
             summary[system]["contains"] = _accuracy([{"correct": r["contains"]} for r in scored])
         if any("withheld" in r for r in mine):  # what the support check changed: the same answers, unchecked
-            unchecked = [{**r, "correct": r.get("correct_unchecked", r["correct"])} for r in mine]
+            unchecked = [{**r, **r.get("unchecked", {})} for r in mine]
             summary[system]["unchecked"] = {
                 "accuracy": _accuracy([r for r in unchecked if r["kind"] != "unanswerable"]),
                 "unanswerable": _accuracy([r for r in unchecked if r["kind"] == "unanswerable"]),
                 "withheld": sum("withheld" in r for r in mine),
             }
+            if scored:
+                summary[system]["unchecked"]["f1"] = round(sum(r["f1"] for r in unchecked if "f1" in r) / len(scored), 3)
         updated = [r for r in mine if r["kind"] == "updated"]
         if updated:
             summary[system]["stale"] = round(sum(r["stale"] for r in updated) / len(updated), 3)

@@ -84,8 +84,8 @@ def test_real_text_reports_mean_f1_and_containment() -> None:
 def test_the_support_check_is_reported_with_the_accuracy_it_changed() -> None:
     row = lambda kind, correct, **withheld: {"system": "knowledge", "kind": kind, "correct": correct, "prompt_tokens": 9,  # noqa: E731
                                              "first_token_seconds": 0.1, "total_seconds": 1.0, **withheld}
-    rows = [row("paraphrased", True), row("paraphrased", False, withheld="Weight: 3 kg", correct_unchecked=True),
-            row("unanswerable", True, withheld="Voltage: 2 V", correct_unchecked=False), row("unanswerable", False)]
+    rows = [row("paraphrased", True), row("paraphrased", False, withheld="Weight: 3 kg", unchecked={"correct": True}),
+            row("unanswerable", True, withheld="Voltage: 2 V", unchecked={"correct": False}), row("unanswerable", False)]
     summary = summarise(rows, ("knowledge",))["knowledge"]
     assert summary["accuracy"] == 0.5 and summary["by_kind"]["unanswerable"] == 0.5
     assert summary["unchecked"] == {"accuracy": 1.0, "unanswerable": 0.0, "withheld": 2}
