@@ -74,7 +74,8 @@ def to_markdown(report: dict) -> str:
         lines.append(f"| {system} | {s['accuracy']:.2f} | " + " | ".join(cells)
                      + f" | {s['prompt_tokens']:.0f} | {s['first_token_seconds']:.3f} | {s['total_seconds']:.2f} |")
     lines += _split_markdown(summary)
-    lines += [_support_check_line(system, s) for system, s in summary.items() if "unchecked" in s]
+    checked = [_support_check_line(system, s) for system, s in summary.items() if "unchecked" in s]
+    lines += ["", *checked] if checked else []
     if any("f1" in s for s in summary.values()):
         lines += ["", "Mean token F1 with the gold span: " + ", ".join(
             f"{system} {s['f1']:.3f}" for system, s in summary.items() if "f1" in s) + ".",
