@@ -9,7 +9,8 @@ the shard is rebuilt from what remains.
 
 A newer unit restates an older one when, read with their headings (``TextUnit.in_context``):
 
-* they name the same thing (a name of two words or more, or a code: "Corvex C2", "Acme Pumps");
+* they name the same thing (a name of two words or more, or a code: "Corvex C2", "Acme Pumps"), other than the
+  value that gives way;
 * every attribute word of the older unit (its content words, not those of its anchors) is in the newer one
   ("price" ⊆ "the price of … is now"; "chief executive" ⊆ "… succeeds … as chief executive of …"): a unit
   about *staff*'s leave is not restated by one about *contractors*' leave;
@@ -96,7 +97,8 @@ def _facts(text: str) -> list[_Fact]:
 
 def _restated(older: _Fact, newer: _Fact, mentions: Counter) -> tuple[str, str] | None:
     """(old value, new value) if ``newer`` restates ``older`` with another value, else None."""
-    if not older.things & newer.things or not older.attribute or not older.attribute <= newer.attribute:
+    shared = _folded(older.things) & _folded(newer.things)  # a heading in capitals names the same thing
+    if not shared or not older.attribute or not older.attribute <= newer.attribute:
         return None
     for new in newer.values:
         if new in older.unit.in_context():
@@ -105,9 +107,15 @@ def _restated(older: _Fact, newer: _Fact, mentions: Counter) -> tuple[str, str] 
         if len(giving_way) > 1:  # the thing the facts are about is named in more units than a value of it
             fewest = min(mentions[old] for old in giving_way)
             giving_way = [old for old in giving_way if mentions[old] == fewest]
-        if len(giving_way) == 1:
+        # The two units must still share a thing once the value goes: "Acme Pumps was founded in 1983." is not
+        # restated by "Jane Roe founded Acme Pumps in 1983." — Acme Pumps is what both are about, not a value.
+        if len(giving_way) == 1 and shared - _folded([giving_way[0]]):
             return giving_way[0], new
     return None
+
+
+def _folded(names) -> set[str]:
+    return {name.casefold() for name in names}
 
 
 def _rewrite(text: str, changes: list[ChangedValue]) -> str:
