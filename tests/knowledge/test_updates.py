@@ -62,3 +62,10 @@ def test_the_thing_both_units_are_about_never_gives_way():
     # The demo's FAQ names the founder in a sentence about the founding: not a new value of the company.
     faq = "# FAQ\n\nWho founded Acme Pumps?\n\nJane Roe founded Acme Pumps in 1983 in Lisbon.\n"
     assert changed_values([("overview", OVERVIEW), ("faq", faq)]) == []
+
+
+def test_a_heading_in_capitals_names_the_same_thing():
+    overview = "ACME PUMPS: COMPANY OVERVIEW\n\nToday the company employs 40 people. Its chief executive is Jane Roe.\n"
+    memo = "# Announcement\n\nJohn Doe succeeds Jane Roe as chief executive of Acme Pumps.\n"
+    [change] = changed_values([("overview", overview), ("memo", memo)])
+    assert (change.old, change.new) == ("Jane Roe", "John Doe")
