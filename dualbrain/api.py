@@ -590,8 +590,12 @@ class DualBrain:
         return self._retrievers[index][1]
 
     def _support_index(self, version: VersionRecord) -> SupportIndex:
-        """What answers of ``version``'s knowledge are checked against: the passages as it learned them."""
-        passages = self._retriever("bm25", learned_by=version).chunks
+        """What answers of ``version``'s knowledge are checked against: the passages as it learned them (none
+        while every document it learned is being forgotten: then nothing is supported)."""
+        try:
+            passages = self._retriever("bm25", learned_by=version).chunks
+        except DualBrainError:  # no document left to retrieve from
+            passages = []
         if self._support is None or self._support[0] is not passages:
             self._support = (passages, SupportIndex([passage.text for passage in passages]))
         return self._support[1]

@@ -172,6 +172,9 @@ def test_knowledge_answers_the_documents_do_not_support_are_declined(
     assert brain.generate("What does the Corvex Z1 cost?").text == unknown_code_answer("Z1")
     for mode in ("base", "rag"):  # the plain model, and answers read from passages, are not checked
         assert brain.ask(question, mode=mode) == said
+    # While every document is being forgotten the old version still serves, and the documents know nothing.
+    brain.kb.catalog.set_status([doc.id for doc in brain.docs()], "forgetting")
+    assert brain.ask(question) == unknown_code_answer("C2")
 
 
 def _learn_a_price_change(brain: DualBrain, tmp_path: Path) -> None:
