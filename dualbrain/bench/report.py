@@ -91,8 +91,9 @@ def _support_check_line(system: str, s: dict) -> str:
     """What the support check (``knowledge/support.py``) changed for ``system``: its figures without it."""
     unchecked = s["unchecked"]
     line = (f"Support check ({system}): {unchecked['withheld']} answers declined; without it accuracy {unchecked['accuracy']:.2f} "
-            f"(with {s['accuracy']:.2f}), unanswerable {unchecked['unanswerable']:.2f} "
-            f"(with {s['by_kind'].get('unanswerable', float('nan')):.2f})")
+            f"(with {s['accuracy']:.2f})")
+    if "unanswerable" in unchecked:
+        line += f", unanswerable {unchecked['unanswerable']:.2f} (with {s['by_kind']['unanswerable']:.2f})"
     return line + (f", mean F1 {unchecked['f1']:.3f} (with {s['f1']:.3f})." if "f1" in unchecked else ".")
 
 

@@ -240,11 +240,10 @@ def summarise(rows: list[dict], systems: tuple[str, ...]) -> dict:
             summary[system]["contains"] = _accuracy([{"correct": r["contains"]} for r in scored])
         if any("withheld" in r for r in mine):  # what the support check changed: the same answers, unchecked
             unchecked = [{**r, **r.get("unchecked", {})} for r in mine]
-            summary[system]["unchecked"] = {
-                "accuracy": _accuracy([r for r in unchecked if r["kind"] != "unanswerable"]),
-                "unanswerable": _accuracy([r for r in unchecked if r["kind"] == "unanswerable"]),
-                "withheld": sum("withheld" in r for r in mine),
-            }
+            summary[system]["unchecked"] = {"accuracy": _accuracy([r for r in unchecked if r["kind"] != "unanswerable"]),
+                                            "withheld": sum("withheld" in r for r in mine)}
+            if "unanswerable" in by_kind:
+                summary[system]["unchecked"]["unanswerable"] = _accuracy([r for r in unchecked if r["kind"] == "unanswerable"])
             if scored:
                 summary[system]["unchecked"]["f1"] = round(sum(r["f1"] for r in unchecked if "f1" in r) / len(scored), 3)
         updated = [r for r in mine if r["kind"] == "updated"]

@@ -77,8 +77,10 @@ def test_bench_runs_every_system_and_writes_reports(tiny_model_dir: Path, tmp_pa
 def test_real_text_reports_mean_f1_and_containment() -> None:
     row = lambda f1, contains: {"system": "knowledge", "kind": "extractive", "correct": f1 >= 0.5, "f1": f1,  # noqa: E731
                                 "contains": contains, "prompt_tokens": 9, "first_token_seconds": 0.1, "total_seconds": 1.0}
-    summary = summarise([row(0.25, True), row(0.75, False), row(0.0, False), row(1.0, True)], ("knowledge",))["knowledge"]
+    withheld = {"withheld": "…", "unchecked": {"correct": True, "f1": 1.0, "contains": True}}
+    summary = summarise([row(0.25, True), row(0.75, False), row(0.0, False) | withheld, row(1.0, True)], ("knowledge",))["knowledge"]
     assert (summary["f1"], summary["contains"], summary["accuracy"]) == (0.5, 0.5, 0.5)
+    assert summary["unchecked"] == {"accuracy": 0.75, "withheld": 1, "f1": 0.75}  # no unanswerable kind to report
 
 
 def test_the_support_check_is_reported_with_the_accuracy_it_changed() -> None:
