@@ -7,8 +7,8 @@ recites a format it learned with an invented value ("Datasheet: Corvex C2 — Vo
 answer is checked against the passages of the documents it was learned from. The answer still comes from
 the weights alone: no passage enters the prompt, they are only compared with what the model said.
 
-* A question naming a code that no document holds ("Corvex Z1", "XR-999") asks about an unknown thing and
-  is declined without answering: a code is not reworded the way words are.
+* A question naming a code or number that no document holds ("Corvex Z1", "XR-999", "in 2019") asks about
+  something unknown and is declined without answering: a code is not reworded the way words are.
 * The answer's leading claim, its first sentence, must stand in one passage: every code and number it
   states, and at least :data:`MIN_SHARED_TERMS` of all its terms, so a rewording ("the cost of …" for "the
   price of …") passes and an invented value or attribute does not. A claim in the form the network learned
