@@ -236,8 +236,7 @@ def summarise(rows: list[dict], systems: tuple[str, ...]) -> dict:
                                            for split in splits}
         scored = [r for r in mine if "f1" in r]
         if scored:
-            summary[system]["f1"] = round(sum(r["f1"] for r in scored) / len(scored), 3)
-            summary[system]["contains"] = _accuracy([{"correct": r["contains"]} for r in scored])
+            summary[system]["f1"], summary[system]["contains"] = _mean(scored, "f1"), _mean(scored, "contains")
         if any("withheld" in r for r in mine):  # what the support check changed: the same answers, unchecked
             unchecked = [{**r, **r.get("unchecked", {})} for r in mine]
             summary[system]["unchecked"] = {"accuracy": _accuracy([r for r in unchecked if r["kind"] != "unanswerable"]),
@@ -245,15 +244,20 @@ def summarise(rows: list[dict], systems: tuple[str, ...]) -> dict:
             if "unanswerable" in by_kind:
                 summary[system]["unchecked"]["unanswerable"] = _accuracy([r for r in unchecked if r["kind"] == "unanswerable"])
             if scored:
-                summary[system]["unchecked"]["f1"] = round(sum(r["f1"] for r in unchecked if "f1" in r) / len(scored), 3)
+                summary[system]["unchecked"]["f1"] = _mean([r for r in unchecked if "f1" in r], "f1")
         updated = [r for r in mine if r["kind"] == "updated"]
         if updated:
-            summary[system]["stale"] = round(sum(r["stale"] for r in updated) / len(updated), 3)
+            summary[system]["stale"] = _mean(updated, "stale")
     return summary
 
 
 def _accuracy(rows: list[dict]) -> float:
-    return round(sum(r["correct"] for r in rows) / max(len(rows), 1), 3)
+    return _mean(rows, "correct")
+
+
+def _mean(rows: list[dict], key: str) -> float:
+    """The mean of ``key`` over ``rows`` (a share, for a yes/no key), to three places; 0 for no rows."""
+    return round(sum(r[key] for r in rows) / max(len(rows), 1), 3)
 
 
 def _write_corpus(corpus: Corpus, directory: Path) -> Path:

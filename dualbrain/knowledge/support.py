@@ -39,7 +39,11 @@ def terms(text: str) -> set[str]:
 
 def codes(text: str) -> set[str]:
     """The tokens of ``text`` that hold a digit, lower-cased: codes, numbers, parts of dates and amounts."""
-    return {token for token in _TOKEN.findall(text.lower()) if any(ch.isdigit() for ch in token)}
+    return {token.lower() for token in _codes_as_written(text)}
+
+
+def _codes_as_written(text: str) -> list[str]:
+    return [token for token in _TOKEN.findall(text) if any(ch.isdigit() for ch in token)]
 
 
 def leading_claim(answer: str) -> tuple[str, str]:
@@ -73,8 +77,7 @@ class SupportIndex:
 
     def unknown_code(self, question: str) -> str | None:
         """A code ``question`` names that no passage holds, as written in the question, or None."""
-        return next((token for token in _TOKEN.findall(question)
-                     if any(ch.isdigit() for ch in token) and token.lower() not in self._vocabulary), None)
+        return next((code for code in _codes_as_written(question) if code.lower() not in self._vocabulary), None)
 
     def supports(self, answer: str) -> bool:
         """Whether one passage holds every code of the answer's leading claim and most of its terms, and the
