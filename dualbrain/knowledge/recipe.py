@@ -25,6 +25,7 @@ from dualbrain.knowledge.questions import draft_questions, select_questions
 from dualbrain.knowledge.signals import build_signals, fact_pairs
 from dualbrain.knowledge.updates import as_of_now
 from dualbrain.knowledge.trainer import EpochHook, LearnProgress, TrainSettings, train_knowledge
+from dualbrain.knowledge.wordings import worded_examples
 from dualbrain.reasoning.loader import ReasoningNetwork
 from dualbrain.store.atomic import atomic_write_text
 
@@ -54,6 +55,9 @@ class LearnConfig:
     # Read each older document as of now: values a later document restates differently are learned with the
     # newer value (see ``updates.py``); knowledge+rag retrieves the documents so too.
     newer_facts_win: bool = True
+    # Ask each relation a fact states ("the chief executive of X is Y") in one more wording people use ("who
+    # runs X?", and "what does Y run?"), drawn from a relation lexicon (the `worded` view, see ``wordings.py``).
+    relation_wordings: bool = False
     # Documents learned together are packed into shards of at most this many characters (a longer
     # document is a shard of its own). Adding, updating or forgetting a document retrains one shard,
     # so this bounds the cost of a change; larger shards keep more related facts together.
@@ -75,7 +79,7 @@ class LearnConfig:
         lora = {"b_lr_ratio": 1.0} | data["lora"] | {"target_modules": tuple(data["lora"]["target_modules"])}
         return cls(LoraSettings(**lora), TrainSettings(**data["train"]), self_study=data["self_study"],
                    grounded_share=data.get("grounded_share", 0.0), abstention_share=data.get("abstention_share", 0.0),
-                   newer_facts_win=data.get("newer_facts_win", False),
+                   newer_facts_win=data.get("newer_facts_win", False), relation_wordings=data.get("relation_wordings", False),
                    shard_chars=data["shard_chars"])
 
     def to_dict(self) -> dict:
@@ -87,6 +91,7 @@ class LearnConfig:
             "grounded_share": self.grounded_share,
             "abstention_share": self.abstention_share,
             "newer_facts_win": self.newer_facts_win,
+            "relation_wordings": self.relation_wordings,
         }
 
 
@@ -186,6 +191,8 @@ def learn_documents(
         texts, reasoning.tokenizer, config.train.max_tokens, config.train.seed, writer,
         config.grounded_share, config.abstention_share,
     )
+    if config.relation_wordings:
+        examples += worded_examples(texts, config.train.seed)
     teacher, teacher_tokens, teaching_started = None, 0, time.perf_counter()
     if config.train.distillation:
         teacher, teacher_tokens = teach(reasoning.model, reasoning.tokenizer, texts, examples, config.train,

@@ -99,16 +99,18 @@ def test_a_damaged_shard_is_a_clear_error(reasoning, tmp_path: Path) -> None:
 
 
 def test_config_round_trips_through_the_manifest(reasoning, tmp_path: Path) -> None:
-    config = LearnConfig(LoraSettings(b_lr_ratio=4.0), TrainSettings(epochs=3, seed=7), shard_chars=1234)
+    config = LearnConfig(LoraSettings(b_lr_ratio=4.0), TrainSettings(epochs=3, seed=7), shard_chars=1234, relation_wordings=True)
     learn_documents(reasoning, DOCS, replace(config, self_study=False), tmp_path)
     assert LearnConfig.from_dict(read_manifest(tmp_path)["config"]) == replace(config, self_study=False)
 
 
-def test_a_shard_from_before_lora_plus_and_the_grounded_abstain_and_updates_options_is_rebuilt_without_them() -> None:
-    recorded = replace(LearnConfig(LoraSettings(b_lr_ratio=4.0)), abstention_share=0.5, newer_facts_win=True).to_dict()
+def test_a_shard_from_before_lora_plus_and_the_grounded_abstain_updates_and_wordings_options_is_rebuilt_without_them() -> None:
+    recorded = replace(LearnConfig(LoraSettings(b_lr_ratio=4.0)), abstention_share=0.5, newer_facts_win=True,
+                       relation_wordings=True).to_dict()
     del recorded["lora"]["b_lr_ratio"], recorded["grounded_share"], recorded["abstention_share"], recorded["newer_facts_win"]
+    del recorded["relation_wordings"]
     assert LearnConfig.from_dict(recorded) == replace(LearnConfig(LoraSettings(b_lr_ratio=1.0)), grounded_share=0.0,
-                                                      abstention_share=0.0, newer_facts_win=False)
+                                                      abstention_share=0.0, newer_facts_win=False, relation_wordings=False)
     with pytest.raises(ValueError, match="grounded share"):
         LearnConfig(grounded_share=1.5)
     with pytest.raises(ValueError, match="abstention share"):

@@ -1,0 +1,62 @@
+"""The relation lexicon asks what a fact states in the wordings people use, about the right subject."""
+
+import random
+
+from dualbrain.ingest.units import text_units
+from dualbrain.knowledge.signals import fact_anchors, fact_texts
+from dualbrain.knowledge.wordings import RELATIONS, relation_questions, worded_examples
+
+
+def asked(text: str) -> list[tuple[str, str]]:
+    """Every frame the unit of ``text`` could be asked in: the draw is made once per relation, so many seeds."""
+    unit = text_units(text)[-1]
+    found = set()
+    for seed in range(40):
+        found.update(relation_questions(unit, fact_anchors(unit), random.Random(seed)))
+    return sorted(found)
+
+
+def test_a_role_is_asked_about_the_organisation_in_the_lexicons_words_and_back() -> None:
+    questions = asked("The chief executive of Quillfeather Aeronautics is Ottilie Brannock.")
+    assert ("Who runs Quillfeather Aeronautics?", "Ottilie Brannock") in questions
+    assert ("Who is in charge of Quillfeather Aeronautics?", "Ottilie Brannock") in questions
+    assert ("What does Ottilie Brannock run?", "Ottilie Brannock") in questions
+    assert all("Ottilie Brannock?" not in question for question, _ in questions if question.startswith("Who"))
+
+
+def test_the_subject_follows_the_sentence_shape() -> None:
+    passive = asked("Nohouvir Systems was founded in 1982 by Huthkan Vaixthon and has its head office in Stolluxbury.")
+    assert ("Who founded Nohouvir Systems?", "Huthkan Vaixthon") in passive
+    assert ("When was Nohouvir Systems founded?", "1982") in passive
+    assert ("Where is Nohouvir Systems based?", "Stolluxbury") in passive
+    active = asked("Tobiah Marrowick founded Quillfeather Aeronautics in 1983 in Harrowmere.")
+    assert ("Who founded Quillfeather Aeronautics?", "Tobiah Marrowick") in active
+    assert ("When was Quillfeather Aeronautics founded?", "1983") in active
+    assert not any("Tobiah Marrowick founded?" in question or "Who founded Tobiah" in question for question, _ in active)
+
+
+def test_a_field_is_about_what_its_heading_names() -> None:
+    text = "# Datasheet: Corvex C2\n\nWeight: 8.9 kg\n"
+    assert ("How heavy is Corvex C2?", "8.9 kg") in asked(text)
+    assert ("Which product has the number XR-100?", "XR-100") in asked("# Datasheet: Corvex C2\n\nPart number: XR-100\n")
+
+
+def test_a_cue_without_a_value_of_its_kind_asks_nothing() -> None:
+    assert asked("The night line at the Dasgaind plant runs until ten.") == []  # "runs", but no person
+    assert asked("Staff get 29 days of paid leave per year.") == []  # a count, but not of the workforce
+
+
+def test_every_relation_has_frames_with_its_slot() -> None:
+    for relation in RELATIONS:
+        assert relation.asks and all("{s}" in frame for frame in relation.asks)
+        assert all("{v}" in frame for frame in relation.asks_back)
+
+
+def test_the_worded_view_answers_with_the_unit_and_is_deterministic() -> None:
+    documents = [("d1", "The chief executive of Quillfeather Aeronautics is Ottilie Brannock.\n\n"
+                        "Quillfeather Aeronautics employs 430 people.")]
+    examples = worded_examples(documents, seed=0)
+    assert examples == worded_examples(documents, seed=0)
+    assert {example.kind for example in examples} == {"worded"}
+    assert any("430" in example.target and "Quillfeather Aeronautics" in example.prompt for example in examples)
+    assert all(any(example.target.startswith(fact) for fact in fact_texts(documents[0][1])) for example in examples)
