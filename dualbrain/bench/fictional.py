@@ -41,6 +41,9 @@ class Question:
     gold_documents: tuple[str, ...]  # names of the documents that hold the answer
     stale: tuple[str, ...] = ()  # "updated" questions: the value a later document replaced; answering it is wrong
     split: str = "dev"  # "dev" or "held-out" (forms no recipe change is tuned on; see varied.py)
+    # "dev" (the templates recipe work is tuned on) or "held-out" (wordings written separately, that no recipe
+    # change — in particular no wording lexicon — is tuned on; see varied.py)
+    wording: str = "dev"
 
 
 @dataclass

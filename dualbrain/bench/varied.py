@@ -14,6 +14,10 @@ two splits separately. Questions are worded from templates that occur in no docu
 product, or a product that does not exist) and ``updated`` (a later mail changes a fact; the old value
 still stands in the earlier document, and answering it is wrong: an answer that gives it before the new one,
 or without it, is stale; "Ada Pell succeeds Bob Rann" answers the new one).
+
+Optionally every question is asked a second time in a *held-out wording* (:func:`_asked_held_out`), written
+apart from the templates and from any wording lexicon, so a change that teaches the model how questions are
+worded is judged on wordings it was not tuned on; every report gives the two wordings separately.
 """
 
 from __future__ import annotations
@@ -258,8 +262,57 @@ def _asked(f: dict) -> list[_Ask]:
     ]
 
 
-def varied_corpus(organisations: int, questions_per_organisation: int = 23, seed: int = 0) -> Corpus:
-    """``organisations`` organisations (about 1.5 KB of text each over 6 files), alternating dev / held-out."""
+def _asked_held_out(f: dict) -> list[_Ask]:
+    """The questions of :func:`_asked`, in its order and with its answers, each worded anew: the held-out wordings.
+
+    Written apart from the dev templates and from any wording lexicon, in the voices of different askers (HR,
+    a buyer, a journalist, a technician), avoiding both the dev template's relation words and the documents'
+    own, so a recipe change that only teaches the dev phrasings shows up as a gap between the two wordings.
+    The unanswerable ones ask for other attributes that no document states.
+    """
+    p0, p1 = f["products"]
+    surname = lambda person: (person, person.split()[-1])  # noqa: E731
+    return [
+        ("paraphrased", f"Since when has {f['org']} existed?", (f["founded"],), ("overview",), ()),
+        ("paraphrased", f"Who originally got {f['org']} off the ground?", surname(f["founder"]), ("overview",), ()),
+        ("paraphrased", f"What is the current headcount at {f['org']}?", (f["employees"],), ("overview",), ()),
+        ("paraphrased", f"What shade is equipment from {f['org']} finished in?", (f["colour"],), ("overview",), ()),
+        ("paraphrased", f"Which catalogue code do I quote when ordering a {p0['name']}?", (p0["part"],), ("product0",), ()),
+        ("paraphrased", f"How many kilos is a {p1['name']}?", (p1["weight"].split()[0],), ("product1",), ()),
+        ("paraphrased", f"For how long is a {p1['name']} covered against defects?", (p1["warranty"],), ("product1",), ()),
+        ("paraphrased", f"From what date could customers buy the {p1['name']}?", (p1["launch"],), ("product1",), ()),
+        ("paraphrased", f"At which factory do they put together the {p1['name']}?", (p1["plant"].split()[0],),
+         ("product1",), ()),
+        ("paraphrased", f"How much annual vacation is someone working for {f['org']} entitled to?", (f["leave_days"],),
+         ("handbook",), ()),
+        ("paraphrased", f"As a welcome, what benefit does {f['org']} offer the people it hires?", (f["perk"],),
+         ("handbook",), ()),
+        ("paraphrased", f"What was behind the {p1['plant']} outage?", (f["cause"],), ("incident",), ()),
+        ("paraphrased", f"How long did the {p1['plant']} sit idle?", (f["hours_down"],), ("incident",), ()),
+        ("reversed", f"I found the code {p1['part']} on a crate: what item is that?", (p1["name"],), ("product1",), ()),
+        ("reversed", f"What business is based in {f['hq']}?", (f["org"],), ("overview",), ()),
+        ("reversed", f"Who is the manufacturer behind the {p1['name']}?", (f["org"],), ("product1",), ()),
+        ("two-hop", f"Whoever {f['new_ceo']} took over from at the top of {f['org']}, where do they hail from?",
+         (f["ceo_birthplace"],), ("overview", "update"), ()),
+        ("two-hop", f"Give me the article code of the top seller from {f['org']}.", (p0["part"],),
+         ("overview", "product0"), ()),
+        ("unanswerable", f"Who heads the marketing department at {f['org']}?", (), (), ()),
+        ("unanswerable", f"How many decibels does a {p1['name']} make while running?", (), (), ()),
+        ("unanswerable", f"When did the {p0['name'].split()[0]} Q7 hit the shelves?", (), (), ()),
+        ("updated", f"Who's the boss at {f['org']} at the moment?", surname(f["new_ceo"]), ("update",), surname(f["ceo"])),
+        ("updated", f"How much does a {p0['name']} go for these days?", (f["new_price"].split()[1],), ("update",),
+         (p0["price"].split()[1],)),
+    ]
+
+
+def varied_corpus(organisations: int, questions_per_organisation: int = 23, seed: int = 0,
+                  held_out_wordings: bool = False) -> Corpus:
+    """``organisations`` organisations (about 1.5 KB of text each over 6 files), alternating dev / held-out.
+
+    With ``held_out_wordings``, each organisation's questions are followed by the same questions in the
+    held-out wordings (:func:`_asked_held_out`, ids ``…-w<n>``). The question texts draw nothing from the
+    seeded generator, so documents and dev questions are the same with the flag and without it.
+    """
     rng = random.Random(f"varied-{seed}")
     used: set[str] = set()
     corpus = Corpus()
@@ -268,7 +321,11 @@ def varied_corpus(organisations: int, questions_per_organisation: int = 23, seed
         organisation = VariedOrganisation(_facts(rng, used), SPLITS[index % 2])
         named = _documents(organisation, slug, rng)
         corpus.documents.update((document.name, document.content) for document in organisation.documents)
-        for number, (kind, text, answers, topics, stale) in enumerate(_asked(organisation.facts)[:questions_per_organisation]):
-            corpus.questions.append(Question(f"{slug}-v{number}", kind, text, answers, tuple(named[t] for t in topics),
-                                             stale=stale, split=organisation.split))
+        wordings = [("v", "dev", _asked)] + ([("w", "held-out", _asked_held_out)] if held_out_wordings else [])
+        for prefix, wording, asked in wordings:
+            questions = asked(organisation.facts)[:questions_per_organisation]
+            for number, (kind, text, answers, topics, stale) in enumerate(questions):
+                corpus.questions.append(Question(f"{slug}-{prefix}{number}", kind, text, answers,
+                                                 tuple(named[t] for t in topics), stale=stale, split=organisation.split,
+                                                 wording=wording))
     return corpus

@@ -1,8 +1,15 @@
-"""The varied benchmark corpus: real documents' forms, every answer readable through ingest, a held-out split."""
+"""The varied benchmark corpus: real documents' forms, every answer readable through ingest, a held-out split,
+held-out question wordings."""
 
+import io
+import re
+import zipfile
 from pathlib import Path
 
-from dualbrain.bench.runner import summarise
+import pytest
+
+from dualbrain.bench.report import to_markdown
+from dualbrain.bench.runner import BenchConfig, summarise
 from dualbrain.bench.scoring import is_correct, mentions_stale
 from dualbrain.bench.varied import DEV_FORMS, HELD_OUT_FORMS, VARIED_KINDS, varied_corpus
 from dualbrain.ingest import extract
@@ -47,7 +54,7 @@ def test_every_answer_is_in_its_gold_documents_as_ingest_reads_them(tmp_path: Pa
 
 
 def test_questions_are_worded_unlike_the_documents(tmp_path: Path) -> None:
-    corpus = varied_corpus(2, seed=2)
+    corpus = varied_corpus(2, seed=2, held_out_wordings=True)
     documents = " ".join(write(corpus, tmp_path).values()).lower()
     for question in corpus.questions:
         assert question.question.lower().rstrip("?") not in documents
@@ -71,3 +78,62 @@ def test_summary_reports_splits_and_stale_answers_apart() -> None:
     summary = summarise(rows, ("s",))["s"]
     assert summary["by_split"] == {"dev": 1.0, "held-out": 0.0}
     assert summary["stale"] == 1.0
+
+
+def _four_word_runs(text: str) -> set[tuple[str, ...]]:
+    words = re.findall(r"[\w'-]+", text.lower())
+    return {tuple(words[i:i + 4]) for i in range(len(words) - 3)}
+
+
+def test_every_question_has_a_held_out_wording_twin_that_is_really_reworded() -> None:
+    corpus = varied_corpus(4, seed=5, held_out_wordings=True)
+    dev = {q.id: q for q in corpus.questions if q.wording == "dev"}
+    held_out = {q.id: q for q in corpus.questions if q.wording == "held-out"}
+    assert len(dev) == len(held_out) == 4 * 23 and all("-v" in i for i in dev) and all("-w" in i for i in held_out)
+    for question in dev.values():
+        twin = held_out[question.id.replace("-v", "-w")]
+        same = ("kind", "answers", "gold_documents", "stale", "split")
+        assert [getattr(twin, a) for a in same] == [getattr(question, a) for a in same], twin
+        assert twin.question != question.question
+        # A cheap guard that the twin is reworded, not the template with a word swapped.
+        assert not _four_word_runs(twin.question) & _four_word_runs(question.question), (question.question, twin.question)
+
+
+def _unzipped(content: str | bytes) -> object:
+    """A DOCX as its members' contents: the zip stamps each member with the clock time it was written."""
+    if isinstance(content, bytes) and content.startswith(b"PK"):
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            return {name: archive.read(name) for name in archive.namelist()}
+    return content
+
+
+def test_held_out_wordings_change_no_document_and_no_dev_question() -> None:
+    plain, both = varied_corpus(4, seed=6), varied_corpus(4, seed=6, held_out_wordings=True)
+    assert {n: _unzipped(c) for n, c in plain.documents.items()} == {n: _unzipped(c) for n, c in both.documents.items()}
+    assert plain.questions == [q for q in both.questions if q.wording == "dev"]
+    assert {q.wording for q in plain.questions} == {"dev"}
+    cut = varied_corpus(2, questions_per_organisation=5, seed=6, held_out_wordings=True)
+    assert [q.id for q in cut.questions[:10]] == [f"org00-{p}{n}" for p in "vw" for n in range(5)]
+
+
+def test_held_out_wordings_are_for_the_varied_dataset_only() -> None:
+    with pytest.raises(ValueError, match="varied dataset only"):
+        BenchConfig(held_out_wordings=True)
+    assert BenchConfig(dataset="varied", held_out_wordings=True).held_out_wordings
+
+
+def test_summary_and_report_give_accuracy_per_wording() -> None:
+    row = {"prompt_tokens": 1, "first_token_seconds": 0.1, "total_seconds": 0.1, "split": "dev", "stale": False}
+    rows = [{**row, "system": "s", "kind": "paraphrased", "wording": "dev", "correct": True},
+            {**row, "system": "s", "kind": "paraphrased", "wording": "held-out", "correct": False},
+            {**row, "system": "s", "kind": "unanswerable", "wording": "held-out", "correct": True}]
+    summary = summarise(rows, ("s",))
+    assert summary["s"]["by_wording"] == {"dev": 1.0, "held-out": 0.0} and "by_split" not in summary["s"]
+    assert "by_wording" not in summarise(rows[:1], ("s",))["s"]  # one wording: nothing to set apart
+    report = {"summary": summary, "dataset": {"name": "varied", "documents": 1, "questions": 3, "majority_accuracy": {}},
+              "base_model": "tiny", "machine": {"cpus": 2, "torch": "x"}, "config": {},
+              "learning": {"wall_seconds": 1, "tokens_trained": 1, "corpus_characters": 1, "adapter_bytes": 1},
+              "training_data": {"documents": [], "examples_by_kind": {}, "note": ""},
+              "learning_curve": {"epochs": []}, "retention": {}}
+    markdown = to_markdown(report)
+    assert "Held-out wordings" in markdown and "| system | dev | held-out |" in markdown and "| s | 1.00 | 0.00 |" in markdown
