@@ -40,7 +40,7 @@ from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, con
 from dualbrain.reasoning.llama_cpp import LlamaCpp, llama_cpp_for
 from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
 from dualbrain.reasoning.prompting import grounded_question, question_prompt
-from dualbrain.retrieval import BM25Retriever, Retriever, chunk_documents
+from dualbrain.retrieval import BM25Retriever, Chunk, Retriever, chunk_documents
 from dualbrain.retrieval.context import documents_by_relevance, fit_to_budget
 from dualbrain.retrieval.embed import EmbeddingRetriever
 from dualbrain.store import DocumentRecord, Home, KnowledgeBase, VersionRecord
@@ -109,8 +109,10 @@ class DualBrain:
         # (version id, routing settings) → router over that version's shards; assigning ``routing`` re-routes.
         self._router: tuple[tuple[str, RoutingSettings], ShardRouter] | None = None
         self._passage_vectors: dict[str, torch.Tensor] = {}  # routers of later versions reuse these
+        # Passages, the indexes over them and the support check's index, each with the key of what it was cut for.
+        self._passages_cut: dict[bool, tuple[tuple, list[Chunk]]] = {}  # as learned → (key, passages)
         self._retrievers: dict[tuple[str, bool], tuple[tuple, Retriever]] = {}  # (kind, as learned) → (key, index)
-        self._support: tuple[list, SupportIndex] | None = None  # (the passages it was built from, index)
+        self._support: tuple[tuple, SupportIndex] | None = None
 
     @classmethod
     def open(
@@ -570,34 +572,39 @@ class DualBrain:
         if self._llama_cpp is not None:
             self._llama_cpp.release()
 
-    def _retriever(self, kind: str = "bm25", learned_by: VersionRecord | None = None) -> Retriever:
-        """An index of ``kind`` over the knowledge base's passages, rebuilt when its documents change.
+    def _passages(self, learned_by: VersionRecord | None = None) -> tuple[tuple, list[Chunk]]:
+        """The knowledge base's passages, and the key they were cut for (its documents and ``learned_by``).
 
-        With ``learned_by``, each document that version learned is indexed as its shard learned it: where the
+        With ``learned_by``, each document that version learned is cut as its shard learned it: where the
         shard learned with newer facts winning, with the values later documents of the shard changed (see
         ``knowledge/updates.py``). Without it, every document as written."""
-        # A superseded document's facts are out of date, a forgotten one's are going: retrieval skips both.
+        # A superseded document's facts are out of date, a forgotten one's are going: passages skip both.
         records = [doc for doc in self.kb.documents() if doc.status not in ("superseded", "forgetting")]
         key = (tuple(doc.id for doc in records), learned_by.id if learned_by else None)
-        if not key[0]:
-            raise DualBrainError(f"knowledge base '{self.kb.name}' has no documents to retrieve from")
-        index = (kind, learned_by is not None)
-        if index not in self._retrievers or self._retrievers[index][0] != key:
+        as_learned = learned_by is not None
+        if as_learned not in self._passages_cut or self._passages_cut[as_learned][0] != key:
             texts = {doc.id: self.kb.document_text(doc.id) for doc in records}
             if learned_by is not None:
                 texts.update(self._as_learned(learned_by, texts))
-            self._retrievers[index] = (key, RETRIEVERS[kind](chunk_documents(list(texts.items()))))
+            self._passages_cut[as_learned] = (key, chunk_documents(list(texts.items())))
+        return self._passages_cut[as_learned]
+
+    def _retriever(self, kind: str = "bm25", learned_by: VersionRecord | None = None) -> Retriever:
+        """An index of ``kind`` over :meth:`_passages`, rebuilt when they change."""
+        key, passages = self._passages(learned_by)
+        if not passages:
+            raise DualBrainError(f"knowledge base '{self.kb.name}' has no documents to retrieve from")
+        index = (kind, learned_by is not None)
+        if index not in self._retrievers or self._retrievers[index][0] != key:
+            self._retrievers[index] = (key, RETRIEVERS[kind](passages))
         return self._retrievers[index][1]
 
     def _support_index(self, version: VersionRecord) -> SupportIndex:
         """What answers of ``version``'s knowledge are checked against: the passages as it learned them (none
         while every document it learned is being forgotten: then nothing is supported)."""
-        try:
-            passages = self._retriever("bm25", learned_by=version).chunks
-        except DualBrainError:  # no document left to retrieve from
-            passages = []
-        if self._support is None or self._support[0] is not passages:
-            self._support = (passages, SupportIndex([passage.text for passage in passages]))
+        key, passages = self._passages(learned_by=version)
+        if self._support is None or self._support[0] != key:
+            self._support = (key, SupportIndex([passage.text for passage in passages]))
         return self._support[1]
 
     def _as_learned(self, version: VersionRecord, texts: dict[str, str]) -> dict[str, str]:
