@@ -44,6 +44,7 @@ class Relation:
     asks_back: tuple[str, ...] = ()
 
 
+# Value kinds tell numbers, dates and codes apart, not people from places: both are names (the names say the intent).
 _PERSON, _PLACE, _THING = ("name",), ("name",), ("name", "code")
 _WHEN = ("year", "date")
 
