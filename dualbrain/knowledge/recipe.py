@@ -25,7 +25,7 @@ from dualbrain.knowledge.questions import draft_questions, select_questions
 from dualbrain.knowledge.signals import build_signals, fact_pairs
 from dualbrain.knowledge.updates import as_of_now
 from dualbrain.knowledge.trainer import EpochHook, LearnProgress, TrainSettings, train_knowledge
-from dualbrain.knowledge.wordings import worded_examples
+from dualbrain.knowledge.wordings import worded_examples, worded_pairs
 from dualbrain.reasoning.loader import ReasoningNetwork
 from dualbrain.store.atomic import atomic_write_text
 
@@ -56,7 +56,8 @@ class LearnConfig:
     # newer value (see ``updates.py``); knowledge+rag retrieves the documents so too.
     newer_facts_win: bool = True
     # Ask each relation a fact states ("the chief executive of X is Y") in one more wording people use ("who
-    # runs X?", and "what does Y run?"), drawn from a relation lexicon (the `worded` view, see ``wordings.py``).
+    # runs X?", and "what does Y run?"), drawn from a relation lexicon (the `worded` view, see ``wordings.py``),
+    # in place of its cloze turn.
     relation_wordings: bool = False
     # Documents learned together are packed into shards of at most this many characters (a longer
     # document is a shard of its own). Adding, updating or forgetting a document retrains one shard,
@@ -189,7 +190,7 @@ def learn_documents(
         writer = lambda pairs: select_questions(pairs, [drafts[pair] for pair in pairs])  # noqa: E731
     examples = build_signals(
         texts, reasoning.tokenizer, config.train.max_tokens, config.train.seed, writer,
-        config.grounded_share, config.abstention_share,
+        config.grounded_share, config.abstention_share, worded_pairs(texts) if config.relation_wordings else frozenset(),
     )
     if config.relation_wordings:
         examples += worded_examples(texts, config.train.seed)

@@ -257,11 +257,15 @@ def linked_answers(documents: list[tuple[str, str]]) -> Callable[[str, str], str
 
 
 def cloze_examples(
-    document_id: str, text: str, rng: random.Random, answer: Callable[[str, str], str]
+    document_id: str, text: str, rng: random.Random, answer: Callable[[str, str], str],
+    asked_elsewhere: set[tuple[str, str]] = frozenset(),
 ) -> list[TrainingExample]:
-    """For each entity of each sentence: the sentence with that entity asked for → the (linked) sentence."""
+    """For each entity of each sentence, unless another view asks for it (``asked_elsewhere``): the sentence
+    with that entity asked for → the (linked) sentence."""
     examples = []
     for sentence, entity in fact_pairs(text):
+        if (sentence, entity) in asked_elsewhere:
+            continue
         body = sentence.rstrip(".!?")
         question = body.replace(entity, _wh_word(entity), 1) + "?"
         blank = body.replace(entity, "____", 1) + "."
@@ -377,12 +381,14 @@ def build_signals(
     write_questions: QuestionWriter | None = None,
     grounded_share: float = 0.0,
     abstention_share: float = 0.0,
+    asked_in_frames: set[tuple[str, str]] = frozenset(),
 ) -> list[TrainingExample]:
     """All training examples for ``documents`` (pairs of id and text), deterministic for a seed.
 
     ``write_questions`` adds the self-study ``question`` view, ``grounded_share`` of its questions again with
     retrieved passages, and about ``abstention_share`` of them turned into declined questions; without it only
-    rule-made views are built.
+    rule-made views are built. The (fact, anchor) pairs ``asked_in_frames`` (by the ``worded`` view, see
+    ``wordings.py``) get no cloze turn.
     """
     rng = random.Random(seed)
     answer = linked_answers(documents)
@@ -392,7 +398,7 @@ def build_signals(
             TrainingExample("passage", document_id, "", chunk) for chunk in chunk_passages(text, tokenizer, max_tokens)
         ]
         examples += recall_examples(document_id, text, rng)
-        examples += cloze_examples(document_id, text, rng, answer)
+        examples += cloze_examples(document_id, text, rng, answer, asked_in_frames)
     if write_questions is not None:
         asked = asked_questions(documents, write_questions)
         questions = question_examples(asked, answer)

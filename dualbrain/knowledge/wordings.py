@@ -173,18 +173,29 @@ def subject_and_value(unit: TextUnit, cue: re.Match, values: list[str]) -> tuple
     apart = [v for v in values if subject not in v and v not in subject]
     value = next((v for v in apart if v in rest), None) or next(iter(apart), None)
     return (subject, value) if value else None
-    return (subject, value) if subject and value else None
 
 
 def worded_examples(documents: list[tuple[str, str]], seed: int) -> list[TrainingExample]:
     """The ``worded`` view: for every relation a fact unit of ``documents`` states, a question in one of its
     frames → the (linked) unit, as the ``question`` view answers its drafted questions."""
-    rng, answer = random.Random(f"worded-{seed}"), linked_answers(documents)
-    examples = []
+    answer = linked_answers(documents)
+    return [TrainingExample("worded", document_id, question, answer(fact, value))
+            for document_id, fact, value, question in _relation_asks(documents, random.Random(f"worded-{seed}"))]
+
+
+def worded_pairs(documents: list[tuple[str, str]]) -> set[tuple[str, str]]:
+    """The (fact, anchor) pairs the ``worded`` view asks for, in whichever frame: their ``cloze`` turn, the
+    fact's own words with the anchor blanked, adds nothing a frame does not teach (recipe lever (d))."""
+    return {(fact, value) for _, fact, value, _ in _relation_asks(documents, random.Random(0))}
+
+
+def _relation_asks(documents: list[tuple[str, str]], rng: random.Random) -> list[tuple[str, str, str, str]]:
+    """(document id, fact, answer anchor, question) for every relation question of every fact unit."""
+    asks = []
     for document_id, text in documents:
         units = fact_units(text)
         names = document_capitalised_names(units)
         for unit in units:
-            for question, value in relation_questions(unit, fact_anchors(unit, names), rng):
-                examples.append(TrainingExample("worded", document_id, question, answer(unit.in_context(), value)))
-    return examples
+            asks += [(document_id, unit.in_context(), value, question)
+                     for question, value in relation_questions(unit, fact_anchors(unit, names), rng)]
+    return asks

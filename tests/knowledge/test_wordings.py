@@ -3,8 +3,8 @@
 import random
 
 from dualbrain.ingest.units import text_units
-from dualbrain.knowledge.signals import fact_anchors, fact_texts
-from dualbrain.knowledge.wordings import RELATIONS, relation_questions, worded_examples
+from dualbrain.knowledge.signals import cloze_examples, fact_anchors, fact_pairs, fact_texts, linked_answers
+from dualbrain.knowledge.wordings import RELATIONS, relation_questions, worded_examples, worded_pairs
 
 
 def asked(text: str) -> list[tuple[str, str]]:
@@ -52,11 +52,27 @@ def test_every_relation_has_frames_with_its_slot() -> None:
         assert all("{v}" in frame for frame in relation.asks_back)
 
 
+DOCUMENTS = [("d1", "The chief executive of Quillfeather Aeronautics is Ottilie Brannock.\n\n"
+                    "Quillfeather Aeronautics employs 430 people.\n\nThe canteen serves saffron rice.")]
+
+
 def test_the_worded_view_answers_with_the_unit_and_is_deterministic() -> None:
-    documents = [("d1", "The chief executive of Quillfeather Aeronautics is Ottilie Brannock.\n\n"
-                        "Quillfeather Aeronautics employs 430 people.")]
+    documents = DOCUMENTS
     examples = worded_examples(documents, seed=0)
     assert examples == worded_examples(documents, seed=0)
     assert {example.kind for example in examples} == {"worded"}
     assert any("430" in example.target and "Quillfeather Aeronautics" in example.prompt for example in examples)
     assert all(any(example.target.startswith(fact) for fact in fact_texts(documents[0][1])) for example in examples)
+
+
+def test_a_pair_asked_in_a_frame_gets_no_cloze_turn() -> None:
+    text = DOCUMENTS[0][1]
+    framed = worded_pairs(DOCUMENTS)
+    assert ("Quillfeather Aeronautics employs 430 people.", "430") in framed
+    assert not any("saffron" in fact for fact, _ in framed)  # no relation: left to the cloze view
+    every = cloze_examples("d1", text, random.Random(0), linked_answers(DOCUMENTS))
+    rest = cloze_examples("d1", text, random.Random(0), linked_answers(DOCUMENTS), framed)
+    assert len(every) == len(fact_pairs(text)) and len(rest) == len(every) - len(framed & set(fact_pairs(text)))
+    assert any("saffron" in example.target for example in rest)
+    blanked_430 = lambda example: example.target.startswith("Quillfeather Aeronautics employs") and "430" not in example.prompt  # noqa: E731
+    assert any(map(blanked_430, every)) and not any(map(blanked_430, rest))
