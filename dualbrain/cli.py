@@ -303,7 +303,8 @@ NewerFactsWinOption = Annotated[bool, typer.Option("--newer-facts-win/--all-fact
                                                    "document with the values a later document restates differently.")]
 RelationWordingsOption = Annotated[bool, typer.Option("--relation-wordings/--no-relation-wordings", help="Also ask each "
                                                       "relation a fact states in a wording people use for it (\"who runs X?\" "
-                                                      "for a chief executive), from a relation lexicon.")]
+                                                      "for a chief executive), from a relation lexicon, instead of "
+                                                      "blanking it in the fact's own words.")]
 
 
 def _recipe(epochs: int, seed: int, lora_plus: float, distillation: float, grounded_share: float, abstention_share: float,

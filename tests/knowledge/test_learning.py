@@ -99,7 +99,7 @@ def test_a_damaged_shard_is_a_clear_error(reasoning, tmp_path: Path) -> None:
 
 
 def test_config_round_trips_through_the_manifest(reasoning, tmp_path: Path) -> None:
-    config = LearnConfig(LoraSettings(b_lr_ratio=4.0), TrainSettings(epochs=3, seed=7), shard_chars=1234, relation_wordings=True)
+    config = LearnConfig(LoraSettings(b_lr_ratio=4.0), TrainSettings(epochs=3, seed=7), shard_chars=1234, relation_wordings=False)
     learn_documents(reasoning, DOCS, replace(config, self_study=False), tmp_path)
     assert LearnConfig.from_dict(read_manifest(tmp_path)["config"]) == replace(config, self_study=False)
 
