@@ -57,7 +57,8 @@ class LearnConfig:
     newer_facts_win: bool = True
     # Ask each relation a fact states ("the chief executive of X is Y") in one more wording people use ("who
     # runs X?", and "what does Y run?"), drawn from a relation lexicon (the `worded` view, see ``wordings.py``),
-    # in place of its cloze turn. On: held-out question wordings 91 → 124 of 200 over four (corpus, seed) pairs.
+    # in place of its cloze turn. On: held-out question wordings 91 → 112 of 200 over four (corpus, seed)
+    # pairs, for 3% more tokens (docs/recipe.md).
     relation_wordings: bool = True
     # Documents learned together are packed into shards of at most this many characters (a longer
     # document is a shard of its own). Adding, updating or forgetting a document retrains one shard,
