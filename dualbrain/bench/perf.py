@@ -56,8 +56,7 @@ from dualbrain.bench.fictional import generate_corpus
 from dualbrain.knowledge.composition import AttachedShards
 from dualbrain.knowledge.export import peft_to_gguf
 from dualbrain.knowledge.network import ADAPTER_SUBDIR, LoraKnowledge
-from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, learn_documents
-from dualbrain.knowledge.signals import build_signals
+from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, learn_documents, training_examples
 from dualbrain.knowledge.trainer import (
     IGNORE_INDEX, TrainSettings, collate_rows, target_loss, training_copy, training_rows,
 )
@@ -94,7 +93,7 @@ def run_perf(
     reasoning = load_reasoning_network(model, models_dir)
     corpus = generate_corpus(config.organisations, seed=config.seed)
     settings = replace(learn_config.train, epochs=1, min_steps=0)
-    examples = build_signals(list(corpus.documents.items()), reasoning.tokenizer, settings.max_tokens, settings.seed)
+    examples = training_examples(list(corpus.documents.items()), reasoning.tokenizer, replace(learn_config, train=settings))
     rows = training_rows(examples, reasoning.tokenizer, settings.max_tokens)
     network = LoraKnowledge(learn_config.lora)
     announce = on_row or (lambda name: None)

@@ -18,11 +18,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from transformers import PreTrainedTokenizerBase
+
 from dualbrain.errors import DualBrainError, IncompatibleKnowledge
 from dualbrain.knowledge.distillation import teach
 from dualbrain.knowledge.network import KNOWLEDGE_NETWORKS, KnowledgeNetwork, LoraKnowledge, LoraSettings
 from dualbrain.knowledge.questions import draft_questions, select_questions
-from dualbrain.knowledge.signals import build_signals, fact_pairs
+from dualbrain.knowledge.signals import QuestionWriter, TrainingExample, build_signals, fact_pairs
 from dualbrain.knowledge.updates import as_of_now
 from dualbrain.knowledge.trainer import EpochHook, LearnProgress, TrainSettings, train_knowledge
 from dualbrain.knowledge.wordings import worded_examples, worded_pairs
@@ -157,6 +159,19 @@ def _cached_drafts(path: Path | None, base_identity: str, pairs: list[tuple[str,
     return cached["drafts"]
 
 
+def training_examples(
+    texts: list[tuple[str, str]], tokenizer: PreTrainedTokenizerBase, config: LearnConfig,
+    write_questions: QuestionWriter | None = None,
+) -> list[TrainingExample]:
+    """Every training example the recipe makes of ``texts`` (document id, text): the views of ``build_signals``
+    (the self-study ones with ``write_questions``) and, with ``relation_wordings``, the worded view in place of
+    the cloze turns it asks for."""
+    framed = worded_pairs(texts) if config.relation_wordings else frozenset()
+    examples = build_signals(texts, tokenizer, config.train.max_tokens, config.train.seed, write_questions,
+                             config.grounded_share, config.abstention_share, framed)
+    return examples + (worded_examples(texts, config.train.seed) if config.relation_wordings else [])
+
+
 def learn_documents(
     reasoning: ReasoningNetwork,
     documents: list[SourceDocument],
@@ -189,12 +204,7 @@ def learn_documents(
     if config.self_study:
         drafts = self_study_drafts(reasoning, learned, drafts_cache, lambda done, total: progress("questions", done, total))
         writer = lambda pairs: select_questions(pairs, [drafts[pair] for pair in pairs])  # noqa: E731
-    examples = build_signals(
-        texts, reasoning.tokenizer, config.train.max_tokens, config.train.seed, writer,
-        config.grounded_share, config.abstention_share, worded_pairs(texts) if config.relation_wordings else frozenset(),
-    )
-    if config.relation_wordings:
-        examples += worded_examples(texts, config.train.seed)
+    examples = training_examples(texts, reasoning.tokenizer, config, writer)
     teacher, teacher_tokens, teaching_started = None, 0, time.perf_counter()
     if config.train.distillation:
         teacher, teacher_tokens = teach(reasoning.model, reasoning.tokenizer, texts, examples, config.train,
