@@ -27,7 +27,7 @@ from dualbrain.knowledge.questions import draft_questions, select_questions
 from dualbrain.knowledge.signals import QuestionWriter, TrainingExample, build_signals, fact_pairs
 from dualbrain.knowledge.updates import as_of_now
 from dualbrain.knowledge.trainer import EpochHook, LearnProgress, TrainSettings, train_knowledge
-from dualbrain.knowledge.wordings import worded_examples, worded_pairs
+from dualbrain.knowledge.wordings import framed_questions
 from dualbrain.reasoning.loader import ReasoningNetwork
 from dualbrain.store.atomic import atomic_write_text
 
@@ -163,13 +163,11 @@ def training_examples(
     texts: list[tuple[str, str]], tokenizer: PreTrainedTokenizerBase, config: LearnConfig,
     write_questions: QuestionWriter | None = None,
 ) -> list[TrainingExample]:
-    """Every training example the recipe makes of ``texts`` (document id, text): the views of ``build_signals``
-    (the self-study ones with ``write_questions``) and, with ``relation_wordings``, the worded view in place of
-    the cloze turns it asks for."""
-    framed = worded_pairs(texts) if config.relation_wordings else frozenset()
-    examples = build_signals(texts, tokenizer, config.train.max_tokens, config.train.seed, write_questions,
-                             config.grounded_share, config.abstention_share, framed)
-    return examples + (worded_examples(texts, config.train.seed) if config.relation_wordings else [])
+    """Every training example the recipe makes of ``texts`` (document id, text): the views of ``build_signals``,
+    the self-study ones with ``write_questions`` and the worded one with ``relation_wordings``."""
+    framed = framed_questions(texts, config.train.seed) if config.relation_wordings else []
+    return build_signals(texts, tokenizer, config.train.max_tokens, config.train.seed, write_questions,
+                         config.grounded_share, config.abstention_share, framed)
 
 
 def learn_documents(

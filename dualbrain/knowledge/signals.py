@@ -32,8 +32,9 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from transformers import PreTrainedTokenizerBase
 
@@ -111,6 +112,16 @@ class TrainingExample:
     document_id: str
     prompt: str
     target: str
+
+
+class FramedQuestion(NamedTuple):
+    """A question a rule asks of a fact unit in a wording people use (``wordings.py``), and the anchor of the
+    unit that answers it."""
+
+    document_id: str
+    fact: str
+    anchor: str
+    question: str
 
 
 def fact_units(text: str) -> list[TextUnit]:
@@ -381,17 +392,19 @@ def build_signals(
     write_questions: QuestionWriter | None = None,
     grounded_share: float = 0.0,
     abstention_share: float = 0.0,
-    asked_in_frames: set[tuple[str, str]] = frozenset(),
+    framed: Sequence[FramedQuestion] = (),
 ) -> list[TrainingExample]:
     """All training examples for ``documents`` (pairs of id and text), deterministic for a seed.
 
     ``write_questions`` adds the self-study ``question`` view, ``grounded_share`` of its questions again with
     retrieved passages, and about ``abstention_share`` of them turned into declined questions; without it only
-    rule-made views are built. The (fact, anchor) pairs ``asked_in_frames`` (by the ``worded`` view, see
-    ``wordings.py``) get no cloze turn.
+    rule-made views are built. ``framed`` questions (``wordings.py``) make the ``worded`` view, each answered
+    with its (linked) fact; the (fact, anchor) pairs they ask get no cloze turn, which pays for their tokens
+    (recipe lever (d)).
     """
     rng = random.Random(seed)
     answer = linked_answers(documents)
+    asked_in_frames = {(ask.fact, ask.anchor) for ask in framed}
     examples: list[TrainingExample] = []
     for document_id, text in documents:
         examples += [
@@ -404,4 +417,5 @@ def build_signals(
         questions = question_examples(asked, answer)
         examples += questions + grounded_examples(documents, questions, grounded_share, seed)
         examples += abstention_examples(documents, asked, abstention_share, seed)
+    examples += [TrainingExample("worded", ask.document_id, ask.question, answer(ask.fact, ask.anchor)) for ask in framed]
     return examples

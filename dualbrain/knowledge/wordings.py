@@ -24,8 +24,7 @@ from dataclasses import dataclass
 
 from dualbrain.ingest.units import TextUnit
 from dualbrain.knowledge.signals import (
-    TrainingExample, document_capitalised_names, fact_anchors, fact_units, find_entities, linked_answers, names_a_thing,
-    value_kind,
+    FramedQuestion, document_capitalised_names, fact_anchors, fact_units, find_entities, names_a_thing, value_kind,
 )
 
 
@@ -175,28 +174,15 @@ def subject_and_value(unit: TextUnit, cue: re.Match, values: list[str]) -> tuple
     return (subject, value) if value else None
 
 
-def worded_examples(documents: list[tuple[str, str]], seed: int) -> list[TrainingExample]:
-    """The ``worded`` view: for every relation a fact unit of ``documents`` states, a question in one of its
-    frames → the (linked) unit, as the ``question`` view answers its drafted questions."""
-    answer = linked_answers(documents)
-    return [TrainingExample("worded", document_id, question, answer(fact, value))
-            for document_id, fact, value, question in _relation_asks(documents, random.Random(f"worded-{seed}"))]
-
-
-def worded_pairs(documents: list[tuple[str, str]]) -> set[tuple[str, str]]:
-    """The (fact, anchor) pairs the ``worded`` view asks for, in whichever frame. Their ``cloze`` turn (the fact's
-    own words with the anchor blanked) is left out to pay for the frames' tokens (recipe lever (d)): the frames
-    then cost 3% more tokens instead of 22%, for part of their gain (docs/recipe.md)."""
-    return {(fact, value) for _, fact, value, _ in _relation_asks(documents, random.Random(0))}
-
-
-def _relation_asks(documents: list[tuple[str, str]], rng: random.Random) -> list[tuple[str, str, str, str]]:
-    """(document id, fact, answer anchor, question) for every relation question of every fact unit."""
+def framed_questions(documents: list[tuple[str, str]], seed: int) -> list[FramedQuestion]:
+    """Every relation question of every fact unit of ``documents`` (document id, text), in frames drawn for
+    ``seed``: the ``worded`` view of ``build_signals``."""
+    rng = random.Random(f"worded-{seed}")
     asks = []
     for document_id, text in documents:
         units = fact_units(text)
         names = document_capitalised_names(units)
         for unit in units:
-            asks += [(document_id, unit.in_context(), value, question)
+            asks += [FramedQuestion(document_id, unit.in_context(), value, question)
                      for question, value in relation_questions(unit, fact_anchors(unit, names), rng)]
     return asks

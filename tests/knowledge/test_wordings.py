@@ -3,8 +3,12 @@
 import random
 
 from dualbrain.ingest.units import text_units
-from dualbrain.knowledge.signals import cloze_examples, fact_anchors, fact_pairs, fact_texts, linked_answers
-from dualbrain.knowledge.wordings import RELATIONS, relation_questions, worded_examples, worded_pairs
+from pathlib import Path
+
+from transformers import AutoTokenizer
+
+from dualbrain.knowledge.signals import build_signals, cloze_examples, fact_anchors, fact_pairs, fact_texts, linked_answers
+from dualbrain.knowledge.wordings import RELATIONS, framed_questions, relation_questions
 
 
 def asked(text: str) -> list[tuple[str, str]]:
@@ -56,18 +60,19 @@ DOCUMENTS = [("d1", "The chief executive of Quillfeather Aeronautics is Ottilie 
                     "Quillfeather Aeronautics employs 430 people.\n\nThe canteen serves saffron rice.")]
 
 
-def test_the_worded_view_answers_with_the_unit_and_is_deterministic() -> None:
-    documents = DOCUMENTS
-    examples = worded_examples(documents, seed=0)
-    assert examples == worded_examples(documents, seed=0)
-    assert {example.kind for example in examples} == {"worded"}
+def test_the_worded_view_answers_with_the_unit_and_is_deterministic(tiny_model_dir: Path) -> None:
+    framed = framed_questions(DOCUMENTS, seed=0)
+    assert framed == framed_questions(DOCUMENTS, seed=0)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    examples = [e for e in build_signals(DOCUMENTS, tokenizer, 128, seed=0, framed=framed) if e.kind == "worded"]
+    assert [example.prompt for example in examples] == [ask.question for ask in framed]
     assert any("430" in example.target and "Quillfeather Aeronautics" in example.prompt for example in examples)
-    assert all(any(example.target.startswith(fact) for fact in fact_texts(documents[0][1])) for example in examples)
+    assert all(any(example.target.startswith(fact) for fact in fact_texts(DOCUMENTS[0][1])) for example in examples)
 
 
 def test_a_pair_asked_in_a_frame_gets_no_cloze_turn() -> None:
     text = DOCUMENTS[0][1]
-    framed = worded_pairs(DOCUMENTS)
+    framed = {(ask.fact, ask.anchor) for ask in framed_questions(DOCUMENTS, seed=0)}
     assert ("Quillfeather Aeronautics employs 430 people.", "430") in framed
     assert not any("saffron" in fact for fact, _ in framed)  # no relation: left to the cloze view
     every = cloze_examples("d1", text, random.Random(0), linked_answers(DOCUMENTS))
