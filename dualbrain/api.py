@@ -36,7 +36,7 @@ from dualbrain.knowledge.signals import document_names
 from dualbrain.knowledge.support import CheckedAnswer, SupportIndex
 from dualbrain.knowledge.trainer import EpochHook, LearnProgress, LossHistory, processes
 from dualbrain.knowledge.updates import as_of_now
-from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, continue_text
+from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation, TokenTrace, continue_text
 from dualbrain.reasoning.llama_cpp import LlamaCpp, llama_cpp_for
 from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
 from dualbrain.reasoning.prompting import grounded_question, question_prompt
@@ -467,8 +467,9 @@ class DualBrain:
         # Only answers the knowledge network gives are checked: it recites what it learned in the documents' words,
         # while an answer that reads passages rewords them too freely for word overlap (docs/recipe.md), and a
         # question the router sends to no shard is not about the documents: the plain model answers it as it is.
-        checked = CheckedAnswer(self._support_index(version), question, on_text) if check and shard_ids else None
-        generation = self._continue(prompt, shard_ids, max_new_tokens, checked or on_text, engine)
+        trace = TokenTrace(self.reasoning.tokenizer) if check and shard_ids else None
+        checked = CheckedAnswer(self._support_index(version), question, on_text, trace) if trace else None
+        generation = self._continue(prompt, shard_ids, max_new_tokens, checked or on_text, engine, trace)
         generation = replace(generation, knowledge_version=version.id if version else None)
         delivered = checked.finish(generation.text) if checked else generation.text
         return generation if delivered == generation.text else replace(generation, text=delivered, withheld=generation.text)
@@ -484,15 +485,17 @@ class DualBrain:
         return replace(generation, knowledge_version=version.id)
 
     def _continue(self, text: str, shard_ids: list[str], max_new_tokens: int,
-                  on_text: Callable[[str], None] | None, engine: str) -> Generation:
-        """The greedy continuation of ``text`` with ``shard_ids`` active, computed by ``engine``."""
+                  on_text: Callable[[str], None] | None, engine: str, trace: TokenTrace | None = None) -> Generation:
+        """The greedy continuation of ``text`` with ``shard_ids`` active, computed by ``engine`` (its tokens'
+        probabilities recorded in ``trace``)."""
         if engine == "llama.cpp":
             adapters = [directory / ADAPTER_SUBDIR for directory in self._shard_dirs(shard_ids).values()]
             write_lora = lambda path: write_gguf_lora(adapters, path, self.reasoning.model.config)  # noqa: E731
             # Published shards never change and their ids are never reused: the ids name the knowledge.
-            return self._llama_cpp_engine().continue_text(text, max_new_tokens, on_text, frozenset(shard_ids), write_lora)
+            return self._llama_cpp_engine().continue_text(text, max_new_tokens, on_text, frozenset(shard_ids), write_lora,
+                                                          trace)
         with self._attached_shards().answering(self._shard_dirs(shard_ids)) as model:
-            return continue_text(model, self.reasoning.tokenizer, text, max_new_tokens, on_text)
+            return continue_text(model, self.reasoning.tokenizer, text, max_new_tokens, on_text, trace)
 
     def _llama_cpp_engine(self) -> LlamaCpp:
         if self._llama_cpp is None:

@@ -10,7 +10,7 @@ import pytest
 from dualbrain.api import DualBrain
 from dualbrain.errors import DualBrainError, NothingToLearn, UnknownKnowledgeBase
 from dualbrain.knowledge.recipe import LearnConfig
-from dualbrain.knowledge.support import not_stated_answer, unknown_code_answer
+from dualbrain.knowledge.support import MIN_FACT_CONFIDENCE, not_stated_answer, unknown_code_answer
 from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.reasoning.generate import Generation
 from dualbrain.reasoning.prompting import question_prompt
@@ -149,13 +149,16 @@ def test_knowledge_answers_the_documents_do_not_support_are_declined(
     brain: DualBrain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _learn_a_price_change(brain, tmp_path)
-    said = ""
+    said, sure = "", 0.9
 
-    def model_says(model, tokenizer, prompt, max_new_tokens, on_text=None):  # what the network answers, in two pieces
+    def model_says(model, tokenizer, prompt, max_new_tokens, on_text=None, trace=None):  # in two pieces, each token `sure`
+        ids = tokenizer(said, add_special_tokens=False)["input_ids"]
+        if trace:
+            trace.ids, trace.probabilities = ids, [sure] * len(ids)
         for piece in (said[:10], said[10:]):
             if on_text:
                 on_text(piece)
-        return Generation(said, 10, 5, 0.01, 0.02)
+        return Generation(said, 10, len(ids), 0.01, 0.02)
 
     monkeypatch.setattr("dualbrain.api.continue_text", model_says)
     question = "What is the list price of the Corvex C2?"
@@ -163,6 +166,9 @@ def test_knowledge_answers_the_documents_do_not_support_are_declined(
     said = "Datasheet: Corvex C2 — List price: EUR 679"
     answer = brain.generate(question)
     assert answer.text == said and answer.withheld is None
+    sure = MIN_FACT_CONFIDENCE / 2  # the same supported answer, guessed: declined
+    assert brain.generate(question).text == not_stated_answer() and brain.ask(question, check=False) == said
+    sure = 0.9
     streamed = []
     for said in ("Datasheet: Corvex C2 — Voltage: 2.45 volts", "List price: EUR 649"):  # invented; replaced by the memo
         answer = brain.generate(question, on_text=streamed.append)

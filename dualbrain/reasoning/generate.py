@@ -1,7 +1,8 @@
 """Generate text with whatever model is given: the frozen base alone or base + knowledge.
 
 Greedy decoding, so output is reproducible. Many prompts are generated in batches (padding placed after
-their shared prefix), which on a CPU is several times faster per prompt than one at a time.
+their shared prefix), which on a CPU is several times faster per prompt than one at a time. A
+:class:`TokenTrace` records how sure the model was of each token it chose (the support check reads it).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from transformers import PreTrainedTokenizerBase, TextStreamer
+from transformers import LogitsProcessorList, PreTrainedTokenizerBase, TextStreamer
 
 from dualbrain.reasoning.prompting import question_prompt
 
@@ -109,6 +110,34 @@ class Generation:
     withheld: str | None = None  # what the model answered, where the documents did not support it (see knowledge/support.py)
 
 
+class TokenTrace:
+    """The tokens a greedy generation chose and the probability the model gave each, recorded as it runs.
+
+    A logits processor for both engines (transformers' ``generate`` and llama.cpp's take the same call):
+    greedy decoding picks the highest-scoring token, so the processor sees the choice before it is made and
+    leaves the scores as they are."""
+
+    def __init__(self, tokenizer: PreTrainedTokenizerBase):
+        self._tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.probabilities: list[float] = []
+
+    def __call__(self, input_ids, scores):  # torch tensors (batch × vocabulary) or one numpy row (llama.cpp)
+        row = torch.as_tensor(scores).reshape(-1, scores.shape[-1])[0].float()
+        probability, token = row.softmax(-1).max(-1)
+        self.ids.append(int(token))
+        self.probabilities.append(float(probability))
+        return scores
+
+    def probability_at(self, offset: int) -> float | None:
+        """The probability of the token that writes character ``offset`` of the generated text (as decoded,
+        special tokens skipped); None where the text is not that long yet."""
+        for at in range(len(self.ids)):
+            if len(self._tokenizer.decode(self.ids[: at + 1], skip_special_tokens=True)) > offset:
+                return self.probabilities[at]
+        return None
+
+
 class _TimedStreamer(TextStreamer):
     """Notes when generate() emits its first new token (its first put() is the prompt itself) and hands
     each finished piece of answer text to ``on_text`` (for streaming replies)."""
@@ -155,8 +184,10 @@ def continue_text(
     text: str,
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
     on_text: Callable[[str], None] | None = None,
+    trace: TokenTrace | None = None,
 ) -> Generation:
-    """The greedy continuation of ``text`` taken as the model's whole input (no chat template), timed."""
+    """The greedy continuation of ``text`` taken as the model's whole input (no chat template), timed;
+    ``trace`` records the tokens' probabilities as they are chosen."""
     encoded = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
     clock = _TimedStreamer(tokenizer, on_text)
     generated = model.generate(
@@ -166,6 +197,7 @@ def continue_text(
         pad_token_id=tokenizer.pad_token_id,
         eos_token_id=tokenizer.eos_token_id,
         streamer=clock,
+        logits_processor=LogitsProcessorList([trace]) if trace else None,
     )
     finished = time.perf_counter()
     prompt_tokens = encoded["input_ids"].shape[1]

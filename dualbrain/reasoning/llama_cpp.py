@@ -26,7 +26,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from dualbrain.errors import DualBrainError
-from dualbrain.reasoning.generate import Generation
+from dualbrain.reasoning.generate import Generation, TokenTrace
 from dualbrain.reasoning.loader import ReasoningNetwork
 
 if TYPE_CHECKING:
@@ -67,11 +67,12 @@ class LlamaCpp:
         on_text: Callable[[str], None] | None = None,
         knowledge: frozenset[str] = frozenset(),
         write_lora: Callable[[Path], None] | None = None,
+        trace: TokenTrace | None = None,
     ) -> Generation:
         """The greedy continuation of ``text`` (the model's whole input), timed, as
         :func:`dualbrain.reasoning.generate.continue_text` gives it. With ``knowledge`` (the names of a set
         of knowledge, e.g. shard ids), the instance for that set answers; ``write_lora(path)`` writes the
-        set's GGUF LoRA there when the instance has to be made."""
+        set's GGUF LoRA there when the instance has to be made; ``trace`` records the tokens' probabilities."""
         llm = self._instance(knowledge, write_lora)
         started = time.perf_counter()
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
@@ -80,7 +81,7 @@ class LlamaCpp:
                                  f"({self.context_window} tokens)")
         new: list[int] = []
         first_token_at, sent = None, ""
-        for token in self._greedy(llm, ids, max_new_tokens):
+        for token in self._greedy(llm, ids, max_new_tokens, trace):
             first_token_at = first_token_at or time.perf_counter()
             new.append(token)
             if on_text:
@@ -104,10 +105,13 @@ class LlamaCpp:
         self._plain = None
         self._with_knowledge.clear()
 
-    def _greedy(self, llm: Llama, ids: list[int], max_new_tokens: int) -> Iterator[int]:
+    def _greedy(self, llm: Llama, ids: list[int], max_new_tokens: int, trace: TokenTrace | None) -> Iterator[int]:
+        from llama_cpp import LogitsProcessorList
+
         eos = self.tokenizer.eos_token_id
         # generate() is endless and reuses the KV cache of the prefix the previous prompt shares.
-        for count, token in enumerate(llm.generate(ids, temp=0.0, top_k=1), start=1):
+        processors = LogitsProcessorList([trace]) if trace else None
+        for count, token in enumerate(llm.generate(ids, temp=0.0, top_k=1, logits_processor=processors), start=1):
             if token == eos:
                 return
             yield token

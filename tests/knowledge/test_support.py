@@ -1,5 +1,5 @@
 from dualbrain.knowledge.support import (
-    CheckedAnswer, SupportIndex, leading_claim, not_stated_answer, unknown_code_answer,
+    MIN_FACT_CONFIDENCE, CheckedAnswer, SupportIndex, fact_offset, leading_claim, not_stated_answer, unknown_code_answer,
 )
 
 PASSAGES = [
@@ -83,3 +83,23 @@ def test_a_question_about_an_unknown_thing_is_declined_before_the_model_says_any
     checked("List price: EUR 649. ")
     assert checked.finish("List price: EUR 649. ") == unknown_code_answer("Z1")
     assert pieces == [unknown_code_answer("Z1")]
+
+
+class _Trace:
+    """A generation's token probabilities: ``sure`` from character ``from_offset`` on, 0.99 before it."""
+
+    def __init__(self, from_offset: int, sure: float):
+        self.from_offset, self.sure = from_offset, sure
+
+    def probability_at(self, offset: int) -> float:
+        return self.sure if offset >= self.from_offset else 0.99
+
+
+def test_a_supported_fact_the_network_was_unsure_of_is_declined():
+    # Asked for the revenue, the network states a true fact it picked among others: the documents support
+    # it, but the probability of the fact's first token (after the heading) gives the guess away.
+    answer = "Acme Pumps: company overview — Today the company employs 340 people."
+    assert fact_offset(answer) == answer.index("Today") and fact_offset("  Acme Pumps employs 340 people.") == 2
+    for sure, delivered in ((MIN_FACT_CONFIDENCE / 2, not_stated_answer()), (MIN_FACT_CONFIDENCE, answer)):
+        trace = _Trace(answer.index("Today"), sure)
+        assert CheckedAnswer(INDEX, "What is the revenue of Acme Pumps?", trace=trace).finish(answer) == delivered

@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-from dualbrain.reasoning.generate import generate_batch, shared_prefix_length
+from dualbrain.reasoning.generate import TokenTrace, continue_text, generate_batch, shared_prefix_length
 from dualbrain.reasoning.prompting import conversation_prompt
 
 EXAMPLES = [
@@ -41,3 +41,21 @@ def test_batched_generation_with_a_shared_prefix_matches_one_prompt_at_a_time(ti
                  for row in rows]
     expected = [tokenizer.decode(out[0, len(row):], skip_special_tokens=True).strip() for out, row in zip(alone, rows)]
     assert batched == expected
+
+
+def test_a_trace_holds_the_probability_of_every_token_the_answer_chose(tiny_model_dir: Path) -> None:
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    prompt = conversation_prompt(tokenizer, EXAMPLES[:1])
+    trace = TokenTrace(tokenizer)
+    generation = continue_text(model, tokenizer, prompt, max_new_tokens=6, trace=trace)
+    assert len(trace.ids) == generation.completion_tokens
+    row = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    with torch.no_grad():  # the same probabilities as reading the answer after the prompt
+        probabilities = model(torch.tensor([row + trace.ids])).logits[0, len(row) - 1 : -1].softmax(-1)
+    chosen = probabilities[torch.arange(len(trace.ids)), torch.tensor(trace.ids)]
+    assert torch.allclose(torch.tensor(trace.probabilities), chosen, atol=1e-4)
+    text = tokenizer.decode(trace.ids, skip_special_tokens=True)
+    second = len(tokenizer.decode(trace.ids[:1], skip_special_tokens=True))
+    assert trace.probability_at(0) == trace.probabilities[0] and trace.probability_at(second) == trace.probabilities[1]
+    assert trace.probability_at(len(text)) is None
