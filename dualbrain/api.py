@@ -467,8 +467,12 @@ class DualBrain:
         # Only answers the knowledge network gives are checked: it recites what it learned in the documents' words,
         # while an answer that reads passages rewords them too freely for word overlap (docs/recipe.md), and a
         # question the router sends to no shard is not about the documents: the plain model answers it as it is.
-        trace = TokenTrace(self.reasoning.tokenizer) if check and shard_ids else None
-        checked = CheckedAnswer(self._support_index(version), question, on_text, trace) if trace else None
+        # How sure the network was of its fact is checked in the knowledge mode alone, where the threshold was
+        # measured; with passages in the prompt a model is sure of what it reads.
+        checked, trace = None, None
+        if check and shard_ids:
+            trace = TokenTrace(self.reasoning.tokenizer) if mode == "knowledge" else None
+            checked = CheckedAnswer(self._support_index(version), question, on_text, trace)
         generation = self._continue(prompt, shard_ids, max_new_tokens, checked or on_text, engine, trace)
         generation = replace(generation, knowledge_version=version.id if version else None)
         delivered = checked.finish(generation.text) if checked else generation.text
