@@ -83,6 +83,8 @@ ANSWER_MODES = ("knowledge", "base", "rag", "context", "knowledge+rag")
 ENGINES = ("torch", "llama.cpp")
 RETRIEVERS: dict[str, Callable[[list], Retriever]] = {"bm25": BM25Retriever, "embed": EmbeddingRetriever}
 DEFAULT_TOP_K = 3
+# What a second opinion on an unsure answer generates: enough for its leading claim (knowledge/support.py).
+SECOND_OPINION_TOKENS = 32
 DEFAULT_KEEP_VERSIONS = 5
 
 
@@ -475,7 +477,10 @@ class DualBrain:
             checked = CheckedAnswer(self._support_index(version), question, on_text, trace)
         generation = self._continue(prompt, shard_ids, max_new_tokens, checked or on_text, engine, trace)
         generation = replace(generation, knowledge_version=version.id if version else None)
-        delivered = checked.finish(generation.text) if checked else generation.text
+        if checked:  # an answer the network was unsure of is compared with what it says when it starts otherwise
+            delivered = checked.finish(generation.text, lambda start: self._raw_continuation(prompt + start, shard_ids, engine))
+        else:
+            delivered = generation.text
         return generation if delivered == generation.text else replace(generation, text=delivered, withheld=generation.text)
 
     def complete(self, text: str, *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
@@ -500,6 +505,12 @@ class DualBrain:
                                                           trace)
         with self._attached_shards().answering(self._shard_dirs(shard_ids)) as model:
             return continue_text(model, self.reasoning.tokenizer, text, max_new_tokens, on_text, trace)
+
+    def _raw_continuation(self, text: str, shard_ids: list[str], engine: str) -> str:
+        """The greedy continuation of ``text`` as generated (not stripped), as long as a leading claim needs."""
+        trace = TokenTrace(self.reasoning.tokenizer)
+        self._continue(text, shard_ids, SECOND_OPINION_TOKENS, None, engine, trace)
+        return trace.text(trace.ids)
 
     def _llama_cpp_engine(self) -> LlamaCpp:
         if self._llama_cpp is None:

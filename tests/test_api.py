@@ -149,24 +149,30 @@ def test_knowledge_answers_the_documents_do_not_support_are_declined(
     brain: DualBrain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _learn_a_price_change(brain, tmp_path)
-    said, sure = "", 0.9
+    said, sure, second_says = "", 0.9, None
+    question = "What is the list price of the Corvex C2?"
+    asked = question_prompt(brain.reasoning.tokenizer, question)
 
     def model_says(model, tokenizer, prompt, max_new_tokens, on_text=None, trace=None):  # in two pieces, each token `sure`
-        ids = tokenizer(said, add_special_tokens=False)["input_ids"]
-        if trace:
-            trace.ids, trace.probabilities = ids, [sure] * len(ids)
-        for piece in (said[:10], said[10:]):
+        second_opinion = prompt.startswith(asked) and prompt != asked  # asked again with the start of an answer
+        text = second_says(prompt[len(asked):]) if second_opinion else said
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if trace:  # the runner-up of every token is itself
+            trace.ids, trace.probabilities, trace.runner_up = ids, [sure] * len(ids), ids
+        for piece in (text[:10], text[10:]):
             if on_text:
                 on_text(piece)
-        return Generation(said, 10, len(ids), 0.01, 0.02)
+        return Generation(text, 10, len(ids), 0.01, 0.02)
 
     monkeypatch.setattr("dualbrain.api.continue_text", model_says)
-    question = "What is the list price of the Corvex C2?"
     assert brain.route(question)  # a shard answers it: its answer comes from the knowledge network
     said = "Datasheet: Corvex C2 — List price: EUR 679"
     answer = brain.generate(question)
     assert answer.text == said and answer.withheld is None
-    sure = MIN_FACT_CONFIDENCE / 2  # the same supported answer, guessed: declined
+    sure = MIN_FACT_CONFIDENCE / 2  # unsure of its fact: delivered only if its second opinion states it too
+    second_says = lambda start: said[len(start):]  # noqa: E731
+    assert brain.generate(question).text == said
+    second_says = lambda start: " 9.5 volts"  # noqa: E731
     assert brain.generate(question).text == not_stated_answer() and brain.ask(question, check=False) == said
     sure = 0.9
     streamed = []

@@ -115,13 +115,18 @@ class CheckedAnswer:
     the answer is dropped).
 
     Used as the ``on_text`` of a generation that records its tokens' probabilities in ``trace`` (without
-    one, only the documents are checked); :meth:`finish` gives the answer to deliver."""
+    one, only the documents are checked); :meth:`finish` gives the answer to deliver. An answer the network
+    was unsure of is held to the end, when :meth:`finish` asks for a second opinion: the network starting
+    the fact with the token it ranked second (:attr:`runner_up`). Several wordings of one fact compete for the
+    first token too ("The founder of X is Y" / "Y founded X"): an answer whose second opinion is supported
+    and shares an answer term with it (a term the question and the heading do not bring) is delivered."""
 
     def __init__(self, index: SupportIndex, question: str, on_text: Callable[[str], None] | None = None,
                  trace: TokenTrace | None = None):
-        self._index, self._on_text, self._trace = index, on_text, trace
+        self._index, self._question, self._on_text, self._trace = index, question, on_text, trace
         self._held = ""
         self._decided = False
+        self.runner_up: str | None = None  # the answer up to its fact, then the token ranked second there
         code = index.unknown_code(question)
         self._decline = unknown_code_answer(code) if code else None
         if self._decline is not None:  # nothing the model says can make up for an unknown thing
@@ -130,25 +135,44 @@ class CheckedAnswer:
     def __call__(self, piece: str) -> None:
         if not self._decided:
             self._held += piece
-            if _SENTENCE_END.search(self._held.lstrip()):
+            if self.runner_up is None and _SENTENCE_END.search(self._held.lstrip()):
                 self._decide(self._held)
         elif self._decline is None and self._on_text:
             self._on_text(piece)
 
-    def finish(self, text: str) -> str:
-        """The answer to deliver, given the whole generated ``text``."""
-        if not self._decided:
+    def finish(self, text: str, continue_answer: Callable[[str], str] | None = None) -> str:
+        """The answer to deliver, given the whole generated ``text``; ``continue_answer(start)`` is what the
+        network answers when its answer begins with ``start`` (the second opinion; none: unsure is declined)."""
+        if not self._decided and self.runner_up is None:
             self._decide(text)
+        if not self._decided:
+            second = self.runner_up + continue_answer(self.runner_up) if continue_answer else ""
+            self._decline = None if self._same_fact(text, second) else not_stated_answer()
+            self._deliver(text if self._decline is None else self._decline)
         return text if self._decline is None else self._decline
 
     def _decide(self, text: str) -> None:
-        if not self._index.supports(text) or not self._sure(text):
+        if self._index.supports(text):
+            self.runner_up = self._unsure_of()
+            if self.runner_up is not None:
+                return  # held until the second opinion
+        else:
             self._decline = not_stated_answer()
         self._deliver(text if self._decline is None else self._decline)
 
-    def _sure(self, text: str) -> bool:
-        confidence = self._trace.probability_at(fact_offset(text)) if self._trace else None
-        return confidence is None or confidence >= MIN_FACT_CONFIDENCE
+    def _unsure_of(self) -> str | None:
+        """The answer up to its fact's first token, then the token ranked second there, where the network gave
+        that first token less than :data:`MIN_FACT_CONFIDENCE`; else None."""
+        # Offsets in the text as generated: ``text`` may be stripped.
+        at = self._trace.token_at(fact_offset(self._trace.text(self._trace.ids))) if self._trace else None
+        if at is None or self._trace.probabilities[at] >= MIN_FACT_CONFIDENCE:
+            return None
+        return self._trace.text(self._trace.ids[:at] + [self._trace.runner_up[at]])
+
+    def _same_fact(self, text: str, second: str) -> bool:
+        heading, claim = leading_claim(text)
+        given = terms(self._question) | terms(heading)
+        return self._index.supports(second) and bool((terms(claim) - given) & (terms(leading_claim(second)[1]) - given))
 
     def _deliver(self, text: str) -> None:
         self._decided = True

@@ -111,7 +111,8 @@ class Generation:
 
 
 class TokenTrace:
-    """The tokens a greedy generation chose and the probability the model gave each, recorded as it runs.
+    """The tokens a greedy generation chose, the probability the model gave each and the token it ranked
+    second there, recorded as it runs.
 
     A logits processor for both engines (transformers' ``generate`` and llama.cpp's take the same call):
     greedy decoding picks the highest-scoring token, so the processor sees the choice before it is made and
@@ -121,21 +122,23 @@ class TokenTrace:
         self._tokenizer = tokenizer
         self.ids: list[int] = []
         self.probabilities: list[float] = []
+        self.runner_up: list[int] = []
 
     def __call__(self, input_ids, scores):  # torch tensors (batch × vocabulary) or one numpy row (llama.cpp)
         row = torch.as_tensor(scores).reshape(-1, scores.shape[-1])[0].float()
-        probability, token = row.softmax(-1).max(-1)
-        self.ids.append(int(token))
-        self.probabilities.append(float(probability))
+        best = row.softmax(-1).topk(2)
+        self.ids.append(int(best.indices[0]))
+        self.probabilities.append(float(best.values[0]))
+        self.runner_up.append(int(best.indices[1]))
         return scores
 
-    def probability_at(self, offset: int) -> float | None:
-        """The probability of the token that writes character ``offset`` of the generated text (as decoded,
-        special tokens skipped); None where the text is not that long yet."""
-        for at in range(len(self.ids)):
-            if len(self._tokenizer.decode(self.ids[: at + 1], skip_special_tokens=True)) > offset:
-                return self.probabilities[at]
-        return None
+    def text(self, ids: list[int]) -> str:
+        return self._tokenizer.decode(ids, skip_special_tokens=True)
+
+    def token_at(self, offset: int) -> int | None:
+        """The position of the token that writes character ``offset`` of the generated text (as decoded,
+        special tokens skipped); None where the text is not that long."""
+        return next((at for at in range(len(self.ids)) if len(self.text(self.ids[: at + 1])) > offset), None)
 
 
 class _TimedStreamer(TextStreamer):

@@ -1,3 +1,5 @@
+import pytest
+
 from dualbrain.knowledge.support import (
     MIN_FACT_CONFIDENCE, CheckedAnswer, SupportIndex, fact_offset, leading_claim, not_stated_answer, unknown_code_answer,
 )
@@ -86,20 +88,47 @@ def test_a_question_about_an_unknown_thing_is_declined_before_the_model_says_any
 
 
 class _Trace:
-    """A generation's token probabilities: ``sure`` from character ``from_offset`` on, 0.99 before it."""
+    """A generation of ``answer``, a character a token: its fact's first character chosen with probability
+    ``sure`` and ``runner_up`` ranked second there, every other character with 0.99."""
 
-    def __init__(self, from_offset: int, sure: float):
-        self.from_offset, self.sure = from_offset, sure
+    def __init__(self, answer: str, sure: float, runner_up: str = "t"):
+        self.ids = [ord(ch) for ch in answer]
+        self.probabilities = [sure if at == fact_offset(answer) else 0.99 for at in range(len(answer))]
+        self.runner_up = [ord(runner_up)] * len(answer)
 
-    def probability_at(self, offset: int) -> float:
-        return self.sure if offset >= self.from_offset else 0.99
+    def text(self, ids: list[int]) -> str:
+        return "".join(map(chr, ids))
+
+    def token_at(self, offset: int) -> int | None:
+        return offset if offset < len(self.ids) else None
 
 
-def test_a_supported_fact_the_network_was_unsure_of_is_declined():
+HEAD_COUNT = "Acme Pumps: company overview — Today the company employs 340 people."
+
+
+def test_a_supported_fact_the_network_was_sure_of_is_delivered_without_a_second_opinion():
+    trace = _Trace(HEAD_COUNT, MIN_FACT_CONFIDENCE)
+    checked = CheckedAnswer(INDEX, "How many people work at Acme Pumps?", trace=trace)
+    assert checked.finish(HEAD_COUNT, lambda start: pytest.fail("no second opinion is needed")) == HEAD_COUNT
+
+
+def test_a_supported_fact_the_network_was_unsure_of_is_declined_when_it_would_have_said_another():
     # Asked for the revenue, the network states a true fact it picked among others: the documents support
-    # it, but the probability of the fact's first token (after the heading) gives the guess away.
-    answer = "Acme Pumps: company overview — Today the company employs 340 people."
-    assert fact_offset(answer) == answer.index("Today") and fact_offset("  Acme Pumps employs 340 people.") == 2
-    for sure, delivered in ((MIN_FACT_CONFIDENCE / 2, not_stated_answer()), (MIN_FACT_CONFIDENCE, answer)):
-        trace = _Trace(answer.index("Today"), sure)
-        assert CheckedAnswer(INDEX, "What is the revenue of Acme Pumps?", trace=trace).finish(answer) == delivered
+    # it, but the runner-up first token leads to another fact (the founding), so it was guessing.
+    assert fact_offset(HEAD_COUNT) == HEAD_COUNT.index("Today") and fact_offset("  Acme Pumps employs 340.") == 2
+    pieces: list[str] = []
+    checked = CheckedAnswer(INDEX, "What is the revenue of Acme Pumps?", pieces.append, _Trace(HEAD_COUNT, 0.2, "A"))
+    for piece in (HEAD_COUNT[:40], HEAD_COUNT[40:] + " More."):
+        checked(piece)
+    assert pieces == [] and checked.runner_up == HEAD_COUNT[: fact_offset(HEAD_COUNT)] + "A"  # held to the end
+    asked: list[str] = []
+    second_opinion = lambda start: asked.append(start) or "cme Pumps was founded in 1983 by Jane Roe."  # noqa: E731
+    assert checked.finish(HEAD_COUNT + " More.", second_opinion) == not_stated_answer()
+    assert asked == [checked.runner_up] and pieces == [not_stated_answer()]
+
+
+def test_an_unsure_first_token_between_two_wordings_of_one_fact_is_delivered():
+    checked = CheckedAnswer(INDEX, "How big is the staff of Acme Pumps?", trace=_Trace(HEAD_COUNT, 0.2, "t"))
+    assert checked.finish(HEAD_COUNT, lambda start: "oday the firm employs 340 people.") == HEAD_COUNT
+    unsupported = CheckedAnswer(INDEX, "How big is the staff of Acme Pumps?", trace=_Trace(HEAD_COUNT, 0.2, "t"))
+    assert unsupported.finish(HEAD_COUNT, lambda start: "he staff of 340 sail boats.") == not_stated_answer()

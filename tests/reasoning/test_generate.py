@@ -55,7 +55,9 @@ def test_a_trace_holds_the_probability_of_every_token_the_answer_chose(tiny_mode
         probabilities = model(torch.tensor([row + trace.ids])).logits[0, len(row) - 1 : -1].softmax(-1)
     chosen = probabilities[torch.arange(len(trace.ids)), torch.tensor(trace.ids)]
     assert torch.allclose(torch.tensor(trace.probabilities), chosen, atol=1e-4)
-    text = tokenizer.decode(trace.ids, skip_special_tokens=True)
-    second = len(tokenizer.decode(trace.ids[:1], skip_special_tokens=True))
-    assert trace.probability_at(0) == trace.probabilities[0] and trace.probability_at(second) == trace.probabilities[1]
-    assert trace.probability_at(len(text)) is None
+    ranked = probabilities.topk(2).indices
+    assert trace.ids == ranked[:, 0].tolist() and trace.runner_up == ranked[:, 1].tolist()
+    text = trace.text(trace.ids)
+    assert text.strip() == generation.text
+    second = len(trace.text(trace.ids[:1]))
+    assert trace.token_at(0) == 0 and trace.token_at(second) == 1 and trace.token_at(len(text)) is None
