@@ -15,13 +15,16 @@ the weights alone: no passage enters the prompt, they are only compared with wha
   facts in, "heading — fact" (``TextUnit.in_context``), is checked as its fact, with every term of the
   heading known to the documents: the network often puts a fact under another of its document's headings.
 
-* The network must have been sure which fact to state: the probability it gave the first token of the
-  claim's fact (after its heading) must be at least :data:`MIN_FACT_CONFIDENCE`. Asked for something its
-  documents do not say, it picks among the facts it knows about the subject ("… Today the company employs 846
-  people." for the revenue, "… Warranty: two years" for the noise a product makes): a true statement that no
-  word check can tell from an answer, but chosen with less certainty than an answer it learned.
+* The network must have been sure which fact to state. Asked for something its documents do not say, it
+  often picks among the facts it knows about the subject ("Datasheet: Mokou C2 — Warranty: two years" for
+  the voltage a product needs): a true statement no word check can tell from an answer, but chosen with
+  less certainty than one it learned. Where it gave the first token of the
+  claim's fact (after its heading) less than :data:`MIN_FACT_CONFIDENCE`, it is asked again with its
+  runner-up token there: if that second opinion is supported and shares an answer term with the first (one
+  the question and heading do not bring), the two are wordings of one fact and the answer is delivered.
 
-Nothing depends on capitalisation.
+What it still cannot catch is a true statement the network is sure of but that does not answer the question
+(asked for the annual revenue, it gives the head count with 0.95). Nothing depends on capitalisation.
 """
 
 from __future__ import annotations
@@ -34,8 +37,9 @@ from dualbrain.reasoning.generate import TokenTrace
 
 # The share of the claim's terms (content words, codes and numbers) one passage must hold.
 MIN_SHARED_TERMS = 0.75
-# Set on the varied benchmark's dev wordings to keep 97% of SmolLM2-135M's right answers (docs/recipe.md,
-# "Declining what the network is unsure of"); judged on its held-out wordings.
+# Below it an answer gets a second opinion. Set on the varied benchmark's dev wordings, where 97% of
+# SmolLM2-135M's right answers are surer; judged on its held-out wordings (docs/recipe.md, "Declining what the
+# network was unsure of").
 MIN_FACT_CONFIDENCE = 0.45
 _TOKEN = re.compile(r"[^\W_]+")
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
