@@ -107,7 +107,7 @@ class Generation:
     first_token_seconds: float  # time to first token: reading the prompt + one decoding step
     total_seconds: float
     knowledge_version: str | None = None  # the published version that answered; None: the plain model
-    withheld: str | None = None  # what the model answered, where the documents did not support it (see knowledge/support.py)
+    withheld: str | None = None  # what the model answered, where the support check declined it (see knowledge/support.py)
 
 
 class TokenTrace:
