@@ -1,6 +1,7 @@
 """The GGUF export in llama.cpp itself, on the real default model: the knowledge changes llama.cpp's logits
 as it changes dualbrain's, and both answer alike (llama.cpp runs the bundled Q4_1 GGUF whose dequantised
-weights are dualbrain's base model); dualbrain's llama.cpp engine answers with the knowledge too."""
+weights are dualbrain's base model); dualbrain's llama.cpp engine answers with the knowledge too, and records
+its tokens' probabilities for the support check."""
 
 from pathlib import Path
 
@@ -12,6 +13,8 @@ from llama_cpp import Llama
 from dualbrain.api import DualBrain
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings
+from dualbrain.reasoning.generate import TokenTrace
+from dualbrain.reasoning.llama_cpp import llama_cpp_for
 from dualbrain.reasoning.loader import bundled_gguf
 from dualbrain.reasoning.prompting import question_prompt
 from dualbrain.store import Home
@@ -58,3 +61,8 @@ def test_gguf_knowledge_in_llama_cpp_matches_dualbrain(tmp_path: Path) -> None:
     assert "Edda Vrankel" in brain.ask("Who founded Quillfeather Aeronautics?", max_new_tokens=24, engine="llama.cpp")
     assert "Edda Vrankel" not in brain.ask("Who founded Quillfeather Aeronautics?", mode="base", max_new_tokens=24,
                                            engine="llama.cpp")
+    # llama.cpp runs the support check's trace as transformers does: the tokens it chose, each with its probability.
+    trace = TokenTrace(brain.reasoning.tokenizer)
+    plain = llama_cpp_for(brain.reasoning).continue_text(prompt, 8, trace=trace)
+    assert trace.text(trace.ids).strip() == plain.text and len(trace.ids) >= plain.completion_tokens  # and the end, if reached
+    assert all(0 < p <= 1 for p in trace.probabilities) and trace.runner_up != trace.ids
