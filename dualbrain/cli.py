@@ -398,7 +398,8 @@ def ask(
     max_new_tokens: Annotated[int, typer.Option(min=1, max=2048)] = DEFAULT_MAX_NEW_TOKENS,
     engine: EngineOption = Engine.torch,
     unchecked: Annotated[bool, typer.Option("--unchecked", help="Give the knowledge modes' answer even where the "
-                                            "documents do not support it (by default it is declined).")] = False,
+                                            "documents do not support it or the network was unsure of its fact (by "
+                                            "default it is declined).")] = False,
 ) -> None:
     """Answer a question (or a JSONL batch). The default `knowledge` mode puts no document text in the prompt."""
     if (question is None) == (questions is None):
