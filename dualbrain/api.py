@@ -478,7 +478,10 @@ class DualBrain:
         generation = self._continue(prompt, shard_ids, max_new_tokens, checked or on_text, engine, trace)
         generation = replace(generation, knowledge_version=version.id if version else None)
         if checked:  # an answer the network was unsure of is compared with what it says when it starts otherwise
+            started = time.perf_counter()
             delivered = checked.finish(generation.text, lambda start: self._raw_continuation(prompt + start, shard_ids, engine))
+            # The reader waits for the second opinion too.
+            generation = replace(generation, total_seconds=generation.total_seconds + time.perf_counter() - started)
         else:
             delivered = generation.text
         return generation if delivered == generation.text else replace(generation, text=delivered, withheld=generation.text)
