@@ -5,10 +5,15 @@ Each shard is trained alone, so attaching every shard to every question would ad
 with the passages of every shard's documents (all-MiniLM-L6-v2 sentence embeddings) and activates the
 best-matching shards; a question close to no passage gets the plain base model. Only the *choice* of
 weights uses the documents; no document text ever enters the prompt.
+
+A code the question names ("DG-591", "Corvex C3") routes it to the shards whose documents hold that code, first
+and whatever its similarity: sentence embeddings read an unseen code as noise ("I found the code DG-591 on a
+crate: what item is that?" is 0.22 from the datasheet that lists it), while a code names one thing exactly.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -16,6 +21,16 @@ import torch
 
 from dualbrain.retrieval.chunking import chunk_documents
 from dualbrain.retrieval.embed import EmbeddingRetriever
+
+# A code: letters and digits, both, in one word that hyphens may join ("C3", "DG-591", "12V"); not a bare number,
+# which general questions name too ("the 2018 World Cup"), nor an ordinal or a decade ("3rd", "1990s").
+_CODE = re.compile(r"(?<![\w.,-])(?=[\w-]*\d)(?=[\w-]*[^\W\d_])[^\W_]+(?:-[^\W_]+)*(?![\w-])")
+_NOT_A_CODE = re.compile(r"\d+(?:st|nd|rd|th|s)")
+
+
+def named_codes(text: str) -> set[str]:
+    """The codes ``text`` names, lower-cased."""
+    return {code.lower() for code in _CODE.findall(text) if not _NOT_A_CODE.fullmatch(code.lower())}
 
 
 @dataclass(frozen=True)
@@ -46,6 +61,8 @@ class ShardRouter:
         """``passage_vectors`` caches passage embeddings across the routers of successive versions."""
         self.settings = settings
         self._shard_of = {doc_id: shard_id for shard_id, docs in shard_documents.items() for doc_id, _ in docs}
+        self._codes_of = {shard_id: set().union(*(named_codes(text) for _, text in docs))
+                          for shard_id, docs in shard_documents.items()}
         chunks = chunk_documents([doc for docs in shard_documents.values() for doc in docs])
         self._retriever = EmbeddingRetriever(chunks, model_dir, passage_vectors) if chunks else None
 
@@ -60,6 +77,9 @@ class ShardRouter:
         return best
 
     def route(self, question: str) -> list[str]:
-        """The shards that answer ``question``, best first (possibly none)."""
-        ranked = sorted(self.scores(question).items(), key=lambda item: -item[1])
-        return [shard_id for shard_id, score in ranked if score >= self.settings.min_similarity][: self.settings.max_shards]
+        """The shards that answer ``question``, best first (possibly none): those holding a code it names, then
+        those close enough to it."""
+        codes = named_codes(question)
+        ranked = sorted(self.scores(question).items(), key=lambda item: (not codes & self._codes_of[item[0]], -item[1]))
+        return [shard_id for shard_id, score in ranked
+                if codes & self._codes_of[shard_id] or score >= self.settings.min_similarity][: self.settings.max_shards]

@@ -2,12 +2,16 @@
 
 import pytest
 
-from dualbrain.knowledge.router import RoutingSettings, ShardRouter
+from dualbrain.knowledge.router import RoutingSettings, ShardRouter, named_codes
 
 SHARDS = {
     "s0001": [("d1", "Quillfeather Aeronautics builds gliders in Marrowgate. Its chief executive is Marta Oyelaran.")],
     "s0002": [("d2", "The Brannock Dairy cooperative sells cheese from 40 farms."),
               ("d3", "Brannock Dairy was founded in 1911 by the Tolley family.")],
+}
+DATASHEETS = {
+    "s0001": [("d1", "Datasheet: Corvex C2\nPart number: XR-100\nWeight: 8.9 kg")],
+    "s0002": [("d2", "Datasheet: Mokou M4\nPart number: DG-591\nWarranty: two years, from 2019")],
 }
 
 
@@ -20,6 +24,23 @@ def test_questions_reach_the_shard_about_them() -> None:
 def test_off_topic_questions_get_no_knowledge() -> None:
     router = ShardRouter(SHARDS, RoutingSettings())
     assert router.route("What is the derivative of sin(x)?") == []
+
+
+def test_a_code_routes_to_the_shard_holding_it_whatever_its_similarity() -> None:
+    router = ShardRouter(DATASHEETS, RoutingSettings())
+    question = "I found the code dg-591 on a crate: what item is that?"  # in any case
+    assert max(router.scores(question).values()) < RoutingSettings().min_similarity
+    assert router.route(question) == ["s0002"]
+    # A code outranks a closer shard, and an unknown code routes nowhere by itself.
+    assert router.route("Is the Corvex datasheet's weight the same as DG-591's?")[0] == "s0002"
+    assert router.route("I found the code QX-777 on a crate: what item is that?") == []
+
+
+def test_numbers_ordinals_and_decades_are_no_codes() -> None:
+    assert named_codes("Corvex C2 (XR-100, 12V) for the 3.1-litre tank") == {"c2", "xr-100", "12v"}
+    assert named_codes("Who won in 2019, and who came 3rd in the 1990s?") == set()
+    router = ShardRouter(DATASHEETS, RoutingSettings())
+    assert router.route("Who won the football cup in 2019?") == []
 
 
 def test_several_shards_when_allowed() -> None:
