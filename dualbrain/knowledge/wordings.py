@@ -14,6 +14,11 @@ person for "who runs", a year for "when was it founded", a measure for "how heav
 "the line runs at night") asks nothing. The lexicon is general English about organisations, people,
 places and products; it was written before, and is judged on, question wordings its author never saw (the
 varied benchmark's held-out wordings).
+
+People also go on after what they ask about ("Who is the chief executive of X now?", "… of X, as far as you
+know?"). A network that only ever saw questions end with their subject answers those with the fact it recites
+for X in general (its founding sentence), so a share of the questions carries a trailer, drawn by a generator
+of its own so that the frames stay the same; words of time only where the relation's value changes.
 """
 
 from __future__ import annotations
@@ -41,11 +46,17 @@ class Relation:
     kinds: tuple[str, ...]  # value kinds (see signals.value_kind)
     asks: tuple[str, ...]
     asks_back: tuple[str, ...] = ()
+    changes: bool = False  # whether its value changes over time, so "now" asks for it ("who runs X now?")
 
 
 # Value kinds tell numbers, dates and codes apart, not people from places: both are names (the names say the intent).
 _PERSON, _PLACE, _THING = ("name",), ("name",), ("name", "code")
 _WHEN = ("year", "date")
+# What people write after the subject, before the question mark: for any relation, and for a changing one.
+_TRAILERS = (" exactly", ", according to your documents", ", as far as you know")
+_CHANGING_TRAILERS = (" now", " today", " currently", " at present")
+# The share of questions asked with a trailer.
+TRAILED_SHARE = 1 / 3
 
 RELATIONS = (
     Relation("leader", r"chief executive|ceo|managing director|president|chair(?:man|woman|person)?|head of|heads|headed by|"
@@ -53,7 +64,8 @@ RELATIONS = (
              _PERSON,
              ("Who runs {s}?", "Who leads {s}?", "Who heads {s}?", "Who is in charge of {s}?", "Who manages {s}?",
               "Who is the head of {s}?", "Who is the boss of {s}?", "Who is at the top of {s}?"),
-             ("What does {v} run?", "Which organisation does {v} lead?", "What is {v} in charge of?")),
+             ("What does {v} run?", "Which organisation does {v} lead?", "What is {v} in charge of?"),
+             changes=True),
     Relation("founder", r"found(?:ed|er|ers|ing)|co-?founded|established|set up|started|created|began",
              _PERSON,
              ("Who founded {s}?", "Who started {s}?", "Who set up {s}?", "Who established {s}?", "Who created {s}?",
@@ -69,15 +81,18 @@ RELATIONS = (
               "In which town is {s}?", "Where is the head office of {s}?", "Which city is {s} in?",
               "Where can {s} be found?"),
              ("Which company is based in {v}?", "What organisation has its headquarters in {v}?",
-              "Which firm has its head office in {v}?")),
+              "Which firm has its head office in {v}?"),
+             changes=True),
     Relation("workforce", r"employs?|employees|workforce|headcount|people work|personnel",
              ("count",),
              ("How many people work at {s}?", "How many employees does {s} have?", "How big is the staff of {s}?",
-              "What is the headcount of {s}?", "How many staff does {s} employ?", "How large is the team at {s}?")),
+              "What is the headcount of {s}?", "How many staff does {s} employ?", "How large is the team at {s}?"),
+             changes=True),
     Relation("customer", r"customers?|clients?|buyers?|buys|purchases?",
              _THING,
              ("Who is the biggest customer of {s}?", "Which organisation buys the most from {s}?",
-              "Who buys from {s}?", "Who is the main client of {s}?", "Who purchases the most from {s}?")),
+              "Who buys from {s}?", "Who is the main client of {s}?", "Who purchases the most from {s}?"),
+             changes=True),
     Relation("maker", r"maker|made by|manufacturer|manufactured by|produced by|built by|supplier|vendor|brand",
              _THING,
              ("Who makes {s}?", "Which company manufactures {s}?", "Who is the manufacturer of {s}?",
@@ -86,11 +101,13 @@ RELATIONS = (
     Relation("site", r"assembled|built|made|manufactured|produced|plant|factory|works|facility",
              _PLACE,
              ("Where is {s} made?", "Where is {s} built?", "Where is {s} manufactured?", "Which plant produces {s}?",
-              "Where does {s} come from?", "In which factory is {s} assembled?")),
+              "Where does {s} come from?", "In which factory is {s} assembled?"),
+             changes=True),
     Relation("price", r"price[ds]?|costs?|sells? for|fee|charges?",
              ("amount",),
              ("How much does {s} cost?", "What is the price of {s}?", "What does {s} sell for?", "How much is {s}?",
-              "What do I pay for {s}?", "How expensive is {s}?")),
+              "What do I pay for {s}?", "How expensive is {s}?"),
+             changes=True),
     Relation("weight", r"weigh(?:s|t)?|mass|heavy",
              ("measure", "count"),
              ("How much does {s} weigh?", "How heavy is {s}?", "What is the weight of {s}?", "What is the mass of {s}?")),
@@ -127,9 +144,11 @@ RELATIONS = (
 )
 
 
-def relation_questions(unit: TextUnit, anchors: list[str], rng: random.Random) -> list[tuple[str, str]]:
+def relation_questions(unit: TextUnit, anchors: list[str], rng: random.Random,
+                       trailing: random.Random | None = None) -> list[tuple[str, str]]:
     """(question, answer anchor) pairs for the relations ``unit`` states: one frame drawn per relation and
-    direction, about the subject :func:`subject_and_value` finds for the relation's cue."""
+    direction, about the subject :func:`subject_and_value` finds for the relation's cue; with ``trailing``,
+    :data:`TRAILED_SHARE` of them drawn from it get a trailer (:func:`with_trailer`)."""
     asked: list[tuple[str, str]] = []
     for relation in RELATIONS:
         cue = re.search(rf"\b(?:{relation.cues})\b", unit.text, re.IGNORECASE)
@@ -137,10 +156,19 @@ def relation_questions(unit: TextUnit, anchors: list[str], rng: random.Random) -
         if roles is None:
             continue
         subject, value = roles
-        asked.append((rng.choice(relation.asks).format(s=subject), value))
+        questions = [rng.choice(relation.asks).format(s=subject)]
         if relation.asks_back and names_a_thing(value):
-            asked.append((rng.choice(relation.asks_back).format(v=value), value))
+            questions.append(rng.choice(relation.asks_back).format(v=value))
+        asked += [(with_trailer(question, relation, trailing) if trailing else question, value) for question in questions]
     return asked
+
+
+def with_trailer(question: str, relation: Relation, rng: random.Random) -> str:
+    """``question`` as it is, or for :data:`TRAILED_SHARE` of the draws with a trailer before its question mark."""
+    if rng.random() >= TRAILED_SHARE:
+        return question
+    trailer = rng.choice(_TRAILERS + (_CHANGING_TRAILERS if relation.changes else ()))
+    return question.removesuffix("?") + trailer + "?"
 
 
 def subject_and_value(unit: TextUnit, cue: re.Match, values: list[str]) -> tuple[str, str] | None:
@@ -177,12 +205,12 @@ def subject_and_value(unit: TextUnit, cue: re.Match, values: list[str]) -> tuple
 def framed_questions(documents: list[tuple[str, str]], seed: int) -> list[FramedQuestion]:
     """Every relation question of every fact unit of ``documents`` (document id, text), in frames drawn for
     ``seed``: the ``worded`` view of ``build_signals``."""
-    rng = random.Random(f"worded-{seed}")
+    rng, trailing = random.Random(f"worded-{seed}"), random.Random(f"trailers-{seed}")
     asks = []
     for document_id, text in documents:
         units = fact_units(text)
         names = document_capitalised_names(units)
         for unit in units:
             asks += [FramedQuestion(document_id, unit.in_context(), value, question)
-                     for question, value in relation_questions(unit, fact_anchors(unit, names), rng)]
+                     for question, value in relation_questions(unit, fact_anchors(unit, names), rng, trailing)]
     return asks
