@@ -11,13 +11,17 @@ Organisations alternate between two splits. ``dev`` organisations use :data:`DEV
 organisations use :data:`HELD_OUT_FORMS`, forms no recipe change is tuned on, and every report gives the
 two splits separately. Questions are worded from templates that occur in no document, in five kinds:
 ``paraphrased``, ``reversed``, ``two-hop``, ``unanswerable`` (an attribute no document states, of a known
-product, or a product that does not exist) and ``updated`` (a later mail changes a fact; the old value
+organisation or product, or a product that does not exist) and ``updated`` (a later mail changes a fact; the old value
 still stands in the earlier document, and answering it is wrong: an answer that gives it before the new one,
 or without it, is stale; "Ada Pell succeeds Bob Rann" answers the new one).
 
 Optionally every question is asked a second time in a *held-out wording* (:func:`_asked_held_out`), written
 apart from the templates and from any wording lexicon, so a change that teaches the model how questions are
 worded is judged on wordings it was not tuned on; every report gives the two wordings separately.
+
+Besides the two fixed ones, each organisation is asked for four more attributes no document states, drawn from
+:data:`ABSENT_ATTRIBUTES` by a generator of their own (the documents and other questions stay the same): a
+system that declines only the few fixed templates it was looked at on shows it here.
 """
 
 from __future__ import annotations
@@ -229,6 +233,42 @@ def _documents(o: VariedOrganisation, slug: str, rng: random.Random) -> dict[str
 
 _Ask = tuple[str, str, tuple[str, ...], tuple[str, ...], tuple[str, ...]]  # kind, question, answers, gold topics, stale
 
+# Attributes of an organisation ({org}) and of a product ({p}) that no document states, each in a dev wording and
+# a held-out one written apart. Added 2026-12-06, after every answer to the fixed unanswerable questions had
+# been read; the varied report gives their accuracy under "unanswerable" with the others.
+ABSENT_ATTRIBUTES = {
+    "organisation": (
+        ("When does the financial year of {org} end?", "In which month does {org} close its books?"),
+        ("Who is the chief financial officer of {org}?", "Which person looks after the money at {org} as finance chief?"),
+        ("On which stock exchange is {org} listed?", "Where can I buy shares of {org}?"),
+        ("What is the website of {org}?", "Which web address does {org} use online?"),
+        ("What is the telephone number of {org}?", "How do I ring the switchboard of {org}?"),
+        ("Who audits the accounts of {org}?", "Which firm checks the books of {org} each year?"),
+        ("What is the slogan of {org}?", "Which motto does {org} advertise with?"),
+        ("In how many countries does {org} sell?", "Across how many nations are goods from {org} on offer?"),
+    ),
+    "product": (
+        ("How long does the battery of the {p} last?", "For how many hours will a {p} run on a full charge?"),
+        ("What are the dimensions of the {p}?", "How big is a {p} in centimetres?"),
+        ("How much power does the {p} use?", "What wattage does a {p} draw?"),
+        ("At what temperature can the {p} operate?", "How cold can it get before a {p} stops working?"),
+        ("Which safety certification does the {p} have?", "Which standards body has approved the {p}?"),
+        ("How many units of the {p} have been sold?", "What are the sales figures for the {p}?"),
+        ("What is the casing of the {p} made of?", "Is the shell of a {p} steel, aluminium or plastic?"),
+        ("What is the top speed of the {p}?", "How fast can a {p} go?"),
+    ),
+}
+
+
+def _absent(f: dict, rng: random.Random) -> list[tuple[_Ask, _Ask]]:
+    """Four unanswerable questions (two about the organisation, two about its products), each in both wordings."""
+    drawn = [(dev.format(org=f["org"]), held_out.format(org=f["org"]))
+             for dev, held_out in rng.sample(ABSENT_ATTRIBUTES["organisation"], 2)]
+    for dev, held_out in rng.sample(ABSENT_ATTRIBUTES["product"], 2):
+        product = rng.choice(f["products"])["name"]
+        drawn.append((dev.format(p=product), held_out.format(p=product)))
+    return [(("unanswerable", dev, (), (), ()), ("unanswerable", held_out, (), (), ())) for dev, held_out in drawn]
+
 
 def _asked(f: dict) -> list[_Ask]:
     p0, p1 = f["products"]
@@ -305,13 +345,14 @@ def _asked_held_out(f: dict) -> list[_Ask]:
     ]
 
 
-def varied_corpus(organisations: int, questions_per_organisation: int = 23, seed: int = 0,
+def varied_corpus(organisations: int, questions_per_organisation: int | None = None, seed: int = 0,
                   held_out_wordings: bool = False) -> Corpus:
     """``organisations`` organisations (about 1.5 KB of text each over 6 files), alternating dev / held-out.
 
     With ``held_out_wordings``, each organisation's questions are followed by the same questions in the
     held-out wordings (:func:`_asked_held_out`, ids ``…-w<n>``). The question texts draw nothing from the
-    seeded generator, so documents and dev questions are the same with the flag and without it.
+    documents' seeded generator (the absent attributes have their own), so documents and dev questions are the
+    same with the flag and without it.
     """
     rng = random.Random(f"varied-{seed}")
     used: set[str] = set()
@@ -321,9 +362,12 @@ def varied_corpus(organisations: int, questions_per_organisation: int = 23, seed
         organisation = VariedOrganisation(_facts(rng, used), SPLITS[index % 2])
         named = _documents(organisation, slug, rng)
         corpus.documents.update((document.name, document.content) for document in organisation.documents)
-        wordings = [("v", "dev", _asked)] + ([("w", "held-out", _asked_held_out)] if held_out_wordings else [])
+        absent = _absent(organisation.facts, random.Random(f"varied-absent-{seed}-{index}"))
+        wordings = [("v", "dev", _asked(organisation.facts) + [dev for dev, _ in absent])]
+        if held_out_wordings:
+            wordings.append(("w", "held-out", _asked_held_out(organisation.facts) + [held_out for _, held_out in absent]))
         for prefix, wording, asked in wordings:
-            questions = asked(organisation.facts)[:questions_per_organisation]
+            questions = asked[:questions_per_organisation]
             for number, (kind, text, answers, topics, stale) in enumerate(questions):
                 corpus.questions.append(Question(f"{slug}-{prefix}{number}", kind, text, answers,
                                                  tuple(named[t] for t in topics), stale=stale, split=organisation.split,

@@ -11,7 +11,7 @@ import pytest
 from dualbrain.bench.report import to_markdown
 from dualbrain.bench.runner import BenchConfig, summarise
 from dualbrain.bench.scoring import is_correct, mentions_stale
-from dualbrain.bench.varied import DEV_FORMS, HELD_OUT_FORMS, VARIED_KINDS, varied_corpus
+from dualbrain.bench.varied import ABSENT_ATTRIBUTES, DEV_FORMS, HELD_OUT_FORMS, VARIED_KINDS, varied_corpus
 from dualbrain.ingest import extract
 
 
@@ -89,7 +89,7 @@ def test_every_question_has_a_held_out_wording_twin_that_is_really_reworded() ->
     corpus = varied_corpus(4, seed=5, held_out_wordings=True)
     dev = {q.id: q for q in corpus.questions if q.wording == "dev"}
     held_out = {q.id: q for q in corpus.questions if q.wording == "held-out"}
-    assert len(dev) == len(held_out) == 4 * 23 and all("-v" in i for i in dev) and all("-w" in i for i in held_out)
+    assert len(dev) == len(held_out) == 4 * 27 and all("-v" in i for i in dev) and all("-w" in i for i in held_out)
     for question in dev.values():
         twin = held_out[question.id.replace("-v", "-w")]
         same = ("kind", "answers", "gold_documents", "stale", "split")
@@ -97,6 +97,18 @@ def test_every_question_has_a_held_out_wording_twin_that_is_really_reworded() ->
         assert twin.question != question.question
         # A cheap guard that the twin is reworded, not the template with a word swapped.
         assert not _four_word_runs(twin.question) & _four_word_runs(question.question), (question.question, twin.question)
+
+
+def test_each_organisation_is_asked_for_four_attributes_no_document_states() -> None:
+    corpus = varied_corpus(4, seed=7, held_out_wordings=True)
+    for wording in ("dev", "held-out"):
+        unanswerable = [q for q in corpus.questions if q.kind == "unanswerable" and q.wording == wording]
+        assert len(unanswerable) == 4 * 7 and not any(q.answers or q.gold_documents for q in unanswerable)
+    # Drawn per organisation from the pool (by the wording's start), not one fixed set.
+    pool = [dev.split("{")[0] for kind in ABSENT_ATTRIBUTES.values() for dev, _ in kind]
+    drawn = [frozenset(start for q in corpus.questions if q.id.startswith(f"org{o:02d}-v") and q.kind == "unanswerable"
+                       for start in pool if q.question.startswith(start)) for o in range(4)]
+    assert all(len(starts) == 4 for starts in drawn) and len(set(drawn)) > 1
 
 
 def _unzipped(content: str | bytes) -> object:

@@ -8,7 +8,7 @@ from pathlib import Path
 from transformers import AutoTokenizer
 
 from dualbrain.knowledge.signals import build_signals, cloze_examples, fact_anchors, fact_pairs, fact_texts, linked_answers
-from dualbrain.knowledge.wordings import RELATIONS, framed_questions, relation_questions
+from dualbrain.knowledge.wordings import RELATIONS, TRAILED_SHARE, framed_questions, relation_questions, with_trailer
 
 
 def asked(text: str) -> list[tuple[str, str]]:
@@ -54,6 +54,24 @@ def test_every_relation_has_frames_with_its_slot() -> None:
     for relation in RELATIONS:
         assert relation.asks and all("{s}" in frame for frame in relation.asks)
         assert all("{v}" in frame for frame in relation.asks_back)
+
+
+def test_a_share_of_questions_go_on_after_their_subject_with_time_only_where_the_value_changes() -> None:
+    leader, founder = (next(r for r in RELATIONS if r.name == name) for name in ("leader", "founder"))
+    rng = random.Random(0)
+    led = [with_trailer("Who runs Quillfeather?", leader, rng) for _ in range(600)]
+    founded = [with_trailer("Who founded Quillfeather?", founder, rng) for _ in range(600)]
+    for questions in (led, founded):
+        assert abs(sum(q.count(" ") > 2 for q in questions) / len(questions) - TRAILED_SHARE) < 0.06
+        assert all(q.startswith("Who ") and q.endswith("?") and q.count("?") == 1 for q in questions)
+    assert "Who runs Quillfeather now?" in led and "Who runs Quillfeather, as far as you know?" in led
+    assert not any(word in q for q in founded for word in (" now", " today", " currently", " at present"))
+    # The trailers come from their own generator: the frames drawn are the same with them and without.
+    unit = text_units("The chief executive of Quillfeather Aeronautics is Ottilie Brannock.")[-1]
+    plain = relation_questions(unit, fact_anchors(unit), random.Random(3))
+    trailed = relation_questions(unit, fact_anchors(unit), random.Random(3), random.Random(5))
+    assert [(q.split(" Quillfeather")[0].split(" Ottilie")[0], v) for q, v in plain] == \
+        [(q.split(" Quillfeather")[0].split(" Ottilie")[0], v) for q, v in trailed]
 
 
 DOCUMENTS = [("d1", "The chief executive of Quillfeather Aeronautics is Ottilie Brannock.\n\n"
