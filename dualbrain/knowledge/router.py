@@ -80,6 +80,7 @@ class ShardRouter:
         """The shards that answer ``question``, best first (possibly none): those holding a code it names, then
         those close enough to it."""
         codes = named_codes(question)
-        ranked = sorted(self.scores(question).items(), key=lambda item: (not codes & self._codes_of[item[0]], -item[1]))
+        naming = {shard_id for shard_id, held in self._codes_of.items() if codes & held}
+        ranked = sorted(self.scores(question).items(), key=lambda item: (item[0] not in naming, -item[1]))
         return [shard_id for shard_id, score in ranked
-                if codes & self._codes_of[shard_id] or score >= self.settings.min_similarity][: self.settings.max_shards]
+                if shard_id in naming or score >= self.settings.min_similarity][: self.settings.max_shards]
