@@ -70,6 +70,12 @@ class ConsolidateReport:
     metrics: dict
 
 
+@dataclass(frozen=True)
+class _Answer:
+    generation: Generation
+    handed_back: bool  # declined, the decline kept from the reader: the caller answers another way
+
+
 @dataclass
 class ForgetReport:
     document_id: str
@@ -456,15 +462,40 @@ class DualBrain:
             raise DualBrainError("documents can only be given in the context mode")
         check_engine(engine)
         version, shard_ids = self._knowledge(question) if mode.startswith("knowledge") else (None, [])
+        if mode == "knowledge+rag" and check and shard_ids:
+            # Knowledge first (adaptive retrieval, arXiv 2212.10511): with passages in its prompt the network often
+            # recites a neighbouring fact of a passage, where from its weights alone it answered right. So the
+            # weights answer, and the passages are read only where the check declined that answer.
+            first = self._answer(question, question, "knowledge", version, shard_ids, max_new_tokens, on_text, engine,
+                                 check, hold_declines=True)
+            if not first.handed_back:
+                return first.generation
+            second = self._answer(question, self._grounded(question, retriever, top_k, version), mode, version,
+                                  shard_ids, max_new_tokens, on_text, engine, check).generation
+            return replace(second, prompt_tokens=first.generation.prompt_tokens + second.prompt_tokens,
+                           completion_tokens=first.generation.completion_tokens + second.completion_tokens,
+                           first_token_seconds=first.generation.total_seconds + second.first_token_seconds,
+                           total_seconds=first.generation.total_seconds + second.total_seconds)
         if mode in ("rag", "knowledge+rag"):
-            # knowledge+rag reads the documents as its knowledge learned them, so passages and weights agree.
-            passages = self._retriever(retriever, learned_by=version).retrieve(question, top_k)
-            asked = grounded_question(question, [passage.text for passage in passages])
+            asked = self._grounded(question, retriever, top_k, version)
         elif mode == "context":
             texts = documents if documents is not None else self._documents_by_relevance(question)
             asked = grounded_question(question, self._fit_window(question, texts, max_new_tokens))
         else:
             asked = question
+        return self._answer(question, asked, mode, version, shard_ids, max_new_tokens, on_text, engine, check).generation
+
+    def _grounded(self, question: str, retriever: str, top_k: int, version: VersionRecord | None) -> str:
+        """``question`` with the ``top_k`` passages ``retriever`` finds for it; with a knowledge ``version``, the
+        documents as it learned them, so passages and weights agree."""
+        passages = self._retriever(retriever, learned_by=version).retrieve(question, top_k)
+        return grounded_question(question, [passage.text for passage in passages])
+
+    def _answer(self, question: str, asked: str, mode: str, version: VersionRecord | None, shard_ids: list[str],
+                max_new_tokens: int, on_text: Callable[[str], None] | None, engine: str, check: bool,
+                hold_declines: bool = False) -> _Answer:
+        """The answer to ``asked`` (``question`` with what ``mode`` puts in the prompt), checked where a shard answers;
+        with ``hold_declines``, a decline the caller can answer otherwise is not passed to ``on_text``."""
         prompt = question_prompt(self.reasoning.tokenizer, asked)
         # Only answers the knowledge network gives are checked: it recites what it learned in the documents' words,
         # while an answer that reads passages rewords them too freely for word overlap (docs/recipe.md), and a
@@ -474,7 +505,7 @@ class DualBrain:
         checked, trace = None, None
         if check and shard_ids:
             trace = TokenTrace(self.reasoning.tokenizer) if mode == "knowledge" else None
-            checked = CheckedAnswer(self._support_index(version), question, on_text, trace)
+            checked = CheckedAnswer(self._support_index(version), question, on_text, trace, hold_declines=hold_declines)
         generation = self._continue(prompt, shard_ids, max_new_tokens, checked or on_text, engine, trace)
         generation = replace(generation, knowledge_version=version.id if version else None)
         if checked:  # an answer the network was unsure of is compared with what it says when it starts otherwise
@@ -484,7 +515,9 @@ class DualBrain:
             generation = replace(generation, total_seconds=generation.total_seconds + time.perf_counter() - started)
         else:
             delivered = generation.text
-        return generation if delivered == generation.text else replace(generation, text=delivered, withheld=generation.text)
+        if delivered != generation.text:
+            generation = replace(generation, text=delivered, withheld=generation.text)
+        return _Answer(generation, checked is not None and checked.handed_back)
 
     def complete(self, text: str, *, max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS,
                  on_text: Callable[[str], None] | None = None, engine: str = "torch") -> Generation:

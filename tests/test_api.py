@@ -189,6 +189,38 @@ def test_knowledge_answers_the_documents_do_not_support_are_declined(
     assert brain.ask(question) == unknown_code_answer("C2")
 
 
+def test_knowledge_with_rag_reads_passages_only_where_the_knowledge_answer_is_declined(
+    brain: DualBrain, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _learn_a_price_change(brain, tmp_path)
+    question = "What is the list price of the Corvex C2?"
+    prompts, said = [], {}
+
+    def model_says(model, tokenizer, prompt, max_new_tokens, on_text=None, trace=None):
+        prompts.append(prompt)
+        text = said["with passages" if "Question:" in prompt else "alone"]
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        if trace:
+            trace.ids, trace.probabilities, trace.runner_up = ids, [0.9] * len(ids), ids
+        if on_text:
+            on_text(text)
+        return Generation(text, len(prompt), len(ids), 0.01, 0.02)
+
+    monkeypatch.setattr("dualbrain.api.continue_text", model_says)
+    said = {"alone": "Datasheet: Corvex C2 — List price: EUR 679", "with passages": "Vendor: Acme Pumps"}
+    streamed: list[str] = []
+    answer = brain.generate(question, mode="knowledge+rag", on_text=streamed.append)
+    assert answer.text == streamed[0] == said["alone"] and len(prompts) == 1  # supported: no passage read
+    said["alone"] = "Datasheet: Corvex C2 — Voltage: 2.45 volts"  # declined: the passages are read instead
+    prompts.clear(), streamed.clear()
+    answer = brain.generate(question, mode="knowledge+rag", on_text=streamed.append)
+    assert answer.text == streamed[0] == said["with passages"] and len(prompts) == 2 and "EUR 679" in prompts[1]
+    assert answer.prompt_tokens == len(prompts[0]) + len(prompts[1])  # the reader paid for both
+    prompts.clear()
+    assert brain.ask("What does the Corvex Z1 cost?", mode="knowledge+rag") == unknown_code_answer("Z1")
+    assert len(prompts) == 1  # no passage names an unknown code
+
+
 def _learn_a_price_change(brain: DualBrain, tmp_path: Path) -> None:
     """A datasheet, then a memo that changes its price, learned with newer facts winning."""
     sheet = _write(tmp_path / "docs", "a-sheet.md", "# Datasheet: Corvex C2\n\nVendor: Acme Pumps\nList price: EUR 649\n")

@@ -119,22 +119,26 @@ class CheckedAnswer:
     the answer is dropped).
 
     Used as the ``on_text`` of a generation that records its tokens' probabilities in ``trace`` (without
-    one, only the documents are checked); :meth:`finish` gives the answer to deliver. An answer the network
+    one, only the documents are checked); :meth:`finish` gives the answer to deliver. With ``hold_declines``
+    the caller answers a declined question another way (reading passages): such a decline is not passed on,
+    and :attr:`handed_back` tells it so; a question about an unknown code is still declined, as no passage names it. An answer the network
     was unsure of is held to the end, when :meth:`finish` asks for a second opinion: the network starting
     the fact with the token it ranked second (:attr:`runner_up`). Several wordings of one fact compete for the
     first token too ("The founder of X is Y" / "Y founded X"): an answer whose second opinion is supported
     and shares an answer term with it (a term the question and the heading do not bring) is delivered."""
 
     def __init__(self, index: SupportIndex, question: str, on_text: Callable[[str], None] | None = None,
-                 trace: TokenTrace | None = None):
+                 trace: TokenTrace | None = None, hold_declines: bool = False):
         self._index, self._question, self._on_text, self._trace = index, question, on_text, trace
+        self._hold_declines = hold_declines
         self._held = ""
         self._decided = False
+        self.handed_back = False  # declined, and the decline not passed on: the caller answers otherwise
         self.runner_up: str | None = None  # the answer up to its fact, then the token ranked second there
         code = index.unknown_code(question)
         self._decline = unknown_code_answer(code) if code else None
-        if self._decline is not None:  # nothing the model says can make up for an unknown thing
-            self._deliver(self._decline)
+        if self._decline is not None:  # nothing the model says (or a passage) can make up for an unknown thing
+            self._deliver(self._decline, hand_back=False)
 
     def __call__(self, piece: str) -> None:
         if not self._decided:
@@ -178,7 +182,8 @@ class CheckedAnswer:
         given = terms(self._question) | terms(heading)
         return self._index.supports(second) and bool((terms(claim) - given) & (terms(leading_claim(second)[1]) - given))
 
-    def _deliver(self, text: str) -> None:
+    def _deliver(self, text: str, hand_back: bool | None = None) -> None:
         self._decided = True
-        if self._on_text:
+        self.handed_back = self._hold_declines and self._decline is not None if hand_back is None else hand_back
+        if self._on_text and not self.handed_back:
             self._on_text(text)

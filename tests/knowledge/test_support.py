@@ -87,6 +87,19 @@ def test_a_question_about_an_unknown_thing_is_declined_before_the_model_says_any
     assert pieces == [unknown_code_answer("Z1")]
 
 
+def test_a_decline_the_caller_answers_otherwise_is_handed_back_but_an_unknown_code_is_still_declined():
+    pieces: list[str] = []
+    checked = CheckedAnswer(INDEX, "What voltage does the Corvex C2 need?", pieces.append, hold_declines=True)
+    checked("The Corvex C2 needs 2.45 volts. ")
+    assert checked.finish("The Corvex C2 needs 2.45 volts. ") == not_stated_answer()
+    assert checked.handed_back and pieces == []
+    supported = CheckedAnswer(INDEX, "How many people work at Acme Pumps?", pieces.append, hold_declines=True)
+    supported("Today the company employs 340 people. ")
+    assert not supported.handed_back and pieces == ["Today the company employs 340 people. "]
+    unknown = CheckedAnswer(INDEX, "What does the Corvex Z1 cost?", pieces.append, hold_declines=True)
+    assert not unknown.handed_back and pieces[-1] == unknown_code_answer("Z1")
+
+
 class _Trace:
     """A generation of ``answer``, a character a token: its fact's first character chosen with probability
     ``sure`` and ``runner_up`` ranked second there, every other character with 0.99."""
