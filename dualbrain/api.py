@@ -428,7 +428,8 @@ class DualBrain:
         """Answer ``question`` in one of :data:`ANSWER_MODES`, computed by one of :data:`ENGINES`.
 
         ``knowledge`` (the default) puts the question alone in the prompt; ``base`` is the plain model;
-        ``rag`` / ``knowledge+rag`` add the ``top_k`` passages found by ``retriever`` (``bm25`` or ``embed``);
+        ``rag`` adds the ``top_k`` passages found by ``retriever`` (``bm25`` or ``embed``), ``knowledge+rag`` too
+        where the answer of the weights alone is declined;
         ``context`` adds whole documents, most relevant first, up to the model's window. With ``check``, an
         answer of the knowledge modes that the documents do not support is declined (``knowledge/support.py``).
         """
