@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docx
+import ftfy
 from docx.table import Table
 from bs4 import BeautifulSoup, NavigableString, Tag
 from pypdf import PasswordType, PdfReader
@@ -301,6 +302,10 @@ _READERS: dict[str, Callable[[bytes, str], str]] = {
 
 def normalise(text: str) -> str:
     """The one text normalisation every format goes through, so equal content gives equal text."""
+    # Text decoded with the wrong code page once ("FranÃ§ois", "â‚¬649") is common in exports and scraped
+    # files, and learned as written the network repeats it; ftfy undoes only sequences that are far more likely
+    # mojibake than real text, so correct text in any script passes unchanged.
+    text = ftfy.fix_encoding(text)
     text = unicodedata.normalize("NFC", text)
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = "\n".join(line.rstrip() for line in text.split("\n"))

@@ -120,6 +120,15 @@ def test_normalise_collapses_blank_lines_and_trailing_spaces():
     assert normalise("  a  \n\n\n\nb \r\n\r\nc  ") == "a\n\nb\n\nc"
 
 
+
+def test_normalise_repairs_mojibake_and_leaves_correct_text_in_any_script_alone():
+    # UTF-8 read once as cp1252 or cp1250 (NarrativeQA's own text has "FranĂ§ois"), then saved as UTF-8 again.
+    assert normalise("FranÃ§ois and Perrault, naÃ¯ve cafÃ©") == "François and Perrault, naïve café"
+    assert normalise("FranĂ§ois") == "François"
+    assert normalise("The price is â‚¬649.") == "The price is €649."
+    for text in ("Zürich, Straße, résumé", "Ä‚ and ‚quoted‘", "Москва", "東京都", "العربية", "“smart” quotes"):
+        assert normalise(text) == text
+
 # --- bad inputs --------------------------------------------------------------------------------------
 
 
