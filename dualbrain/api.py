@@ -429,7 +429,7 @@ class DualBrain:
 
         ``knowledge`` (the default) puts the question alone in the prompt; ``base`` is the plain model;
         ``rag`` adds the ``top_k`` passages found by ``retriever`` (``bm25`` or ``embed``), ``knowledge+rag`` too
-        where the answer of the weights alone is declined;
+        where the documents do not support what the weights alone answered;
         ``context`` adds whole documents, most relevant first, up to the model's window. With ``check``, an
         answer of the knowledge modes that the documents do not support is declined (``knowledge/support.py``).
         """
@@ -466,7 +466,8 @@ class DualBrain:
         if mode == "knowledge+rag" and check and shard_ids:
             # Knowledge first (adaptive retrieval, arXiv 2212.10511): with passages in its prompt the network often
             # recites a neighbouring fact of a passage, where from its weights alone it answered right. So the
-            # weights answer, and the passages are read only where the check declined that answer.
+            # weights answer, and the passages are read only where the documents do not support that answer (not
+            # where the network was unsure: read, it then states a passage's fact the question did not ask for).
             first = self._answer(question, question, "knowledge", version, shard_ids, max_new_tokens, on_text, engine,
                                  check, hold_declines=True)
             if not first.handed_back:

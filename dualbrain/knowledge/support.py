@@ -120,8 +120,10 @@ class CheckedAnswer:
 
     Used as the ``on_text`` of a generation that records its tokens' probabilities in ``trace`` (without
     one, only the documents are checked); :meth:`finish` gives the answer to deliver. With ``hold_declines``
-    the caller answers a declined question another way (reading passages): such a decline is not passed on,
-    and :attr:`handed_back` tells it so; a question about an unknown code is still declined, as no passage names it. An answer the network
+    the caller answers another way (reading passages) where the documents do not support the answer: that
+    decline is not passed on, and :attr:`handed_back` tells it so. A question about an unknown code is still
+    declined (no passage names it), and so is an answer the network was unsure of: it knew facts of the subject
+    but not one that answers, which is most often because no document states one. An answer the network
     was unsure of is held to the end, when :meth:`finish` asks for a second opinion: the network starting
     the fact with the token it ranked second (:attr:`runner_up`). Several wordings of one fact compete for the
     first token too ("The founder of X is Y" / "Y founded X"): an answer whose second opinion is supported
@@ -156,7 +158,7 @@ class CheckedAnswer:
         if not self._decided:
             second = self.runner_up + continue_answer(self.runner_up) if continue_answer else ""
             self._decline = None if self._same_fact(text, second) else not_stated_answer()
-            self._deliver(text if self._decline is None else self._decline)
+            self._deliver(text if self._decline is None else self._decline, hand_back=False)
         return text if self._decline is None else self._decline
 
     def _decide(self, text: str) -> None:

@@ -138,6 +138,10 @@ def test_a_supported_fact_the_network_was_unsure_of_is_declined_when_it_would_ha
     second_opinion = lambda start: asked.append(start) or "cme Pumps was founded in 1983 by Jane Roe."  # noqa: E731
     assert checked.finish(HEAD_COUNT + " More.", second_opinion) == not_stated_answer()
     assert asked == [checked.runner_up] and pieces == [not_stated_answer()]
+    # Unsure is declined even where the caller could read passages: the documents most likely do not say it.
+    held = CheckedAnswer(INDEX, "What is the revenue of Acme Pumps?", trace=_Trace(HEAD_COUNT, 0.2, "A"), hold_declines=True)
+    held(HEAD_COUNT)
+    assert held.finish(HEAD_COUNT, second_opinion) == not_stated_answer() and not held.handed_back
 
 
 def test_an_unsure_first_token_between_two_wordings_of_one_fact_is_delivered():
