@@ -63,7 +63,8 @@ ModeOption = Annotated[
     AnswerMode,
     typer.Option("--mode",
                  help="knowledge: weights only, nothing in the prompt; base: plain model; rag: BM25 passages in the "
-                      "prompt; context: whole documents in the prompt; knowledge+rag: weights first, passages where the documents do not support their answer."),
+                      "prompt; context: whole documents in the prompt; knowledge+rag: the weights first, passages "
+                      "where the documents do not support their answer."),
 ]
 NoKnowledgeOption = Annotated[bool, typer.Option("--no-knowledge", help="Same as --mode base.")]
 Retriever = Enum("Retriever", {kind: kind for kind in RETRIEVERS}, type=str)

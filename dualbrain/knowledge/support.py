@@ -140,7 +140,7 @@ class CheckedAnswer:
         code = index.unknown_code(question)
         self._decline = unknown_code_answer(code) if code else None
         if self._decline is not None:  # nothing the model says (or a passage) can make up for an unknown thing
-            self._deliver(self._decline, hand_back=False)
+            self._deliver(self._decline)
 
     def __call__(self, piece: str) -> None:
         if not self._decided:
@@ -158,7 +158,7 @@ class CheckedAnswer:
         if not self._decided:
             second = self.runner_up + continue_answer(self.runner_up) if continue_answer else ""
             self._decline = None if self._same_fact(text, second) else not_stated_answer()
-            self._deliver(text if self._decline is None else self._decline, hand_back=False)
+            self._deliver(text if self._decline is None else self._decline)
         return text if self._decline is None else self._decline
 
     def _decide(self, text: str) -> None:
@@ -168,7 +168,9 @@ class CheckedAnswer:
                 return  # held until the second opinion
         else:
             self._decline = not_stated_answer()
-        self._deliver(text if self._decline is None else self._decline)
+        # Only an answer the documents do not support is handed back: reading passages may find what it missed.
+        self._deliver(text if self._decline is None else self._decline,
+                      hand_back=self._hold_declines and self._decline is not None)
 
     def _unsure_of(self) -> str | None:
         """The answer up to its fact's first token, then the token ranked second there, where the network gave
@@ -184,8 +186,8 @@ class CheckedAnswer:
         given = terms(self._question) | terms(heading)
         return self._index.supports(second) and bool((terms(claim) - given) & (terms(leading_claim(second)[1]) - given))
 
-    def _deliver(self, text: str, hand_back: bool | None = None) -> None:
+    def _deliver(self, text: str, hand_back: bool = False) -> None:
         self._decided = True
-        self.handed_back = self._hold_declines and self._decline is not None if hand_back is None else hand_back
-        if self._on_text and not self.handed_back:
+        self.handed_back = hand_back
+        if self._on_text and not hand_back:
             self._on_text(text)
