@@ -106,8 +106,8 @@ def test_answer_modes_decide_what_enters_the_prompt(brain: DualBrain, corpus: Pa
         return frame(tokenizer, question)
 
     monkeypatch.setattr("dualbrain.api.question_prompt", capture)
-    for mode in ("knowledge", "base", "rag", "context", "knowledge+rag"):
-        brain.ask("Who founded Quillfeather?", mode=mode)
+    for mode in ("knowledge", "base", "rag", "context", "knowledge+rag"):  # unchecked, knowledge+rag reads passages at once
+        brain.ask("Who founded Quillfeather?", mode=mode, check=False)
     assert prompts["knowledge"] == prompts["base"] == "Who founded Quillfeather?"  # no document text
     for mode in ("rag", "context", "knowledge+rag"):
         assert "Edda Vrankel" in prompts[mode] and prompts[mode].endswith("Question: Who founded Quillfeather?")
@@ -138,7 +138,7 @@ def test_knowledge_with_rag_reads_the_documents_as_its_knowledge_learned_them(
 
     monkeypatch.setattr("dualbrain.api.question_prompt", capture)
     for mode in ("rag", "knowledge+rag"):
-        brain.ask("What is the list price of the Corvex C2?", mode=mode)
+        brain.ask("What is the list price of the Corvex C2?", mode=mode, check=False)
     # rag retrieves the documents as written; knowledge+rag as the shard learned them, the memo's price in the sheet.
     assert "List price: EUR 649" in prompts["rag"]
     assert "List price: EUR 679" in prompts["knowledge+rag"] and "EUR 649" not in prompts["knowledge+rag"]
