@@ -22,7 +22,8 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from dualbrain.api import ANSWER_MODES, DEFAULT_KEEP_VERSIONS, ENGINES, RETRIEVERS, DualBrain, IngestReport, LearnReport
+from dualbrain.answering.config import ANSWER_MODES, ENGINES, MAX_ANSWER_TOKENS, RETRIEVERS, AnswerConfig
+from dualbrain.api import DEFAULT_KEEP_VERSIONS, DualBrain
 from dualbrain.bench.changes import ChangesConfig, changes_markdown, run_changes
 from dualbrain.bench.growth import GrowthConfig, growth_markdown, run_growth
 from dualbrain.bench.perf import PerfConfig, perf_markdown, run_perf
@@ -34,6 +35,8 @@ from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.network import LoraSettings
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import LearnProgress, TrainSettings, processes
+from dualbrain.learning.intake import IngestReport
+from dualbrain.learning.reports import LearnReport
 from dualbrain.quiet import quiet_libraries
 from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS
 from dualbrain.store import Home, atomic_write_text
@@ -396,7 +399,7 @@ def ask(
     questions: Annotated[Optional[Path], typer.Option("--questions", help="JSONL input: {\"id\", \"question\"} per line.")] = None,
     out_path: Annotated[Optional[Path], typer.Option("--out", help="JSONL output for --questions.")] = None,
     as_json: JsonOption = False,
-    max_new_tokens: Annotated[int, typer.Option(min=1, max=2048)] = DEFAULT_MAX_NEW_TOKENS,
+    max_new_tokens: Annotated[int, typer.Option(min=1, max=MAX_ANSWER_TOKENS)] = DEFAULT_MAX_NEW_TOKENS,
     engine: EngineOption = Engine.torch,
     unchecked: Annotated[bool, typer.Option("--unchecked", help="Give the knowledge modes' answer even where the "
                                             "documents do not support it or the network was unsure of its fact (by "
@@ -406,23 +409,23 @@ def ask(
     if (question is None) == (questions is None):
         raise DualBrainError("give either a QUESTION or --questions FILE")
     brain = _brain(kb, home, model)
-    options = {"mode": "base" if no_knowledge else mode.value, "max_new_tokens": max_new_tokens,
-               "retriever": retriever.value, "engine": engine.value, "check": not unchecked}
+    config = AnswerConfig(mode="base" if no_knowledge else mode.value, retriever=retriever.value, engine=engine.value,
+                          max_new_tokens=max_new_tokens, check=not unchecked)
     if questions is None:
-        text = brain.ask(question, **options)
+        text = brain.ask(question, config)
         print(json.dumps({"answer": text}) if as_json else text)
         return
     if out_path is None:
         raise DualBrainError("--questions needs --out FILE")
-    _answer_batch(brain, questions, out_path, options)
+    _answer_batch(brain, questions, out_path, config)
 
 
-def _answer_batch(brain: DualBrain, questions: Path, out_path: Path, options: dict) -> None:
-    """Answer every question of the JSONL file ``questions`` with :meth:`DualBrain.ask` ``options``."""
+def _answer_batch(brain: DualBrain, questions: Path, out_path: Path, config: AnswerConfig) -> None:
+    """Answer every question of the JSONL file ``questions`` as ``config`` says."""
     items = _read_questions(questions)
     lines = []
     for item in items:
-        lines.append(json.dumps({"id": item["id"], "answer": brain.ask(item["question"], **options)}))
+        lines.append(json.dumps({"id": item["id"], "answer": brain.ask(item["question"], config)}))
     atomic_write_text(out_path, "\n".join(lines) + "\n")
     err.print(f"wrote {len(lines)} answers to {out_path}")
 
@@ -456,7 +459,7 @@ def chat(
     engine: EngineOption = Engine.torch,
 ) -> None:
     """Ask questions interactively (empty line or Ctrl-D to quit)."""
-    mode = "base" if no_knowledge else mode.value
+    config = AnswerConfig(mode="base" if no_knowledge else mode.value, engine=engine.value)
     brain = _brain(kb, home, model)
     while True:
         try:
@@ -465,7 +468,7 @@ def chat(
             break
         if not question:
             break
-        out.print(f"[bold]{kb}>[/] {escape(brain.ask(question, mode=mode, engine=engine.value))}")
+        out.print(f"[bold]{kb}>[/] {escape(brain.ask(question, config))}")
 
 
 @app.command()

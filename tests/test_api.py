@@ -86,7 +86,7 @@ def test_interrupted_learning_keeps_the_previous_version_serving(
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("dualbrain.api.learn_documents", crash)
+    monkeypatch.setattr("dualbrain.learning.publishing.learn_documents", crash)
     with pytest.raises(KeyboardInterrupt):
         brain.learn([extra], FAST)
     assert brain.kb.current_version().id == "v0001"
@@ -105,7 +105,7 @@ def test_answer_modes_decide_what_enters_the_prompt(brain: DualBrain, corpus: Pa
         prompts[mode] = question
         return frame(tokenizer, question)
 
-    monkeypatch.setattr("dualbrain.api.question_prompt", capture)
+    monkeypatch.setattr("dualbrain.answering.prompts.question_prompt", capture)
     for mode in ("knowledge", "base", "rag", "context", "knowledge+rag"):  # unchecked, knowledge+rag reads passages at once
         brain.ask("Who founded Quillfeather?", mode=mode, check=False)
     assert prompts["knowledge"] == prompts["base"] == "Who founded Quillfeather?"  # no document text
@@ -136,7 +136,7 @@ def test_knowledge_with_rag_reads_the_documents_as_its_knowledge_learned_them(
         prompts[mode] = question
         return frame(tokenizer, question)
 
-    monkeypatch.setattr("dualbrain.api.question_prompt", capture)
+    monkeypatch.setattr("dualbrain.answering.prompts.question_prompt", capture)
     for mode in ("rag", "knowledge+rag"):
         brain.ask("What is the list price of the Corvex C2?", mode=mode, check=False)
     # rag retrieves the documents as written; knowledge+rag as the shard learned them, the memo's price in the sheet.
@@ -164,7 +164,7 @@ def test_knowledge_answers_the_documents_do_not_support_are_declined(
                 on_text(piece)
         return Generation(text, 10, len(ids), 0.01, 0.02)
 
-    monkeypatch.setattr("dualbrain.api.continue_text", model_says)
+    monkeypatch.setattr("dualbrain.answering.engine.continue_text", model_says)
     assert brain.route(question)  # a shard answers it: its answer comes from the knowledge network
     said = "Datasheet: Corvex C2 — List price: EUR 679"
     answer = brain.generate(question)
@@ -206,7 +206,7 @@ def test_knowledge_with_rag_reads_passages_only_where_the_knowledge_answer_is_de
             on_text(text)
         return Generation(text, len(prompt), len(ids), 0.01, 0.02)
 
-    monkeypatch.setattr("dualbrain.api.continue_text", model_says)
+    monkeypatch.setattr("dualbrain.answering.engine.continue_text", model_says)
     said = {"alone": "Datasheet: Corvex C2 — List price: EUR 679", "with passages": "Vendor: Acme Pumps"}
     streamed: list[str] = []
     answer = brain.generate(question, mode="knowledge+rag", on_text=streamed.append)
@@ -309,7 +309,7 @@ def test_a_new_edition_supersedes_the_old_document(brain: DualBrain, tmp_path: P
     assert new.ingest.replaced == {new_id: old_id} and brain.kb.catalog.supersessions() == {old_id: new_id}
     assert brain.kb.catalog.get_document(old_id).status == "superseded"
     assert new.version.document_ids == (new_id,) and new.metrics["shards_trained"] == 1
-    assert "Oyelaran" not in " ".join(c.text for c in brain._retriever().chunks)  # retrieval offers the new value only
+    assert "Oyelaran" not in " ".join(c.text for c in brain.answers.passages.retriever().chunks)  # retrieval offers the new value only
 
 
 def test_supersedes_names_the_replaced_document(brain: DualBrain, corpus: Path, tmp_path: Path) -> None:

@@ -4,7 +4,7 @@
 
 * ``shards/<shard id>/`` — each shard's adapter, unchanged (``adapter_config.json`` and
   ``adapter_model.safetensors``). vLLM serves them with ``--enable-lora --lora-modules <id>=<folder>`` and
-  picks one per request; dualbrain's router (``knowledge/router.py``) says which shard holds a question's
+  picks one per request; dualbrain's router (``answering/routing.py``) says which shard holds a question's
   facts, and ``export.json`` lists every shard's documents for a client that routes by itself.
 * ``all-shards/`` — one adapter equal to every shard active at once (what dualbrain computes when a
   question is routed to all of them), for engines that serve one adapter per model. LoRA updates add, so

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from transformers import PreTrainedTokenizerBase
 
-from dualbrain.errors import DualBrainError, IncompatibleKnowledge
+from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.distillation import teach
 from dualbrain.knowledge.network import KNOWLEDGE_NETWORKS, KnowledgeNetwork, LoraKnowledge, LoraSettings
 from dualbrain.knowledge.questions import draft_questions, select_questions
@@ -258,12 +258,8 @@ def read_manifest(shard_dir: Path) -> dict:
 def check_shard(reasoning: ReasoningNetwork, shard_dir: Path) -> KnowledgeNetwork:
     """The knowledge network that reads ``shard_dir``, refusing a shard made for another base model."""
     manifest = read_manifest(shard_dir)
-    if manifest["base_identity"] != reasoning.identity:
-        raise IncompatibleKnowledge(
-            f"knowledge in {shard_dir.name} was trained on base model '{manifest['base_model']}' "
-            f"(identity {manifest['base_identity'][:12]}), not on the loaded '{reasoning.name}' "
-            f"(identity {reasoning.identity[:12]}); pass the matching --model"
-        )
+    reasoning.require_trained_on(manifest["base_identity"], f"knowledge in {shard_dir.name}",
+                                 f"base model '{manifest['base_model']}'")
     # The adapter's own config file says how it is shaped; only the kind of network is needed here.
     if manifest["knowledge_network"] not in KNOWLEDGE_NETWORKS:
         raise DualBrainError(f"knowledge in {shard_dir.name} uses an unknown network '{manifest['knowledge_network']}'")

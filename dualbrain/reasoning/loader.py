@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from dualbrain.errors import DualBrainError
+from dualbrain.errors import DualBrainError, IncompatibleKnowledge
 from dualbrain.store.atomic import atomic_write_text
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -48,6 +48,15 @@ class ReasoningNetwork:
     @property
     def context_window(self) -> int:
         return int(getattr(self.model.config, "max_position_embeddings", 2048))
+
+    def require_trained_on(self, identity: str, knowledge: str, base: str = "another base model") -> None:
+        """Refuse ``knowledge`` (what it is, e.g. "knowledge base 'acme'") trained on the base model with
+        ``identity`` (``base``: its name, where known), unless that is this one: its weights fit no other."""
+        if identity != self.identity:
+            raise IncompatibleKnowledge(
+                f"{knowledge} was trained on {base} (identity {identity[:12]}), not on the loaded '{self.name}' "
+                f"(identity {self.identity[:12]}); pass the matching --model, or learn into a new knowledge base"
+            )
 
 
 def freeze(model: PreTrainedModel) -> PreTrainedModel:

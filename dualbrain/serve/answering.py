@@ -14,14 +14,14 @@ import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import TypeVar
 
-from dualbrain.api import DualBrain, check_engine
-from dualbrain.reasoning.generate import Generation, continue_text
-from dualbrain.reasoning.llama_cpp import LlamaCpp, llama_cpp_for
-from dualbrain.reasoning.loader import ReasoningNetwork, load_reasoning_network
-from dualbrain.reasoning.prompting import question_prompt
+from dualbrain.answering import NO_KNOWLEDGE, AnswerConfig, Engine
+from dualbrain.answering.prompts import chat_prompt
+from dualbrain.api import DualBrain
+from dualbrain.reasoning.generate import Generation
 from dualbrain.store import Home
 
 BASE_MODEL_ID = "base"  # the plain reasoning network, no knowledge
@@ -38,13 +38,10 @@ class Busy(Exception):
 
 class Answerer:
     def __init__(self, home: Home, model: str | Path | None = None, engine: str = "torch"):
-        """``engine`` computes every answer: ``torch`` or ``llama.cpp`` (see :data:`dualbrain.api.ENGINES`)."""
-        check_engine(engine)
+        """``engine`` computes every answer: ``torch`` or ``llama.cpp`` (see :data:`dualbrain.answering.ENGINES`)."""
         self.home = home
-        self.engine = engine
-        self._model_source = model
-        self._reasoning: ReasoningNetwork | None = None
-        self._plain_llama_cpp: LlamaCpp | None = None  # the plain model's answers under the llama.cpp engine
+        self.settings = AnswerConfig(engine=engine)  # what every answer is asked with, but its length
+        self.engine = Engine(model, home.models_dir)  # one base model for every knowledge base
         self._brains: dict[str, tuple[int, DualBrain]] = {}  # name → (directory identity, brain)
         self._last: DualBrain | None = None
         self._lock = threading.Lock()  # one answer at a time on the shared model
@@ -66,12 +63,6 @@ class Answerer:
 
         return asyncio.get_running_loop().run_in_executor(self._pool, run)
 
-    @property
-    def reasoning(self) -> ReasoningNetwork:
-        if self._reasoning is None:
-            self._reasoning = load_reasoning_network(self._model_source, self.home.models_dir)
-        return self._reasoning
-
     def _brain(self, kb: str) -> DualBrain:
         """The knowledge base ``kb`` on the shared model (raises UnknownKnowledgeBase). Called under the
         answer lock: a cached one whose directory was deleted (and perhaps created again under the same
@@ -84,7 +75,7 @@ class Answerer:
                 self._last = None if self._last is cached[1] else self._last
                 cached = None
             if cached is None:
-                cached = self._brains[kb] = (identity, DualBrain(self.home.open_kb(kb), self.home, reasoning=self.reasoning))
+                cached = self._brains[kb] = (identity, DualBrain(self.home.open_kb(kb), self.home, engine=self.engine))
             return cached[1]
 
     def forget_brain(self, kb: str) -> None:
@@ -104,12 +95,10 @@ class Answerer:
             if self._last is not None and self._last is not brain:
                 self._last.release()
             self._last = brain
+            settings = replace(self.settings, max_new_tokens=max_new_tokens)
             if brain is not None:
                 if chat:
-                    return brain.generate(text, max_new_tokens=max_new_tokens, on_text=on_text, engine=self.engine)
-                return brain.complete(text, max_new_tokens=max_new_tokens, on_text=on_text, engine=self.engine)
-            prompt = question_prompt(self.reasoning.tokenizer, text) if chat else text
-            if self.engine == "llama.cpp":
-                self._plain_llama_cpp = self._plain_llama_cpp or llama_cpp_for(self.reasoning)
-                return self._plain_llama_cpp.continue_text(prompt, max_new_tokens, on_text)
-            return continue_text(self.reasoning.model, self.reasoning.tokenizer, prompt, max_new_tokens, on_text)
+                    return brain.generate(text, settings, on_text=on_text)
+                return brain.complete(text, settings, on_text=on_text)
+            prompt = chat_prompt(self.engine.reasoning, text) if chat else text
+            return self.engine.generate(prompt, NO_KNOWLEDGE, settings, on_text)

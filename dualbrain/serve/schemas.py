@@ -12,9 +12,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from dualbrain.answering.config import MAX_ANSWER_TOKENS
 from dualbrain.reasoning.generate import Generation
 
-MAX_NEW_TOKENS = 512
 MAX_MESSAGE_CHARS = 8000
 
 
@@ -26,8 +26,8 @@ class ChatMessage(BaseModel):
 class ChatCompletionRequest(BaseModel):
     model: str = Field(min_length=1, max_length=200)
     messages: list[ChatMessage] = Field(min_length=1, max_length=64)
-    max_tokens: int | None = Field(default=None, ge=1, le=MAX_NEW_TOKENS)
-    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_NEW_TOKENS)
+    max_tokens: int | None = Field(default=None, ge=1, le=MAX_ANSWER_TOKENS)
+    max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_ANSWER_TOKENS)
     stream: bool = False
 
     def question(self) -> str | None:
@@ -40,7 +40,7 @@ class CompletionRequest(BaseModel):
 
     model: str = Field(min_length=1, max_length=200)
     prompt: str | list[str]
-    max_tokens: int = Field(default=16, ge=1, le=MAX_NEW_TOKENS)  # OpenAI's default
+    max_tokens: int = Field(default=16, ge=1, le=MAX_ANSWER_TOKENS)  # OpenAI's default
     stream: bool = False
 
     @field_validator("prompt")

@@ -16,12 +16,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from dualbrain.answering import Engine
 from dualbrain.api import DualBrain
 from dualbrain.errors import DualBrainError, UnknownKnowledgeBase
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import LearnProgress
 from dualbrain.quiet import quiet_libraries
-from dualbrain.reasoning.loader import load_reasoning_network
 from dualbrain.store import Home
 from dualbrain.store.queue import WorkQueue, WorkRequest
 
@@ -62,7 +62,7 @@ def _serve_queue(home: Home, model: str | Path | None, learn_config: LearnConfig
             return
         queue = home.queue()
         queue.requeue_running()
-        reasoning = None
+        engine = Engine(model, home.models_dir)  # the base model loads when a request first needs it
         to_consolidate: list[str] = []  # knowledge bases that learned something since they were consolidated
         while True:
             check_server()
@@ -70,16 +70,15 @@ def _serve_queue(home: Home, model: str | Path | None, learn_config: LearnConfig
             if request is None:
                 if to_consolidate and consolidate:
                     kb = to_consolidate.pop(0)
-                    if not consolidate_until_preempted(home, kb, reasoning, queue, learn_config, check_server):
+                    if not consolidate_until_preempted(home, kb, engine, queue, learn_config, check_server):
                         to_consolidate.append(kb)  # yielded to a request: again at the next idle moment
                     continue
                 if until_idle:
                     return
                 time.sleep(poll_seconds)
                 continue
-            reasoning = reasoning or load_reasoning_network(model, home.models_dir)
             try:
-                _run(DualBrain(home.open_kb(request.kb), home, reasoning=reasoning), request, learn_config, check_server)
+                _run(DualBrain(home.open_kb(request.kb), home, engine=engine), request, learn_config, check_server)
             except DualBrainError as error:
                 queue.finish(request.id, str(error))
             except Exception as error:  # a bug: keep serving the queue, but say what happened
@@ -96,7 +95,7 @@ class _Preempted(Exception):
         super().__init__("consolidation stopped: a request is waiting (it runs again when the queue is idle)")
 
 
-def consolidate_until_preempted(home: Home, kb: str, reasoning, queue: WorkQueue, learn_config: LearnConfig | None,
+def consolidate_until_preempted(home: Home, kb: str, engine: Engine, queue: WorkQueue, learn_config: LearnConfig | None,
                                 on_progress: Callable[[LearnProgress], None] | None = None) -> bool:
     """Consolidate ``kb`` while nothing else waits: a queued upload or forget stops it at the next training
     step (nothing is published, the previous version keeps serving), so consolidation never delays
@@ -109,7 +108,7 @@ def consolidate_until_preempted(home: Home, kb: str, reasoning, queue: WorkQueue
             raise _Preempted()
 
     try:
-        DualBrain(home.open_kb(kb), home, reasoning=reasoning).consolidate(learn_config, yield_to_requests)
+        DualBrain(home.open_kb(kb), home, engine=engine).consolidate(learn_config, yield_to_requests)
     except _Preempted:
         log.info("consolidation of %s yielded to a queued request", kb)
         return False

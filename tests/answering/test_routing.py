@@ -2,7 +2,7 @@
 
 import pytest
 
-from dualbrain.knowledge.router import RoutingSettings, ShardRouter, named_codes
+from dualbrain.answering.routing import RoutingSettings, ShardRouter, named_codes
 
 SHARDS = {
     "s0001": [("d1", "Quillfeather Aeronautics builds gliders in Marrowgate. Its chief executive is Marta Oyelaran.")],

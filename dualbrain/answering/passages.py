@@ -1,0 +1,73 @@
+"""A knowledge base's passages, and the indexes over them that answers read: retrievers and the support check.
+
+Passages are cut from the documents still in force (a superseded document's facts are out of date, a forgotten
+one's are going). Asked for a knowledge version, each document it learned is cut as its shard learned it: where
+that shard learned with newer facts winning, with the values later documents of the shard changed
+(``knowledge/updates.py``), so the passages a knowledge answer is checked against, or read beside, agree with
+the weights. Everything is cut and indexed once and rebuilt only when the documents or the version change.
+"""
+
+from __future__ import annotations
+
+from dualbrain.answering.config import RETRIEVERS
+from dualbrain.errors import DualBrainError
+from dualbrain.knowledge.recipe import LearnConfig, read_manifest
+from dualbrain.knowledge.support import SupportIndex
+from dualbrain.knowledge.updates import as_of_now
+from dualbrain.retrieval import Chunk, Retriever, chunk_documents
+from dualbrain.retrieval.context import documents_by_relevance
+from dualbrain.store import KnowledgeBase, VersionRecord
+
+
+class Passages:
+    """The passages of one knowledge base, as written or as a version learned them, and their indexes."""
+
+    def __init__(self, kb: KnowledgeBase):
+        self.kb = kb
+        # Each with the key of what it was cut for: (document ids, version id or None).
+        self._cut: dict[bool, tuple[tuple, list[Chunk]]] = {}  # as learned → (key, passages)
+        self._retrievers: dict[tuple[str, bool], tuple[tuple, Retriever]] = {}  # (kind, as learned) → (key, index)
+        self._support: tuple[tuple, SupportIndex] | None = None
+
+    def retriever(self, kind: str = "bm25", learned_by: VersionRecord | None = None) -> Retriever:
+        """An index of ``kind`` (see :data:`RETRIEVERS`) over the passages, as ``learned_by`` learned them."""
+        key, passages = self._passages(learned_by)
+        if not passages:
+            raise DualBrainError(f"knowledge base '{self.kb.name}' has no documents to retrieve from")
+        index = (kind, learned_by is not None)
+        if index not in self._retrievers or self._retrievers[index][0] != key:
+            self._retrievers[index] = (key, RETRIEVERS[kind](passages))
+        return self._retrievers[index][1]
+
+    def support_index(self, version: VersionRecord) -> SupportIndex:
+        """What answers of ``version``'s knowledge are checked against: the passages as it learned them (none
+        while every document it learned is being forgotten: then nothing is supported)."""
+        key, passages = self._passages(learned_by=version)
+        if self._support is None or self._support[0] != key:
+            self._support = (key, SupportIndex([passage.text for passage in passages]))
+        return self._support[1]
+
+    def documents_by_relevance(self, question: str) -> list[str]:
+        """The texts of the documents in force, the most relevant to ``question`` (BM25) first."""
+        return [self.kb.document_text(doc_id) for doc_id in documents_by_relevance(self.retriever(), question)]
+
+    def _passages(self, learned_by: VersionRecord | None) -> tuple[tuple, list[Chunk]]:
+        records = [doc for doc in self.kb.documents() if doc.status not in ("superseded", "forgetting")]
+        key = (tuple(doc.id for doc in records), learned_by.id if learned_by else None)
+        as_learned = learned_by is not None
+        if as_learned not in self._cut or self._cut[as_learned][0] != key:
+            texts = {doc.id: self.kb.document_text(doc.id) for doc in records}
+            if learned_by is not None:
+                texts.update(self._as_learned(learned_by, texts))
+            self._cut[as_learned] = (key, chunk_documents(list(texts.items())))
+        return self._cut[as_learned]
+
+    def _as_learned(self, version: VersionRecord, texts: dict[str, str]) -> dict[str, str]:
+        """The texts of ``version``'s documents whose shard learned them as of now (newer facts winning)."""
+        learned = {}
+        for shard_id in version.shard_ids:
+            config = LearnConfig.from_dict(read_manifest(self.kb.shard_dir(shard_id))["config"])
+            if config.newer_facts_win:  # the shard's documents are in the order they were learned, oldest first
+                shard = [(doc_id, texts[doc_id]) for doc_id in self.kb.catalog.get_shard(shard_id).document_ids if doc_id in texts]
+                learned.update(as_of_now(shard))
+        return learned

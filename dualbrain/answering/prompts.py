@@ -1,0 +1,30 @@
+"""What each answer mode puts in the prompt: the question alone, or with passages, or with whole documents.
+
+``knowledge`` and ``base`` ask the question alone (the knowledge lives in the weights); ``rag`` and the second
+pass of ``knowledge+rag`` put the retrieved passages before it; ``context`` puts whole documents before it, as
+many as the model's window holds. The chat framing itself is ``reasoning/prompting.py``'s, shared with training.
+"""
+
+from __future__ import annotations
+
+from dualbrain.reasoning.loader import ReasoningNetwork
+from dualbrain.reasoning.prompting import grounded_question, question_prompt
+from dualbrain.retrieval import Chunk
+from dualbrain.retrieval.context import fit_to_budget
+
+
+def chat_prompt(reasoning: ReasoningNetwork, asked: str) -> str:
+    """Model input for the user turn ``asked``, ending where the answer begins."""
+    return question_prompt(reasoning.tokenizer, asked)
+
+
+def with_passages(question: str, passages: list[Chunk]) -> str:
+    """``question`` after the retrieved ``passages``."""
+    return grounded_question(question, [passage.text for passage in passages])
+
+
+def with_documents(question: str, texts: list[str], reasoning: ReasoningNetwork, max_new_tokens: int) -> str:
+    """``question`` after the leading ``texts`` that fit the model's window beside the question and the answer."""
+    tokenizer = reasoning.tokenizer
+    framing = len(tokenizer(question_prompt(tokenizer, grounded_question(question, [])))["input_ids"])
+    return grounded_question(question, fit_to_budget(texts, tokenizer, reasoning.context_window - framing - max_new_tokens))

@@ -1,0 +1,80 @@
+"""What a change to a knowledge base trains: the shards to build, each with its configuration, and the shards kept.
+
+Learning trains new documents into new shards (a new edition into the shard of the one it replaces); forgetting
+retrains the shards that held the document from their other documents, each with the configuration it was
+trained with; consolidating retrains shards that name the same things as one. How documents group into shards
+is ``knowledge/sharding.py``'s; this module reads the knowledge base to ask it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dualbrain.knowledge.recipe import LearnConfig, read_manifest
+from dualbrain.knowledge.sharding import plan_consolidation, plan_shards
+from dualbrain.knowledge.signals import document_names
+from dualbrain.store import KnowledgeBase, VersionRecord
+
+
+@dataclass(frozen=True)
+class Plan:
+    builds: list[tuple[list[str], LearnConfig]]  # one shard to train per (document ids, configuration)
+    kept: list[str]  # the serving shards that stay as they are
+    merged: list[list[str]] = field(default_factory=list)  # consolidation: the shard ids each build retrains as one
+
+
+def current_shards(kb: KnowledgeBase, version: VersionRecord | None) -> dict[str, list[str]]:
+    """Shard id → document ids, for each shard of ``version``."""
+    if version is None:
+        return {}
+    return {shard_id: list(kb.catalog.get_shard(shard_id).document_ids) for shard_id in version.shard_ids}
+
+
+def plan_learning(kb: KnowledgeBase, current: VersionRecord | None, config: LearnConfig) -> Plan | None:
+    """The shards that learn every document ``current`` does not hold yet and drop the documents leaving (a
+    superseded edition, a document being forgotten); None when there is nothing to change."""
+    records = kb.documents()
+    held = set(current.document_ids) if current else set()
+    leaving = {doc.id for doc in records if doc.status in ("superseded", "forgetting")}
+    new = [doc.id for doc in records if doc.id not in held and doc.id not in leaving]
+    if not new and not held & leaving:
+        return None
+    plan = plan_shards(
+        current_shards(kb, current),
+        {doc.id: doc.chars for doc in records},
+        add=new,
+        remove=held & leaving,
+        replaces={new_id: old_id for old_id, new_id in kb.catalog.supersessions().items()},
+        max_chars=config.shard_chars,
+    )
+    return Plan([(ids, config) for ids in plan.build], plan.keep)
+
+
+def plan_forgetting(kb: KnowledgeBase, current: VersionRecord | None, doc_id: str) -> Plan | None:
+    """The shards of ``current`` retrained without ``doc_id``; None when ``current`` never learned it."""
+    if current is None or doc_id not in current.document_ids:
+        return None
+    builds, kept = [], []
+    for shard_id, doc_ids in current_shards(kb, current).items():
+        if doc_id not in doc_ids:
+            kept.append(shard_id)
+        elif remaining := [other for other in doc_ids if other != doc_id]:
+            # Rebuilt exactly as the original was trained: with its own recorded configuration.
+            builds.append((remaining, LearnConfig.from_dict(read_manifest(kb.shard_dir(shard_id))["config"])))
+    return Plan(builds, kept)
+
+
+def plan_consolidating(kb: KnowledgeBase, current: VersionRecord | None, config: LearnConfig) -> Plan | None:
+    """The shards of ``current`` whose documents name the same things, each group retrained as one shard (up to
+    the shard size); None when no shards are to merge."""
+    if current is None:
+        return None
+    shards = current_shards(kb, current)
+    documents = {doc.id: doc for doc in kb.documents()}
+    names = {doc_id: document_names(kb.document_text(doc_id)) for doc_id in current.document_ids}
+    groups = plan_consolidation(shards, {d: documents[d].chars for d in names}, names, config.shard_chars)
+    if not groups:
+        return None
+    merged = {shard_id for group in groups for shard_id in group}
+    builds = [([doc_id for shard_id in group for doc_id in shards[shard_id]], config) for group in groups]
+    return Plan(builds, [shard_id for shard_id in shards if shard_id not in merged], groups)
