@@ -32,7 +32,7 @@ from dualbrain.learning.publishing import train_and_publish
 from dualbrain.learning.reports import ConsolidateReport, ForgetReport, LearnReport
 from dualbrain.reasoning.generate import Generation
 from dualbrain.reasoning.loader import ReasoningNetwork
-from dualbrain.store import DocumentRecord, Home, KnowledgeBase, VersionRecord
+from dualbrain.store import DocumentRecord, Home, KnowledgeBase, VersionRecord, views
 
 DEFAULT_KEEP_VERSIONS = 5
 
@@ -182,9 +182,13 @@ class DualBrain:
         self.release()  # training attaches its own fresh knowledge network to the base
         return train_and_publish(self.kb, self.reasoning, kind, plan, on_progress, on_epoch_end, keep_versions)
 
-    def history(self) -> list[VersionRecord]:
-        """Every kept version, oldest first."""
-        return self.kb.catalog.versions()
+    def summary(self) -> dict:
+        """Its documents, the version serving and that version's metrics (``store/views.py``)."""
+        return views.summary(self.kb)
+
+    def versions(self) -> list[dict]:
+        """Every kept version, oldest first, marked where it is the one serving."""
+        return views.version_views(self.kb)
 
     def rollback(self, version_id: str) -> VersionRecord:
         """Serve the kept version ``version_id`` again (the next learn builds on it). Refused while a job

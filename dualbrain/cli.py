@@ -42,6 +42,7 @@ from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS
 from dualbrain.store import Home, atomic_write_text
 from dualbrain.store.keys import SCOPES
 from dualbrain.store.reports import publish_report
+from dualbrain.store.views import document_view
 
 app = typer.Typer(help="Give a language model a second brain for your documents.", no_args_is_help=True, pretty_exceptions_enable=False)
 kb_app = typer.Typer(help="Create, list, inspect and delete knowledge bases.", no_args_is_help=True)
@@ -104,17 +105,7 @@ def kb_list(home: HomeOption = None, as_json: JsonOption = False) -> None:
 @kb_app.command("show")
 def kb_show(name: str, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """Documents, current version and metrics of a knowledge base."""
-    kb = Home(home).open_kb(name)
-    version = kb.current_version()
-    documents = kb.documents()
-    info = {
-        "name": name,
-        "documents": len(documents),
-        "pending": sum(doc.status == "pending" for doc in documents),
-        "current_version": version.id if version else None,
-        "shards": len(version.shard_ids) if version else 0,
-        "metrics": {key: value for key, value in version.metrics.items() if key != "shards"} if version else {},
-    }
+    info = _brain(name, home).summary()
     if as_json:
         print(json.dumps(info))
         return
@@ -125,11 +116,7 @@ def kb_show(name: str, home: HomeOption = None, as_json: JsonOption = False) -> 
 @kb_app.command("history")
 def kb_history(name: str, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """Kept versions of a knowledge base, oldest first, with their documents and shards."""
-    brain = _brain(name, home)
-    current = brain.kb.current_version()
-    rows = [{"id": v.id, "current": current is not None and v.id == current.id, "created_at": v.created_at,
-             "documents": list(v.document_ids), "shards": list(v.shard_ids), "tokens_trained": v.metrics.get("tokens_trained")}
-            for v in brain.history()]
+    rows = _brain(name, home).versions()
     if as_json:
         print(json.dumps(rows))
         return
@@ -246,8 +233,7 @@ def docs_list(kb: KbOption, home: HomeOption = None, as_json: JsonOption = False
     """List documents of a knowledge base."""
     documents = _brain(kb, home).docs()
     if as_json:
-        print(json.dumps([{"id": d.id, "source_name": d.source_name, "format": d.format, "status": d.status,
-                           "size_bytes": d.size_bytes, "sha256": d.sha256} for d in documents]))
+        print(json.dumps([document_view(d) for d in documents]))
         return
     table = Table("id", "source", "format", "status", "chars")
     for d in documents:

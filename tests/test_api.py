@@ -257,7 +257,7 @@ def test_forgetting_is_exact_unlearning(brain: DualBrain, tmp_path: Path, tiny_m
     assert brain.kb.derived_dir(secret_id).is_dir()
     report = brain.forget(secret_id)
     assert report.shards_rebuilt == 1 and report.versions_deleted == ["v0001"]
-    assert [v.id for v in brain.history()] == ["v0002"] and brain.kb.current_version().document_ids == report.version.document_ids
+    assert [v["id"] for v in brain.versions()] == ["v0002"] and brain.kb.current_version().document_ids == report.version.document_ids
     assert secret_id not in {d.id for d in brain.docs()} and len(brain.kb.catalog.forgotten()) == 1
     assert not brain.kb.derived_dir(secret_id).exists() and not list(brain.kb.root.rglob(f"{secret_id}*"))
     for trace in ("ZX-4471", "secret.md", secret_id):  # its text, name and id are nowhere, catalog included
@@ -332,6 +332,6 @@ def test_history_rollback_and_pruning(brain: DualBrain, corpus: Path, tmp_path: 
     third = brain.learn([], FAST)  # learns what v0001 lacks, on top of v0001
     assert third.version.id == "v0003" and added in third.version.document_ids
     brain.learn([_write(tmp_path / "y", "d.md", "Quillfeather employs 212 engineers.\n")], FAST, keep_versions=2)
-    assert [v.id for v in brain.history()] == ["v0003", "v0004"]
+    assert [v["id"] for v in brain.versions()] == ["v0003", "v0004"]
     with pytest.raises(DualBrainError, match="unknown version"):
         brain.rollback("v0001")
