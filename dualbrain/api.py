@@ -24,7 +24,7 @@ from dualbrain.answering import AnswerConfig, Answers, Engine
 from dualbrain.answering.routing import RoutingSettings
 from dualbrain.errors import DualBrainError, KnowledgeBaseExists, NothingToLearn, UnknownKnowledgeBase
 from dualbrain.knowledge.export import export_knowledge
-from dualbrain.knowledge.recipe import LearnConfig, read_manifest
+from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import EpochHook, LearnProgress, processes
 from dualbrain.learning.intake import IngestReport, ingest
 from dualbrain.learning.planning import Plan, plan_consolidating, plan_forgetting, plan_learning
@@ -83,6 +83,9 @@ class DualBrain:
     def docs(self) -> list[DocumentRecord]:
         return self.kb.documents()
 
+    def document(self, doc_id: str) -> DocumentRecord:
+        return self.kb.catalog.get_document(doc_id)  # unknown ids fail clearly
+
     def add(self, paths: Iterable[str | Path], *, supersedes: str | None = None) -> IngestReport:
         """Ingest files and folders into the knowledge base (not learned yet); bad files are reported.
 
@@ -101,23 +104,18 @@ class DualBrain:
         finally:
             launched.wait_for_everyone()
 
-    def learn(
-        self,
-        paths: Iterable[str | Path] = (),
-        config: LearnConfig | None = None,
-        on_progress: Callable[[LearnProgress], None] | None = None,
-        on_epoch_end: EpochHook | None = None,
-        *,
-        supersedes: str | None = None,
-        keep_versions: int = DEFAULT_KEEP_VERSIONS,
-    ) -> LearnReport:
+    def learn(self, paths: Iterable[str | Path] = (), config: LearnConfig | None = None,
+              on_progress: Callable[[LearnProgress], None] | None = None, on_epoch_end: EpochHook | None = None, *,
+              supersedes: str | None = None, keep_versions: int = DEFAULT_KEEP_VERSIONS, request: int | None = None
+              ) -> LearnReport:
         """Ingest ``paths`` and learn every document the current version does not hold yet.
 
         Only new shards are trained: earlier shards keep serving untouched. A document that supersedes
         another (see :meth:`add`) is trained into the old one's shard, which is retrained without it.
         If training fails or is interrupted, nothing is published: the previous version keeps serving
         and the new documents stay 'pending' for the next run.
-        ``on_epoch_end(epoch, model)`` sees the knowledge being learned after every epoch.
+        ``on_epoch_end(epoch, model)`` sees the knowledge being learned after every epoch. ``request``: the
+        queued request this learn runs for (see :meth:`progress`).
         """
         report = self.add(paths, supersedes=supersedes)
         # Under torchrun / accelerate launch every process runs this; the main process alone changes the
@@ -129,10 +127,10 @@ class DualBrain:
             plan = plan_learning(self.kb, current, config or LearnConfig())
             if plan is None:
                 return LearnReport(report, current, {})
-            version, metrics = self._train_and_publish("learn", plan, on_progress, on_epoch_end, keep_versions)
+            version, metrics = self._train_and_publish("learn", plan, on_progress, on_epoch_end, keep_versions, request)
         return LearnReport(report, version, metrics)
 
-    def forget(self, doc_id: str, *, keep_versions: int = DEFAULT_KEEP_VERSIONS) -> ForgetReport:
+    def forget(self, doc_id: str, *, keep_versions: int = DEFAULT_KEEP_VERSIONS, request: int | None = None) -> ForgetReport:
         """Remove a document and what was learned from it (exact unlearning by shards).
 
         The shards that learned it are retrained from their other documents, with their own
@@ -146,17 +144,12 @@ class DualBrain:
             # From here on nothing learns or retrieves it, even if this run dies before the purge.
             self.kb.catalog.set_status([doc_id], "forgetting")
             plan = plan_forgetting(self.kb, self._current_for_change(), doc_id)
-            version = self._train_and_publish("forget", plan, None, None, keep_versions)[0] if plan else None
+            version = self._train_and_publish("forget", plan, None, None, keep_versions, request)[0] if plan else None
             deleted = self.kb.purge_document(doc_id)
         return ForgetReport(doc_id, version, len(plan.builds) if plan else 0, deleted)
 
-    def consolidate(
-        self,
-        config: LearnConfig | None = None,
-        on_progress: Callable[[LearnProgress], None] | None = None,
-        *,
-        keep_versions: int = DEFAULT_KEEP_VERSIONS,
-    ) -> ConsolidateReport:
+    def consolidate(self, config: LearnConfig | None = None, on_progress: Callable[[LearnProgress], None] | None = None,
+                    *, keep_versions: int = DEFAULT_KEEP_VERSIONS) -> ConsolidateReport:
         """Retrain shards whose documents name the same things as one shard each (up to the shard size),
         so that questions chaining facts from documents learned at different times find them in one
         shard. Learning stays fast (a new document trains alone and answers at once); this runs after,
@@ -178,9 +171,15 @@ class DualBrain:
         return current
 
     def _train_and_publish(self, kind: str, plan: Plan, on_progress: Callable[[LearnProgress], None] | None,
-                           on_epoch_end: EpochHook | None, keep_versions: int) -> tuple[VersionRecord | None, dict]:
+                           on_epoch_end: EpochHook | None, keep_versions: int, request: int | None = None
+                           ) -> tuple[VersionRecord | None, dict]:
         self.release()  # training attaches its own fresh knowledge network to the base
-        return train_and_publish(self.kb, self.reasoning, kind, plan, on_progress, on_epoch_end, keep_versions)
+        return train_and_publish(self.kb, self.reasoning, kind, plan, on_progress, on_epoch_end, keep_versions, request)
+
+    def progress(self, request: int) -> dict | None:
+        """The live training progress of the queued ``request`` while its job runs, else None."""
+        job = next((job for job in reversed(self.kb.catalog.jobs()) if job.params.get("request") == request), None)
+        return job.progress if job is not None and job.status in ("queued", "running") else None
 
     def summary(self) -> dict:
         """Its documents, the version serving and that version's metrics (``store/views.py``)."""
@@ -204,9 +203,7 @@ class DualBrain:
             if version is None:
                 raise DualBrainError(f"knowledge base '{self.kb.name}' has not learned anything yet; nothing to export")
             shard_dirs = {shard_id: self.kb.shard_dir(shard_id) for shard_id in version.shard_ids}
-            base_model = read_manifest(next(iter(shard_dirs.values())))["base_model"]
-            description = {"knowledge_base": self.kb.name, "version": version.id, "base_model": base_model,
-                           "base_identity": version.base_identity}
+            description = {"knowledge_base": self.kb.name, "version": version.id, "base_identity": version.base_identity}
             # Only GGUF tensor names depend on the base model's shape; a PEFT export needs no model loaded.
             base_config = self.reasoning.model.config if format == "gguf" else None
             return export_knowledge(shard_dirs, Path(out_dir), description, format, base_config)

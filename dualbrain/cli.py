@@ -37,6 +37,7 @@ from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import LearnProgress, TrainSettings, processes
 from dualbrain.learning.intake import IngestReport
 from dualbrain.learning.reports import LearnReport
+from dualbrain.library import Library
 from dualbrain.quiet import quiet_libraries
 from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS
 from dualbrain.store import Home, atomic_write_text
@@ -87,14 +88,14 @@ def _brain(kb: str, home: Path | None, model: Path | None = None) -> DualBrain:
 @kb_app.command("create")
 def kb_create(name: str, home: HomeOption = None) -> None:
     """Create an empty knowledge base."""
-    Home(home).create_kb(name)
+    Library(Home(home)).create(name)
     out.print(f"created knowledge base '{name}'")
 
 
 @kb_app.command("list")
 def kb_list(home: HomeOption = None, as_json: JsonOption = False) -> None:
     """List knowledge bases."""
-    names = Home(home).list_kbs()
+    names = Library(Home(home)).names()
     if as_json:
         print(json.dumps(names))
     else:
@@ -155,7 +156,7 @@ def kb_delete(name: str, home: HomeOption = None, yes: Annotated[bool, typer.Opt
     """Delete a knowledge base with its documents and knowledge."""
     if not yes and not typer.confirm(f"Delete knowledge base '{name}' and everything it learned?"):
         raise typer.Exit(1)
-    Home(home).delete_kb(name)
+    Library(Home(home)).delete(name)
     out.print(f"deleted knowledge base '{name}'")
 
 

@@ -52,7 +52,8 @@ def export_knowledge(
 ) -> dict:
     """Write the shards in ``shard_dirs`` (id → shard folder) as ``format`` adapters into ``out_dir`` (new).
 
-    ``description`` (base model, version) goes into ``export.json`` with the shards' documents; returned.
+    ``description`` (knowledge base, version) goes into ``export.json`` with the base model the shards were
+    trained on and their documents; returned.
     ``base_config`` (the base model's configuration) is needed for GGUF only.
     """
     if format not in FORMATS:
@@ -78,6 +79,7 @@ def export_knowledge(
                 peft_to_gguf(adapter, adapter.with_name(adapter.name + suffix), base_config)
                 shutil.rmtree(adapter)
         exported = description | {
+            "base_model": read_manifest(next(iter(shard_dirs.values())))["base_model"],
             "format": format,
             "combined_adapter": COMBINED + suffix,
             "shards": [

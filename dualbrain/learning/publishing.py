@@ -33,9 +33,11 @@ def train_and_publish(
     on_progress: Callable[[LearnProgress], None] | None,
     on_epoch_end: EpochHook | None,
     keep_versions: int,
+    request: int | None = None,
 ) -> tuple[VersionRecord | None, dict]:
     """Train ``plan``'s shards on the plain ``reasoning`` network, publish them with its kept shards, prune old
-    versions beyond ``keep_versions``; the version now serving and the run's metrics. ``kind`` names the job."""
+    versions beyond ``keep_versions``; the version now serving and the run's metrics. ``kind`` names the job,
+    ``request`` the queued request it runs for (its progress is found by that id)."""
     launched = processes()  # one process, or one of several under torchrun / accelerate launch
     owners = None
     if 1 < launched.num_processes <= len(plan.builds):
@@ -43,9 +45,8 @@ def train_and_publish(
         owners = assign_shards(sizes, launched.num_processes)
     job = None
     if launched.is_main_process:
-        job = kb.catalog.create_job(
-            kind, {"shards": [{"documents": ids, **config.to_dict()} for ids, config in plan.builds], "kept": plan.kept}
-        )
+        job = kb.catalog.create_job(kind, {"shards": [{"documents": ids, **config.to_dict()} for ids, config in plan.builds],
+                                           "kept": plan.kept, "request": request})
     started = time.perf_counter()
     try:
         with ExitStack() as stack:

@@ -1,4 +1,4 @@
-"""One frozen base model shared by every knowledge base the server answers from.
+"""Answers from the server's knowledge bases, one at a time, on the library's one base model.
 
 Answering activates a knowledge base's routed shards on the shared model, so two answers must not run at
 once: a lock serialises them (one CPU answer already uses every core). Before a knowledge base answers,
@@ -15,14 +15,13 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
-from pathlib import Path
 from typing import TypeVar
 
-from dualbrain.answering import NO_KNOWLEDGE, AnswerConfig, Engine
+from dualbrain.answering import NO_KNOWLEDGE, AnswerConfig
 from dualbrain.answering.prompts import chat_prompt
 from dualbrain.api import DualBrain
+from dualbrain.library import Library
 from dualbrain.reasoning.generate import Generation
-from dualbrain.store import Home
 
 BASE_MODEL_ID = "base"  # the plain reasoning network, no knowledge
 KB_MODEL_PREFIX = "dualbrain/"
@@ -37,15 +36,12 @@ class Busy(Exception):
 
 
 class Answerer:
-    def __init__(self, home: Home, model: str | Path | None = None, engine: str = "torch"):
+    def __init__(self, library: Library, engine: str = "torch"):
         """``engine`` computes every answer: ``torch`` or ``llama.cpp`` (see :data:`dualbrain.answering.ENGINES`)."""
-        self.home = home
+        self.library = library
         self.settings = AnswerConfig(engine=engine)  # what every answer is asked with, but its length
-        self.engine = Engine(model, home.models_dir)  # one base model for every knowledge base
-        self._brains: dict[str, tuple[int, DualBrain]] = {}  # name → (directory identity, brain)
-        self._last: DualBrain | None = None
+        self._last: DualBrain | None = None  # the knowledge base whose shards are on the model
         self._lock = threading.Lock()  # one answer at a time on the shared model
-        self._brains_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(MAX_WAITING_ANSWERS)
         # At least one thread: a pool cannot be empty, even when the limit (a setting) admits no answer.
         self._pool = ThreadPoolExecutor(max(MAX_WAITING_ANSWERS, 1), thread_name_prefix="answer")
@@ -63,35 +59,20 @@ class Answerer:
 
         return asyncio.get_running_loop().run_in_executor(self._pool, run)
 
-    def _brain(self, kb: str) -> DualBrain:
-        """The knowledge base ``kb`` on the shared model (raises UnknownKnowledgeBase). Called under the
-        answer lock: a cached one whose directory was deleted (and perhaps created again under the same
-        name, by the CLI say) takes its shards off and is opened afresh."""
-        with self._brains_lock:
-            identity = self.home.kb_identity(kb)
-            cached = self._brains.get(kb)
-            if cached is not None and cached[0] != identity:
-                cached[1].release()
-                self._last = None if self._last is cached[1] else self._last
-                cached = None
-            if cached is None:
-                cached = self._brains[kb] = (identity, DualBrain(self.home.open_kb(kb), self.home, engine=self.engine))
-            return cached[1]
-
-    def forget_brain(self, kb: str) -> None:
-        """Drop a deleted knowledge base (its shards come off the model first)."""
+    def delete(self, kb: str) -> None:
+        """Delete knowledge base ``kb``, between answers (its shards come off the model first)."""
         with self._lock:
-            brain = self._brains.pop(kb, (None, None))[1]
-            if brain is not None:
-                brain.release()
-                self._last = None if self._last is brain else self._last
+            if self._last is not None and self._last.kb.name == kb:
+                self._last.release()
+                self._last = None
+            self.library.delete(kb)
 
     def generate(self, kb: str | None, text: str, max_new_tokens: int, on_text: Callable[[str], None] | None = None,
                  chat: bool = True) -> Generation:
         """Answer with knowledge base ``kb``'s knowledge, or with the plain model (``kb`` None): ``text`` is
         the user's question (``chat``) or raw text to continue (OpenAI's legacy completions)."""
         with self._lock:
-            brain = self._brain(kb) if kb is not None else None
+            brain = self.library.open(kb) if kb is not None else None
             if self._last is not None and self._last is not brain:
                 self._last.release()
             self._last = brain
@@ -100,5 +81,5 @@ class Answerer:
                 if chat:
                     return brain.generate(text, settings, on_text=on_text)
                 return brain.complete(text, settings, on_text=on_text)
-            prompt = chat_prompt(self.engine.reasoning, text) if chat else text
-            return self.engine.generate(prompt, NO_KNOWLEDGE, settings, on_text)
+            engine = self.library.engine
+            return engine.generate(chat_prompt(engine.reasoning, text) if chat else text, NO_KNOWLEDGE, settings, on_text)

@@ -14,7 +14,7 @@ from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.requests import Request
 from starlette.routing import BaseRoute, Match
 
-from dualbrain.store import Home
+from dualbrain.library import Library
 from dualbrain.store.queue import REQUEST_STATUSES, WorkQueue
 
 _METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
@@ -23,8 +23,8 @@ _ANSWER_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 16, 32, 64, 128)
 
 
 class ServerMetrics:
-    def __init__(self, home: Home, queue: WorkQueue):
-        self._home = home
+    def __init__(self, library: Library, queue: WorkQueue):
+        self._library = library
         self._queue = queue
         self.registry = CollectorRegistry()
         self.requests = Counter("dualbrain_http_requests", "HTTP requests answered", ["method", "route", "status"], registry=self.registry)
@@ -45,7 +45,7 @@ class ServerMetrics:
         counts = self._queue.counts()
         for status in REQUEST_STATUSES:
             self.queue.labels(status).set(counts.get(status, 0))
-        self.knowledge_bases.set(len(self._home.list_kbs()))
+        self.knowledge_bases.set(len(self._library.names()))
         return generate_latest(self.registry)
 
 
@@ -53,7 +53,7 @@ class CountRequests(BaseHTTPMiddleware):
     def __init__(self, app, metrics: ServerMetrics, routes: list[BaseRoute]):
         super().__init__(app)
         self._metrics = metrics
-        self._routes = routes  # the app's own list: routes registered later are seen too
+        self._routes = routes
 
     async def dispatch(self, request: Request, call_next):
         started = time.perf_counter()
@@ -73,6 +73,6 @@ class CountRequests(BaseHTTPMiddleware):
         if routed is not None:
             return getattr(routed, "path", "unmatched")
         for route in self._routes:
-            if route.matches(request.scope)[0] != Match.NONE:
-                return getattr(route, "path", "unmatched")
+            if hasattr(route, "path") and route.matches(request.scope)[0] != Match.NONE:
+                return route.path
         return "unmatched"

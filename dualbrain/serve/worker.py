@@ -54,7 +54,7 @@ def _serve_queue(home: Home, model: str | Path | None, learn_config: LearnConfig
             raise _ServerGone()
 
     home.root.mkdir(parents=True, exist_ok=True)
-    with open(home.root / "worker.lock", "w") as lock:
+    with open(home.worker_lock, "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -122,9 +122,9 @@ def consolidate_until_preempted(home: Home, kb: str, engine: Engine, queue: Work
 def _run(brain: DualBrain, request: WorkRequest, learn_config: LearnConfig | None,
          on_progress: Callable[[LearnProgress], None]) -> None:
     if request.kind == "learn":
-        brain.learn(config=learn_config, on_progress=on_progress)
+        brain.learn(config=learn_config, on_progress=on_progress, request=request.id)
     elif request.kind == "forget":
-        brain.forget(request.params["document_id"])
+        brain.forget(request.params["document_id"], request=request.id)
 
 
 def start_worker_process(home: Home, model: str | Path | None = None, learn_config: LearnConfig | None = None,

@@ -8,6 +8,8 @@ Layout of ``root``::
     keys.sqlite3     API keys, hashed (see keys.py)
     queue.sqlite3    learn and forget requests waiting for the worker (see queue.py)
     reports/latest   the latest benchmark report, for the web UI (see reports.py)
+    uploads/         an upload's files while the server ingests them
+    worker.lock      held by the one learning worker serving this home
 
 A knowledge base is built in a hidden directory next to its final place and renamed into place, so a
 crash never leaves a half-made knowledge base visible. Deleting renames it away first for the same reason.
@@ -85,6 +87,16 @@ class Home:
     @property
     def reports_dir(self) -> Path:
         return self.root / "reports"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where the server stages an upload's files until they are ingested (emptied at every start)."""
+        return self.root / "uploads"
+
+    @property
+    def worker_lock(self) -> Path:
+        """The file the one learning worker of this home holds locked."""
+        return self.root / "worker.lock"
 
     def queue(self) -> WorkQueue:
         return WorkQueue(self.root / "queue.sqlite3")

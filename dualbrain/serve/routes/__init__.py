@@ -1,0 +1,1 @@
+"""The server's routes by area: OpenAI-compatible answering, knowledge bases, benchmark reports."""

@@ -1,0 +1,177 @@
+"""Knowledge-base routes: create, show and delete bases; upload and forget documents; follow the queued learning;
+list and roll back versions. Learning and forgetting are queued for the worker process, never run in a request.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import Annotated
+
+from fastapi import APIRouter, File, HTTPException, Request, UploadFile
+from fastapi import Path as PathParam
+from starlette.concurrency import run_in_threadpool
+
+from dualbrain.api import DualBrain
+from dualbrain.errors import DualBrainError, KnowledgeBaseExists
+from dualbrain.ingest.readers import MAX_DOCUMENT_BYTES
+from dualbrain.serve.answering import KB_MODEL_PREFIX
+from dualbrain.serve.auth import authorize
+from dualbrain.serve.schemas import CreateKnowledgeBase, Rollback
+from dualbrain.serve.services import Services, ServicesParam
+from dualbrain.store.queue import WorkRequest
+from dualbrain.store.views import document_view
+
+MAX_UPLOAD_FILES = 32
+_CHUNK = 1 << 20
+_SQLITE_MAX_INT = (1 << 63) - 1
+
+router = APIRouter(prefix="/v1/kbs")
+
+
+@router.get("")
+def list_kbs(request: Request, services: ServicesParam) -> dict:
+    key = request.state.key
+    return {"data": [_summary(services.library.open(name)) for name in services.library.names() if key.allows("read", name)]}
+
+
+@router.post("", status_code=201)
+def create_kb(request: Request, body: CreateKnowledgeBase, services: ServicesParam) -> dict:
+    authorize(request, "admin")
+    try:
+        brain = services.library.create(body.name)
+    except KnowledgeBaseExists as error:
+        raise HTTPException(409, str(error)) from None
+    return _summary(brain)
+
+
+@router.get("/{name}")
+def show_kb(request: Request, name: str, services: ServicesParam) -> dict:
+    authorize(request, "read", name)
+    return _summary(services.library.open(name))
+
+
+@router.delete("/{name}")
+def delete_kb(request: Request, name: str, services: ServicesParam) -> dict:
+    authorize(request, "admin", name)
+    services.answerer.delete(name)
+    return {"deleted": name}
+
+
+@router.get("/{name}/documents")
+def documents(request: Request, name: str, services: ServicesParam) -> dict:
+    authorize(request, "read", name)
+    return {"data": [document_view(document) for document in services.library.open(name).docs()]}
+
+
+@router.post("/{name}/documents", status_code=202)
+async def upload(request: Request, name: str, services: ServicesParam, files: list[UploadFile] = File(...)) -> dict:
+    """Add documents and queue their learning; per-file problems come back, the rest goes in."""
+    authorize(request, "write", name)
+    brain = services.library.open(name)
+    if len(files) > MAX_UPLOAD_FILES:
+        raise HTTPException(413, f"at most {MAX_UPLOAD_FILES} files per upload")
+    staging = services.library.home.uploads_dir
+    staging.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(dir=staging))
+    try:
+        paths, too_large = await _save_uploads(files, folder)
+        report = await run_in_threadpool(brain.add, paths) if paths else None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    problems = [{"file": name_, "reason": f"larger than {MAX_DOCUMENT_BYTES // (1 << 20)} MB"} for name_ in too_large]
+    # Sources may be our temporary paths: only the file's name goes back to the client.
+    problems += [{"file": Path(p.source).name, "reason": p.reason} for p in (report.problems if report else [])]
+    added = [{"id": d.id, "source_name": d.source_name, "chars": d.chars} for d in (report.added if report else [])]
+    if not added:
+        raise HTTPException(400, "no document was added: " + "; ".join(f"{p['file']}: {p['reason']}" for p in problems))
+    work = services.queue.enqueue(name, "learn")
+    return {"added": added, "problems": problems, "replaced": report.replaced, "request": _request_view(services, work)}
+
+
+@router.delete("/{name}/documents/{document_id}", status_code=202)
+def forget(request: Request, name: str, document_id: str, services: ServicesParam) -> dict:
+    authorize(request, "write", name)
+    services.library.open(name).document(document_id)  # unknown ids fail now, not in the worker
+    return {"request": _request_view(services, services.queue.enqueue(name, "forget", {"document_id": document_id}))}
+
+
+@router.post("/{name}/rollback")
+def rollback(request: Request, name: str, body: Rollback, services: ServicesParam) -> dict:
+    authorize(request, "write", name)
+    return {"current_version": services.library.open(name).rollback(body.version).id}
+
+
+@router.get("/{name}/requests")
+def requests(request: Request, name: str, services: ServicesParam) -> dict:
+    authorize(request, "read", name)
+    services.library.open(name)
+    return {"data": [_request_view(services, work) for work in services.queue.list(name)]}
+
+
+@router.get("/{name}/requests/{request_id}")
+def request_status(request: Request, name: str, request_id: Annotated[int, PathParam(ge=1, le=_SQLITE_MAX_INT)],
+                   services: ServicesParam) -> dict:
+    authorize(request, "read", name)
+    services.library.open(name)
+    try:
+        work = services.queue.get(request_id)
+    except DualBrainError:
+        work = None
+    if work is None or work.kb != name:  # another knowledge base's request does not exist for this key
+        raise HTTPException(404, f"unknown request {request_id}")
+    return _request_view(services, work)
+
+
+@router.get("/{name}/versions")
+def versions(request: Request, name: str, services: ServicesParam) -> dict:
+    authorize(request, "read", name)
+    return {"data": services.library.open(name).versions()}
+
+
+def _summary(brain: DualBrain) -> dict:
+    summary = brain.summary()
+    return summary | {"model": KB_MODEL_PREFIX + summary["name"]}
+
+
+def _request_view(services: Services, work: WorkRequest) -> dict:
+    """A queued request, with the live training progress of its job while it runs."""
+    view = {"id": work.id, "kind": work.kind, "status": work.status, "error": work.error,
+            "created_at": work.created_at, "updated_at": work.updated_at}
+    if work.status == "running":
+        view["progress"] = services.library.open(work.kb).progress(work.id)
+    return view
+
+
+async def _save_uploads(files: list[UploadFile], folder: Path) -> tuple[list[Path], list[str]]:
+    """Write uploads into ``folder`` under safe names (the client's name is only a label: never a path);
+    files over the size limit are cut off while streaming and reported, not stored."""
+    paths, too_large = [], []
+    for index, upload in enumerate(files):
+        name = _safe_name(upload.filename or "", index)
+        path = folder / name
+        if path.exists():  # the same name twice: the index (unique per upload) makes its own folder
+            (folder / str(index)).mkdir()
+            path = folder / str(index) / name
+        size = 0
+        with open(path, "wb") as out:
+            while chunk := await upload.read(_CHUNK):
+                size += len(chunk)
+                if size > MAX_DOCUMENT_BYTES:
+                    break
+                out.write(chunk)
+        if size > MAX_DOCUMENT_BYTES:
+            path.unlink()
+            too_large.append(name)
+        else:
+            paths.append(path)
+    return paths, too_large
+
+
+def _safe_name(filename: str, index: int) -> str:
+    """The last component of a client's file name (either slash), without control characters or leading dots."""
+    base = PureWindowsPath(PurePosixPath(filename).name).name
+    base = re.sub(r"[\x00-\x1f\x7f]", "", base).lstrip(".").strip()
+    return base[:200] or f"upload-{index}"
