@@ -9,13 +9,10 @@ import pytest
 
 from dualbrain.api import DualBrain
 from dualbrain.errors import DualBrainError, NothingToLearn, UnknownKnowledgeBase
-from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.support import MIN_FACT_CONFIDENCE, not_stated_answer, unknown_code_answer
-from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.reasoning.generate import Generation
 from dualbrain.reasoning.prompting import question_prompt
-
-FAST = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, batch_size=8, bf16=False))
+from tests.settings import FAST_SELF_STUDY
 
 
 @pytest.fixture()
@@ -35,7 +32,7 @@ def brain(tmp_path: Path, tiny_model_dir: Path) -> DualBrain:
 
 
 def test_learn_ingests_reports_bad_files_and_publishes(brain: DualBrain, corpus: Path) -> None:
-    report = brain.learn([corpus], FAST)
+    report = brain.learn([corpus], FAST_SELF_STUDY)
     assert sorted(d.source_name for d in report.ingest.added) == ["a.md", "b.txt"]
     reasons = sorted(p.reason for p in report.ingest.problems)
     assert len(reasons) == 2 and "no text" in reasons[0] and reasons[1].startswith("unsupported")
@@ -46,8 +43,8 @@ def test_learn_ingests_reports_bad_files_and_publishes(brain: DualBrain, corpus:
 
 
 def test_relearning_the_same_files_reports_duplicates(brain: DualBrain, corpus: Path) -> None:
-    brain.learn([corpus], FAST)
-    again = brain.learn([corpus], FAST)
+    brain.learn([corpus], FAST_SELF_STUDY)
+    again = brain.learn([corpus], FAST_SELF_STUDY)
     assert not again.ingest.added
     assert sum("same content" in p.reason for p in again.ingest.problems) == 2
     assert again.version.id == "v0001" and again.metrics == {}  # nothing new: nothing trained or published
@@ -55,7 +52,7 @@ def test_relearning_the_same_files_reports_duplicates(brain: DualBrain, corpus: 
 
 def test_ask_uses_knowledge_and_plain_mode_matches_base(brain: DualBrain, corpus: Path, tiny_model_dir: Path) -> None:
     plain_before = brain.ask("Who runs Quillfeather?", mode="base", max_new_tokens=8)
-    brain.learn([corpus], FAST)
+    brain.learn([corpus], FAST_SELF_STUDY)
     brain.ask("Who runs Quillfeather?", max_new_tokens=8)
     assert brain.ask("Who runs Quillfeather?", mode="base", max_new_tokens=8) == plain_before
 
@@ -67,7 +64,7 @@ def test_asking_before_learning_explains_what_to_do(brain: DualBrain) -> None:
 
 def test_learning_nothing_is_an_error(brain: DualBrain) -> None:
     with pytest.raises(NothingToLearn):
-        brain.learn([], FAST)
+        brain.learn([], FAST_SELF_STUDY)
 
 
 def test_unknown_knowledge_base(tmp_path: Path) -> None:
@@ -78,7 +75,7 @@ def test_unknown_knowledge_base(tmp_path: Path) -> None:
 def test_interrupted_learning_keeps_the_previous_version_serving(
     brain: DualBrain, corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    brain.learn([corpus], FAST)
+    brain.learn([corpus], FAST_SELF_STUDY)
     answer_before = brain.ask("Who runs Quillfeather?", max_new_tokens=8)
     extra = tmp_path / "extra.md"
     extra.write_text("Quillfeather opened an office in Lunderby in 2021.\n")
@@ -88,7 +85,7 @@ def test_interrupted_learning_keeps_the_previous_version_serving(
 
     monkeypatch.setattr("dualbrain.learning.publishing.learn_documents", crash)
     with pytest.raises(KeyboardInterrupt):
-        brain.learn([extra], FAST)
+        brain.learn([extra], FAST_SELF_STUDY)
     assert brain.kb.current_version().id == "v0001"
     assert [d.status for d in brain.docs() if d.source_name == "extra.md"] == ["pending"]
     assert not any((brain.kb.root / "staging").iterdir())
@@ -97,7 +94,7 @@ def test_interrupted_learning_keeps_the_previous_version_serving(
 
 
 def test_answer_modes_decide_what_enters_the_prompt(brain: DualBrain, corpus: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    brain.learn([corpus], FAST)
+    brain.learn([corpus], FAST_SELF_STUDY)
     prompts = {}
     frame = question_prompt
 
@@ -225,7 +222,7 @@ def _learn_a_price_change(brain: DualBrain, tmp_path: Path) -> None:
     """A datasheet, then a memo that changes its price, learned with newer facts winning."""
     sheet = _write(tmp_path / "docs", "a-sheet.md", "# Datasheet: Corvex C2\n\nVendor: Acme Pumps\nList price: EUR 649\n")
     memo = _write(tmp_path / "docs", "b-memo.md", "# Memo\n\nThe price of the Corvex C2 is now EUR 679.\n")
-    brain.learn([sheet, memo], replace(FAST, newer_facts_win=True))
+    brain.learn([sheet, memo], replace(FAST_SELF_STUDY, newer_facts_win=True))
 
 
 def _write(folder: Path, name: str, text: str) -> Path:
@@ -239,9 +236,9 @@ def _weights(brain: DualBrain, shard_id: str) -> dict:
 
 
 def test_learning_more_trains_only_a_new_shard(brain: DualBrain, corpus: Path, tmp_path: Path) -> None:
-    first = brain.learn([corpus], FAST).version
+    first = brain.learn([corpus], FAST_SELF_STUDY).version
     before = _weights(brain, "s0001")
-    report = brain.learn([_write(tmp_path / "later", "c.md", "Quillfeather opened an office in Lunderby in 2021.\n")], FAST)
+    report = brain.learn([_write(tmp_path / "later", "c.md", "Quillfeather opened an office in Lunderby in 2021.\n")], FAST_SELF_STUDY)
     assert report.version.shard_ids == ("s0001", "s0002") and report.metrics["shards_trained"] == 1
     assert set(brain.kb.catalog.get_shard("s0002").document_ids) == {report.ingest.added[0].id}
     after = _weights(brain, "s0001")
@@ -252,7 +249,7 @@ def test_learning_more_trains_only_a_new_shard(brain: DualBrain, corpus: Path, t
 def test_forgetting_is_exact_unlearning(brain: DualBrain, tmp_path: Path, tiny_model_dir: Path) -> None:
     keep = _write(tmp_path / "docs", "keep.md", "Quillfeather Aeronautics was founded in 1987 by Edda Vrankel.\n")
     secret = _write(tmp_path / "docs", "secret.md", "The launch code of Quillfeather is ZX-4471 and Orla Quennet holds it.\n")
-    learned = brain.learn([tmp_path / "docs"], FAST)
+    learned = brain.learn([tmp_path / "docs"], FAST_SELF_STUDY)
     secret_id = next(d.id for d in learned.ingest.added if d.source_name == "secret.md")
     assert brain.kb.derived_dir(secret_id).is_dir()
     report = brain.forget(secret_id)
@@ -264,7 +261,7 @@ def test_forgetting_is_exact_unlearning(brain: DualBrain, tmp_path: Path, tiny_m
         assert not any(trace.encode() in f.read_bytes() for f in brain.kb.root.rglob("*") if f.is_file()), trace
     # The rebuilt shard is the shard a knowledge base that never saw the secret trains, bit for bit.
     never = DualBrain.open("never", home=tmp_path / "home", model=tiny_model_dir, create=True)
-    never.learn([keep], FAST)
+    never.learn([keep], FAST_SELF_STUDY)
     rebuilt, reference = _weights(brain, report.version.shard_ids[0]), _weights(never, "s0001")
     assert rebuilt.keys() == reference.keys() and all(rebuilt[k].equal(reference[k]) for k in rebuilt)
     assert brain.ask("Who founded Quillfeather?", max_new_tokens=4) == never.ask("Who founded Quillfeather?", max_new_tokens=4)
@@ -275,25 +272,25 @@ def test_consolidation_retrains_shards_about_the_same_things_as_one(brain: DualB
     people = _write(tmp_path / "b", "people.md", "Marta Oyelaran was born in Lunderby in 1961.\n")
     dairy = _write(tmp_path / "c", "dairy.md", "The Brannock Dairy sells cheese from forty farms.\n")
     for document in (overview, people, dairy):  # learned at different times: one shard each
-        brain.learn([document], FAST)
+        brain.learn([document], FAST_SELF_STUDY)
     ids = {d.source_name: d.id for d in brain.docs()}
-    report = brain.consolidate(FAST)
+    report = brain.consolidate(FAST_SELF_STUDY)
     assert report.merged == [["s0001", "s0002"]] and report.metrics["shards_trained"] == 1
     shards = {s: set(brain.kb.catalog.get_shard(s).document_ids) for s in report.version.shard_ids}
     assert sorted(shards.values(), key=len) == [{ids["dairy.md"]}, {ids["overview.md"], ids["people.md"]}]
-    assert brain.consolidate(FAST).merged == []  # nothing left to merge: no new version
+    assert brain.consolidate(FAST_SELF_STUDY).merged == []  # nothing left to merge: no new version
     assert brain.kb.current_version().id == report.version.id
     # Forgetting stays exact: the merged shard is rebuilt from what remains, as if it had been learned alone.
     brain.forget(ids["people.md"])
     never = DualBrain.open("never", home=tmp_path / "home", model=tiny_model_dir, create=True)
-    never.learn([overview], FAST)
+    never.learn([overview], FAST_SELF_STUDY)
     merged = next(s for s in brain.kb.current_version().shard_ids if ids["overview.md"] in brain.kb.catalog.get_shard(s).document_ids)
     rebuilt, reference = _weights(brain, merged), _weights(never, "s0001")
     assert all(rebuilt[k].equal(reference[k]) for k in reference)
 
 
 def test_forgetting_the_only_document_leaves_an_empty_version(brain: DualBrain, tmp_path: Path) -> None:
-    only = brain.learn([_write(tmp_path / "d", "a.md", "Quillfeather was founded in 1987.\n")], FAST).ingest.added[0]
+    only = brain.learn([_write(tmp_path / "d", "a.md", "Quillfeather was founded in 1987.\n")], FAST_SELF_STUDY).ingest.added[0]
     plain = brain.ask("Who founded Quillfeather?", mode="base", max_new_tokens=6)
     report = brain.forget(only.id)
     assert report.version.shard_ids == () and not list((brain.kb.root / "shards").iterdir())
@@ -303,8 +300,8 @@ def test_forgetting_the_only_document_leaves_an_empty_version(brain: DualBrain, 
 
 
 def test_a_new_edition_supersedes_the_old_document(brain: DualBrain, tmp_path: Path) -> None:
-    old = brain.learn([_write(tmp_path / "v1", "board.md", "The chief executive of Quillfeather is Marta Oyelaran.\n")], FAST)
-    new = brain.learn([_write(tmp_path / "v2", "board.md", "From 1 March the chief executive of Quillfeather is Ivo Brandt.\n")], FAST)
+    old = brain.learn([_write(tmp_path / "v1", "board.md", "The chief executive of Quillfeather is Marta Oyelaran.\n")], FAST_SELF_STUDY)
+    new = brain.learn([_write(tmp_path / "v2", "board.md", "From 1 March the chief executive of Quillfeather is Ivo Brandt.\n")], FAST_SELF_STUDY)
     old_id, new_id = old.ingest.added[0].id, new.ingest.added[0].id
     assert new.ingest.replaced == {new_id: old_id} and brain.kb.catalog.supersessions() == {old_id: new_id}
     assert brain.kb.catalog.get_document(old_id).status == "superseded"
@@ -313,25 +310,33 @@ def test_a_new_edition_supersedes_the_old_document(brain: DualBrain, tmp_path: P
 
 
 def test_supersedes_names_the_replaced_document(brain: DualBrain, corpus: Path, tmp_path: Path) -> None:
-    learned = brain.learn([corpus], FAST)
+    learned = brain.learn([corpus], FAST_SELF_STUDY)
     target = learned.ingest.added[0]
     memo = _write(tmp_path / "memo", "memo.md", "Quillfeather was in fact founded in 1988.\n")
     with pytest.raises(DualBrainError, match="unknown document"):
         brain.add([memo], supersedes="dnope")
-    report = brain.learn([memo], FAST, supersedes=target.id)
+    report = brain.learn([memo], FAST_SELF_STUDY, supersedes=target.id)
     assert brain.kb.catalog.supersessions() == {target.id: report.ingest.added[0].id}
     assert target.id not in report.version.document_ids
 
 
 def test_history_rollback_and_pruning(brain: DualBrain, corpus: Path, tmp_path: Path) -> None:
-    brain.learn([corpus], FAST)
-    second = brain.learn([_write(tmp_path / "x", "c.md", "Quillfeather opened an office in Lunderby in 2021.\n")], FAST)
+    brain.learn([corpus], FAST_SELF_STUDY)
+    second = brain.learn([_write(tmp_path / "x", "c.md", "Quillfeather opened an office in Lunderby in 2021.\n")], FAST_SELF_STUDY)
     added = second.ingest.added[0].id
     assert brain.rollback("v0001").id == "v0001" and brain.kb.current_version().id == "v0001"
     assert brain.kb.catalog.get_document(added).status == "pending"
-    third = brain.learn([], FAST)  # learns what v0001 lacks, on top of v0001
+    third = brain.learn([], FAST_SELF_STUDY)  # learns what v0001 lacks, on top of v0001
     assert third.version.id == "v0003" and added in third.version.document_ids
-    brain.learn([_write(tmp_path / "y", "d.md", "Quillfeather employs 212 engineers.\n")], FAST, keep_versions=2)
+    brain.learn([_write(tmp_path / "y", "d.md", "Quillfeather employs 212 engineers.\n")], FAST_SELF_STUDY, keep_versions=2)
     assert [v["id"] for v in brain.versions()] == ["v0003", "v0004"]
     with pytest.raises(DualBrainError, match="unknown version"):
         brain.rollback("v0001")
+
+
+def test_progress_is_found_by_the_request_a_learn_runs_for(brain: DualBrain, corpus: Path) -> None:
+    seen = []
+    brain.learn([corpus], FAST_SELF_STUDY, on_progress=lambda update: seen.append(brain.progress(7)), request=7)
+    assert seen and all(progress is not None for progress in seen) and seen[-1]["shards"] == 1
+    assert brain.progress(7) is None  # done: nothing live to show
+    assert brain.progress(8) is None  # another request's job, or none

@@ -11,10 +11,9 @@ import pytest
 from dualbrain import cli
 
 from dualbrain.api import DualBrain
-from dualbrain.knowledge.recipe import LearnConfig
-from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.store import Home
 from dualbrain.store.reports import latest_report
+from tests.settings import FAST
 
 COMMANDS = [[], ["kb"], ["kb", "create"], ["kb", "list"], ["kb", "show"], ["kb", "delete"], ["docs"], ["docs", "list"],
             ["kb", "history"], ["kb", "rollback"], ["kb", "consolidate"], ["learn"], ["forget"], ["ask"], ["chat"], ["demo"], ["bench"],
@@ -115,7 +114,7 @@ def test_knowledge_is_not_attached_to_another_base_model(run, tmp_path: Path, ti
     home = tmp_path / "home"
     corpus = tmp_path / "acme.md"
     corpus.write_text("The chief executive of Quillfeather is Marta Oyelaran.\n")
-    DualBrain.open("acme", home=home, model=tiny_model_dir, create=True).learn([corpus], LearnConfig(train=TrainSettings(epochs=1, min_steps=0, bf16=False)))
+    DualBrain.open("acme", home=home, model=tiny_model_dir, create=True).learn([corpus], FAST)
     assert_one_line_error(run("ask", "--kb", "acme", "--model", str(other_tiny_model_dir), "Who?", home=home),
                           "trained on another base model")
 

@@ -7,11 +7,8 @@ import torch
 
 from dualbrain.api import DualBrain
 from dualbrain.bench.retention import ChoiceItem, best_option, compare, load_choice_items, measure_retention, option_scores
-from dualbrain.knowledge.recipe import LearnConfig
-from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.reasoning.loader import load_reasoning_network
-
-FAST = LearnConfig(train=TrainSettings(epochs=1, min_steps=0, bf16=False), self_study=False)
+from tests.settings import FAST
 
 
 def test_items_are_seeded_labelled_where_the_data_is_and_malformed_rows_skipped(fake_wheel: Path) -> None:

@@ -6,11 +6,10 @@ import pytest
 import torch
 
 from dualbrain.knowledge.composition import AttachedShards
-from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, learn_documents
-from dualbrain.knowledge.trainer import TrainSettings
+from dualbrain.knowledge.recipe import SourceDocument, learn_documents
 from dualbrain.reasoning.loader import load_reasoning_network
+from tests.settings import TWO_EPOCHS
 
-FAST = LearnConfig(train=TrainSettings(epochs=2, min_steps=0, batch_size=4, bf16=False), self_study=False)
 DOCS = {
     "s0001": SourceDocument("d1", "1" * 64, "a.md", "Quillfeather Aeronautics was founded in 1987 by Edda Vrankel."),
     "s0002": SourceDocument("d2", "2" * 64, "b.md", "The Heronwing glider has a range of 640 km."),
@@ -23,7 +22,7 @@ def shard_dirs(tiny_model_dir: Path, tmp_path: Path):
     dirs = {}
     for shard_id, doc in DOCS.items():
         dirs[shard_id] = tmp_path / shard_id
-        learn_documents(reasoning, [doc], FAST, dirs[shard_id])
+        learn_documents(reasoning, [doc], TWO_EPOCHS, dirs[shard_id])
     return reasoning, dirs
 
 
@@ -67,7 +66,7 @@ def test_shards_dropped_by_a_new_version_come_off(shard_dirs) -> None:
 def test_dropping_the_first_attached_shard_while_several_were_active(shard_dirs, tmp_path: Path) -> None:
     reasoning, dirs = shard_dirs
     third = tmp_path / "s0003"
-    learn_documents(reasoning, [SourceDocument("d3", "3" * 64, "c.md", "Marrowgate has a bell tower.")], FAST, third)
+    learn_documents(reasoning, [SourceDocument("d3", "3" * 64, "c.md", "Marrowgate has a bell tower.")], TWO_EPOCHS, third)
     ids = reasoning.tokenizer("Who founded Quillfeather?", return_tensors="pt")["input_ids"]
     with torch.no_grad():
         plain = reasoning.model(ids).logits

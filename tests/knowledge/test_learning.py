@@ -14,9 +14,9 @@ from dualbrain.knowledge.network import LoraSettings
 from dualbrain.knowledge.recipe import DRAFTS_FILE, LearnConfig, SourceDocument, learn_documents, read_manifest, self_study_drafts
 from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.reasoning.loader import load_reasoning_network
+from tests.settings import TWO_EPOCHS
 
 DOCS = [SourceDocument("d1", "0" * 64, "a.md", "Quillfeather Aeronautics was founded in 1987 by Edda Vrankel in Marrowgate.")]
-FAST = LearnConfig(train=TrainSettings(epochs=2, min_steps=0, batch_size=4, bf16=False))
 
 
 def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -31,7 +31,7 @@ def reasoning(tiny_model_dir: Path, tmp_path: Path):
 def test_base_weights_unchanged_and_module_tree_restored(reasoning, tmp_path: Path) -> None:
     before = _state(reasoning.model)
     modules_before = [name for name, _ in reasoning.model.named_modules()]
-    learn_documents(reasoning, DOCS, FAST, tmp_path)
+    learn_documents(reasoning, DOCS, TWO_EPOCHS, tmp_path)
     after = reasoning.model.state_dict()
     assert after.keys() == before.keys()
     assert all(torch.equal(before[k], after[k]) for k in before)
@@ -40,7 +40,7 @@ def test_base_weights_unchanged_and_module_tree_restored(reasoning, tmp_path: Pa
 
 
 def test_saved_version_is_a_portable_peft_adapter(reasoning, tmp_path: Path) -> None:
-    metrics = learn_documents(reasoning, DOCS, FAST, tmp_path)
+    metrics = learn_documents(reasoning, DOCS, TWO_EPOCHS, tmp_path)
     adapter = tmp_path / "adapter"
     config = json.loads((adapter / "adapter_config.json").read_text())
     assert not Path(config["base_model_name_or_path"]).is_absolute()
@@ -59,7 +59,7 @@ def test_no_knowledge_logits_are_bit_identical_to_the_plain_model(reasoning, tmp
     ids = reasoning.tokenizer("Who founded Quillfeather?", return_tensors="pt")["input_ids"]
     with torch.no_grad():
         plain = reasoning.model(ids).logits
-    learn_documents(reasoning, DOCS, FAST, tmp_path)
+    learn_documents(reasoning, DOCS, TWO_EPOCHS, tmp_path)
     shards = AttachedShards(reasoning)
     with torch.no_grad():
         with shards.answering({"s0001": tmp_path}) as with_knowledge:
@@ -74,15 +74,15 @@ def test_no_knowledge_logits_are_bit_identical_to_the_plain_model(reasoning, tmp
 
 
 def test_learning_is_deterministic_for_a_seed(reasoning, tmp_path: Path) -> None:
-    learn_documents(reasoning, DOCS, FAST, tmp_path / "a")
-    learn_documents(reasoning, DOCS, FAST, tmp_path / "b")
+    learn_documents(reasoning, DOCS, TWO_EPOCHS, tmp_path / "a")
+    learn_documents(reasoning, DOCS, TWO_EPOCHS, tmp_path / "b")
     first = load_file(tmp_path / "a" / "adapter" / "adapter_model.safetensors")
     second = load_file(tmp_path / "b" / "adapter" / "adapter_model.safetensors")
     assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
 
 
 def test_knowledge_for_another_base_model_is_refused(reasoning, other_tiny_model_dir: Path, tmp_path: Path) -> None:
-    learn_documents(reasoning, DOCS, FAST, tmp_path)
+    learn_documents(reasoning, DOCS, TWO_EPOCHS, tmp_path)
     other = load_reasoning_network(other_tiny_model_dir, tmp_path / "models")
     with pytest.raises(IncompatibleKnowledge, match="trained on base model"):
         with AttachedShards(other).answering({"s0001": tmp_path}):
@@ -90,7 +90,7 @@ def test_knowledge_for_another_base_model_is_refused(reasoning, other_tiny_model
 
 
 def test_a_damaged_shard_is_a_clear_error(reasoning, tmp_path: Path) -> None:
-    learn_documents(reasoning, DOCS, FAST, tmp_path)
+    learn_documents(reasoning, DOCS, TWO_EPOCHS, tmp_path)
     (tmp_path / "manifest.json").write_text("{not json")
     for broken in (tmp_path, tmp_path / "missing"):
         with pytest.raises(DualBrainError, match="unreadable"):
@@ -139,9 +139,9 @@ def test_with_newer_facts_winning_the_drafts_and_views_are_made_from_the_documen
 
 def test_a_distilled_learn_reports_the_teachers_reading_and_records_its_weight(reasoning, tmp_path: Path) -> None:
     phases = []
-    config = replace(FAST, train=replace(FAST.train, distillation=0.5))
+    config = replace(TWO_EPOCHS, train=replace(TWO_EPOCHS.train, distillation=0.5))
     metrics = learn_documents(reasoning, DOCS, config, tmp_path, on_progress=lambda update: phases.append(update.phase))
     assert metrics["teacher_tokens"] > 0 and "teacher" in phases and phases.index("teacher") < phases.index("training")
     assert LearnConfig.from_dict(read_manifest(tmp_path)["config"]).train.distillation == 0.5
-    undistilled = learn_documents(reasoning, DOCS, FAST, tmp_path / "plain")
+    undistilled = learn_documents(reasoning, DOCS, TWO_EPOCHS, tmp_path / "plain")
     assert undistilled["teacher_tokens"] == 0 and undistilled["tokens_trained"] == metrics["tokens_trained"]
