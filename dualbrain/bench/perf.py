@@ -1,4 +1,4 @@
-"""`dualbrain bench --perf`: learning and serving speed, measured side by side in one run.
+"""`dualbrain bench perf`: learning and serving speed, measured side by side in one run.
 
 **Learning.** One epoch over the same training examples (the views `learn` makes of the fictional
 organisations' documents), each row with a fresh knowledge network of the same shape, same batch size,
@@ -79,7 +79,7 @@ class PerfConfig:
 
     def __post_init__(self) -> None:
         if self.organisations < 1 or self.prompts < 1 or self.new_tokens < 1 or not all(size >= 1 for size in self.growth):
-            raise ValueError("--perf needs at least 1 organisation, 1 prompt, 1 new token and corpus sizes of 1 or more")
+            raise ValueError("the perf benchmark needs at least 1 organisation, 1 prompt, 1 new token and corpus sizes of 1 or more")
 
 
 def run_perf(
@@ -319,7 +319,7 @@ def perf_markdown(report: dict) -> str:
     """The report as Markdown tables."""
     rss = report["peak_rss_mb"]
     lines = [
-        f"# dualbrain bench --perf — {report['base_model']} on {report['device']} ({report['threads']} threads)", "",
+        f"# dualbrain bench perf — {report['base_model']} on {report['device']} ({report['threads']} threads)", "",
         f"## Learning: one epoch, {report['examples']} examples, batch {report['train_settings']['batch_size']}", "",
         "| row | real tokens | steps | seconds | tokens/s | × naive | share of ceiling |", "|---|---|---|---|---|---|---|",
         *[f"| {r['row']} | {r['tokens']} | {r['steps']} | {r['seconds']} | {r['tokens_per_second']} | {r['x_naive']} | "

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 
 from dualbrain.api import DualBrain
-from dualbrain.ingest import extract
+from dualbrain.bench.choices import DATASETS, DEFAULT_SYSTEMS, SYSTEMS
 from dualbrain.bench.fictional import Corpus, Question, generate_corpus
 from dualbrain.bench.realtext import REAL_TEXT_DATASETS
 from dualbrain.bench.retention import load_choice_items, measure_retention
@@ -27,25 +27,11 @@ from dualbrain.bench.scoring import (
     EXTRACTIVE, best_token_f1, contains_gold, is_correct, majority_accuracy, mentions_stale,
 )
 from dualbrain.bench.varied import varied_corpus
+from dualbrain.ingest import extract
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import LearnProgress
 from dualbrain.reasoning.generate import answer
 from dualbrain.store import Home
-
-# Benchmark system → (answer mode, retriever, whether the oracle documents go in the prompt, engine).
-SYSTEMS: dict[str, tuple[str, str, bool, str]] = {
-    "base": ("base", "bm25", False, "torch"),
-    "rag-bm25": ("rag", "bm25", False, "torch"),
-    "rag-embed": ("rag", "embed", False, "torch"),
-    "context": ("context", "bm25", True, "torch"),
-    "knowledge": ("knowledge", "bm25", False, "torch"),
-    "knowledge+rag": ("knowledge+rag", "bm25", False, "torch"),
-    # The same knowledge answered by llama.cpp (a GGUF of the base model and the shards as a GGUF LoRA).
-    "knowledge@llama.cpp": ("knowledge", "bm25", False, "llama.cpp"),
-}
-# Run unless systems are chosen: the engine comparison needs a GGUF of the base model, so it is asked for.
-DEFAULT_SYSTEMS = tuple(system for system, (*_, engine) in SYSTEMS.items() if engine == "torch")
-DATASETS = ("fictional", "varied", *REAL_TEXT_DATASETS)
 
 
 @dataclass(frozen=True)

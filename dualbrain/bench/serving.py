@@ -1,4 +1,4 @@
-"""`dualbrain bench --serving`: answering while learning, through the real server.
+"""`dualbrain bench serving`: answering while learning, through the real server.
 
 A knowledge base learns one fictional organisation. Then ``dualbrain serve``'s app runs on loopback with
 its learning worker process, one more organisation's documents are uploaded (as one file) over HTTP, and
@@ -185,7 +185,7 @@ def run_serving(
 def serving_markdown(report: dict) -> str:
     s, learning, c = report["summary"], report["learning"], report["config"]
     return "\n".join([
-        "# dualbrain bench --serving",
+        "# dualbrain bench serving",
         "",
         f"{c['clients']} chat clients against `dualbrain serve` ({report['base_model']}) while its worker learned an "
         f"upload ({learning['status']} after {learning['seconds']} s: {learning['version_before']} → {learning['version_after']}); "

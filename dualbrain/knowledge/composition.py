@@ -5,7 +5,7 @@ A knowledge base grows shard by shard, and a question needs only the shards that
 so publishing a new shard does not reload the old ones; shards a new version dropped are taken off.
 
 Decoding through unmerged adapters costs two small matmuls per adapted projection per token (0.80× the
-plain model's tokens/s on the 2-core CPU, `bench --perf`). So the model that answers for a set of shards
+plain model's tokens/s on the 2-core CPU, `bench perf`). So the model that answers for a set of shards
 is a merged copy — the base with those shards' updates added into its weights — kept for the
 ``merged_copies`` most recently used sets (each costs one more base model of memory; 0 answers through
 the adapters instead). A copy is made when a set answers twice in a row: building one takes about as long

@@ -1,4 +1,4 @@
-"""`bench --changes` on a tiny model: the path runs and the bookkeeping figures are what the design implies."""
+"""`bench changes` on a tiny model: the path runs and the bookkeeping figures are what the design implies."""
 
 import json
 from pathlib import Path

@@ -1,4 +1,4 @@
-"""`bench --growth` on a tiny model: the knowledge base grows as designed and each add trains one shard."""
+"""`bench growth` on a tiny model: the knowledge base grows as designed and each add trains one shard."""
 
 import json
 from pathlib import Path
@@ -29,10 +29,10 @@ def test_growth_report(tiny_model_dir: Path, tmp_path: Path) -> None:
     json.dumps(report)
 
 
-@pytest.mark.parametrize("sizes, message", [("1,x", "--growth takes sizes like 4,8,16,32"), ("4,2", "increasing base sizes"),
+@pytest.mark.parametrize("sizes, message", [("1,x", "--sizes takes sizes like 4,8,16,32"), ("4,2", "increasing base sizes"),
                                             ("4,5", "must grow by at least the 2 organisations")])
 def test_growth_cli_rejects_bad_sizes(tmp_path: Path, monkeypatch, capsys, sizes: str, message: str) -> None:
-    monkeypatch.setattr("sys.argv", ["dualbrain", "bench", "--growth", sizes, "--out", str(tmp_path / "o")])
+    monkeypatch.setattr("sys.argv", ["dualbrain", "bench", "growth", "--sizes", sizes, "--out", str(tmp_path / "o")])
     with pytest.raises(SystemExit) as exit_:
         cli.main()
     assert exit_.value.code == 1

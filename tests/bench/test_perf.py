@@ -1,4 +1,4 @@
-"""`bench --perf` on a tiny model: every row measured on the same work, and the shared base left as it was."""
+"""`bench perf` on a tiny model: every row measured on the same work, and the shared base left as it was."""
 
 from pathlib import Path
 

@@ -1,4 +1,4 @@
-"""`bench --serving` on a tiny model: parallel chats while the worker process learns and publishes.
+"""`bench serving` on a tiny model: parallel chats while the worker process learns and publishes.
 
 This is the concurrency test of the server: every request answered, both versions seen, and every answer
 exactly what its version answers alone (a request that mixed versions or shards would differ).
