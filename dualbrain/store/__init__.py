@@ -1,6 +1,8 @@
 """Storage: the home directory, knowledge bases on disk, their SQLite catalogs, and crash-safe writes.
 
-Everything that touches the disk layout lives here; the rest of dualbrain works through these classes.
+The layout of the home and of each knowledge base lives here; the rest of dualbrain works through these
+classes. What goes inside a shard folder (adapter, manifest) and the converted-model cache are written by
+``knowledge/`` and ``reasoning/``; docs/architecture.md lists every path and its owner.
 """
 
 from dualbrain.store.atomic import atomic_write_bytes, atomic_write_text
