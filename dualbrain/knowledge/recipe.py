@@ -24,7 +24,7 @@ from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.distillation import teach
 from dualbrain.knowledge.network import KNOWLEDGE_NETWORKS, KnowledgeNetwork, LoraKnowledge, LoraSettings
 from dualbrain.knowledge.questions import draft_questions, select_questions
-from dualbrain.knowledge.signals import QuestionWriter, TrainingExample, build_signals, fact_pairs
+from dualbrain.knowledge.signals import SelfStudy, TrainingExample, build_signals, fact_pairs
 from dualbrain.knowledge.updates import as_of_now
 from dualbrain.knowledge.trainer import EpochHook, LearnProgress, TrainSettings, train_knowledge
 from dualbrain.knowledge.wordings import framed_questions
@@ -161,12 +161,12 @@ def _cached_drafts(path: Path | None, base_identity: str, pairs: list[tuple[str,
 
 def training_examples(
     texts: list[tuple[str, str]], tokenizer: PreTrainedTokenizerBase, config: LearnConfig,
-    write_questions: QuestionWriter | None = None,
+    self_study: SelfStudy | None = None,
 ) -> list[TrainingExample]:
     """Every training example the recipe makes of ``texts`` (document id, text): the views of ``build_signals``,
-    the self-study ones with ``write_questions`` and the worded one with ``relation_wordings``."""
+    the self-study ones with ``self_study`` questions and the worded one with ``relation_wordings``."""
     framed = framed_questions(texts, config.train.seed) if config.relation_wordings else []
-    return build_signals(texts, tokenizer, config.train.max_tokens, config.train.seed, write_questions,
+    return build_signals(texts, tokenizer, config.train.max_tokens, config.train.seed, self_study,
                          config.grounded_share, config.abstention_share, framed)
 
 
@@ -198,11 +198,13 @@ def learn_documents(
     if config.newer_facts_win:
         texts = as_of_now(texts)
     learned = [replace(doc, text=text) for doc, (_, text) in zip(documents, texts)]
-    writer = None
+    self_study = None
     if config.self_study:
         drafts = self_study_drafts(reasoning, learned, drafts_cache, lambda done, total: progress("questions", done, total))
-        writer = lambda pairs: select_questions(pairs, [drafts[pair] for pair in pairs])  # noqa: E731
-    examples = training_examples(texts, reasoning.tokenizer, config, writer)
+        # Judged together: a draft is kept only where its own fact answers it better than every other fact here.
+        pairs = list(dict.fromkeys(pair for _, text in texts for pair in fact_pairs(text)))
+        self_study = dict(zip(pairs, select_questions(pairs, [drafts[pair] for pair in pairs])))
+    examples = training_examples(texts, reasoning.tokenizer, config, self_study)
     teacher, teacher_tokens, teaching_started = None, 0, time.perf_counter()
     if config.train.distillation:
         teacher, teacher_tokens = teach(reasoning.model, reasoning.tokenizer, texts, examples, config.train,

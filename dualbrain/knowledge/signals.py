@@ -32,7 +32,7 @@ from __future__ import annotations
 import random
 import re
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -100,8 +100,8 @@ _MAX_LINKED_SENTENCES = 2
 # framing take 220-260 of a training row's 256 tokens and cut the target short; two leave room for it.
 _GROUNDED_PASSAGES = 2
 
-# Writes the usable questions for each (sentence, answer) pair (possibly none).
-QuestionWriter = Callable[[list[tuple[str, str]]], list[list[str]]]
+# The usable reworded questions of each (sentence, answer) pair (possibly none), written by self-study.
+SelfStudy = Mapping[tuple[str, str], list[str]]
 
 
 @dataclass(frozen=True)
@@ -298,11 +298,10 @@ def subject_pairs(text: str) -> list[tuple[str, str]]:
     return [(unit.in_context(), subject) for unit in fact_units(text) for subject in subject_anchors(unit)]
 
 
-def asked_questions(documents: list[tuple[str, str]], write_questions: QuestionWriter) -> list[tuple[str, str, str, str]]:
+def asked_questions(documents: list[tuple[str, str]], self_study: SelfStudy) -> list[tuple[str, str, str, str]]:
     """(document id, fact, anchor, question) for every reworded question of every (fact, anchor) pair."""
-    pairs = [(document_id, sentence, entity) for document_id, text in documents for sentence, entity in fact_pairs(text)]
-    questions = write_questions([(sentence, entity) for _, sentence, entity in pairs])
-    return [(*pair, question) for pair, written in zip(pairs, questions) for question in written]
+    return [(document_id, sentence, entity, question) for document_id, text in documents
+            for sentence, entity in fact_pairs(text) for question in self_study.get((sentence, entity), ())]
 
 
 def question_examples(asked: list[tuple[str, str, str, str]], answer: Callable[[str, str], str]) -> list[TrainingExample]:
@@ -389,14 +388,14 @@ def build_signals(
     tokenizer: PreTrainedTokenizerBase,
     max_tokens: int,
     seed: int,
-    write_questions: QuestionWriter | None = None,
+    self_study: SelfStudy | None = None,
     grounded_share: float = 0.0,
     abstention_share: float = 0.0,
     framed: Sequence[FramedQuestion] = (),
 ) -> list[TrainingExample]:
     """All training examples for ``documents`` (pairs of id and text), deterministic for a seed.
 
-    ``write_questions`` adds the self-study ``question`` view, ``grounded_share`` of its questions again with
+    ``self_study`` (the reworded questions of each (fact, anchor) pair) adds the ``question`` view, ``grounded_share`` of its questions again with
     retrieved passages, and about ``abstention_share`` of them turned into declined questions; without it only
     rule-made views are built. ``framed`` questions (``wordings.py``) make the ``worded`` view, each answered
     with its (linked) fact; the (fact, anchor) pairs they ask get no cloze turn, which pays for their tokens
@@ -412,8 +411,8 @@ def build_signals(
         ]
         examples += recall_examples(document_id, text, rng)
         examples += cloze_examples(document_id, text, rng, answer, asked_in_frames)
-    if write_questions is not None:
-        asked = asked_questions(documents, write_questions)
+    if self_study is not None:
+        asked = asked_questions(documents, self_study)
         questions = question_examples(asked, answer)
         examples += questions + grounded_examples(documents, questions, grounded_share, seed)
         examples += abstention_examples(documents, asked, abstention_share, seed)

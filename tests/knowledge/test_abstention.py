@@ -7,7 +7,7 @@ from transformers import AutoTokenizer
 
 from dualbrain.bench.scoring import abstains
 from dualbrain.knowledge.abstention import declined_questions, near_miss
-from dualbrain.knowledge.signals import abstention_examples, build_signals
+from dualbrain.knowledge.signals import abstention_examples, build_signals, fact_pairs
 
 DOCUMENTS = [
     ("overview", "Quillfeather Aeronautics was founded in 1987 by Edda Vrankel. Its chief executive is Tomas Reyl."),
@@ -57,9 +57,9 @@ def test_an_attribute_another_thing_has_is_never_declined_for_it() -> None:
 
 def test_no_declines_without_a_share_and_the_other_views_stay_the_same(tiny_model_dir: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
-    writer = lambda pairs: [["What does the Corvex C2 have?"] for _ in pairs]  # noqa: E731
+    self_study = {pair: ["What does the Corvex C2 have?"] for _, text in DOCUMENTS for pair in fact_pairs(text)}
     assert abstention_examples(DOCUMENTS, ASKED, share=0.0, seed=0) == []
-    with_declines = build_signals(DOCUMENTS, tokenizer, 128, seed=1, write_questions=writer, abstention_share=0.5)
-    without = build_signals(DOCUMENTS, tokenizer, 128, seed=1, write_questions=writer)
+    with_declines = build_signals(DOCUMENTS, tokenizer, 128, seed=1, self_study=self_study, abstention_share=0.5)
+    without = build_signals(DOCUMENTS, tokenizer, 128, seed=1, self_study=self_study)
     assert "abstain" in {e.kind for e in with_declines}
     assert [e for e in with_declines if e.kind != "abstain"] == without

@@ -80,14 +80,15 @@ def test_an_answer_continues_with_the_other_facts_about_the_entity_it_names() ->
     assert answer(ceo, "Quillfeather Aeronautics") == ceo  # a hub named in many sentences is not chained
 
 
-def _ask_with_who(pairs: list[tuple[str, str]]) -> list[list[str]]:
-    return [[f"Who or what is {entity}?"] for _, entity in pairs]
+def _ask_with_who(documents: list[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+    """Self-study questions of a fixed form for every (fact, anchor) pair of ``documents``."""
+    return {(sentence, entity): [f"Who or what is {entity}?"] for _, text in documents for sentence, entity in fact_pairs(text)}
 
 
 def test_grounded_questions_carry_passages_of_the_documents_and_keep_their_targets(tiny_model_dir: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     documents = [("d1", TEXT), ("d2", "The Thornvale Guild meets in Kestle Ford. Its treasurer is Ivo Brann.")]
-    examples = build_signals(documents, tokenizer, 128, seed=3, write_questions=_ask_with_who, grounded_share=0.5)
+    examples = build_signals(documents, tokenizer, 128, seed=3, self_study=_ask_with_who(documents), grounded_share=0.5)
     questions = [e for e in examples if e.kind == "question"]
     grounded = [e for e in examples if e.kind == "grounded"]
     assert len(grounded) == round(0.5 * len(questions))
@@ -98,14 +99,14 @@ def test_grounded_questions_carry_passages_of_the_documents_and_keep_their_targe
         shown = sorted((chunk for chunk in chunks if chunk in example.prompt), key=example.prompt.index)
         assert len(shown) == 2 and example.prompt == grounded_question(question, shown)
     # The other views come out the same with the grounded view or without it.
-    without = build_signals(documents, tokenizer, 128, seed=3, write_questions=_ask_with_who)
+    without = build_signals(documents, tokenizer, 128, seed=3, self_study=_ask_with_who(documents))
     assert [e for e in examples if e.kind != "grounded"] == without
 
 
 def test_no_grounded_questions_without_questions_or_a_share(tiny_model_dir: Path) -> None:
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     assert "grounded" not in {e.kind for e in build_signals([("d1", TEXT)], tokenizer, 128, seed=0, grounded_share=1.0)}
-    questions = [e for e in build_signals([("d1", TEXT)], tokenizer, 128, 0, _ask_with_who) if e.kind == "question"]
+    questions = [e for e in build_signals([("d1", TEXT)], tokenizer, 128, 0, _ask_with_who([("d1", TEXT)])) if e.kind == "question"]
     assert questions and grounded_examples([("d1", TEXT)], questions, 0.0, seed=0) == []
 
 
