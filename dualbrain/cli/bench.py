@@ -19,12 +19,12 @@ import typer
 from dualbrain.bench.choices import DATASETS, DEFAULT_SYSTEMS, SYSTEMS
 from dualbrain.cli.common import (
     AbstentionShareOption, DistillationOption, GroundedShareOption, HomeOption, LoraPlusOption, ModelOption,
-    NewerFactsWinOption, PHASES, RelationWordingsOption, out, phase_bar, recipe, show_learning,
+    NewerFactsWinOption, RelationWordingsOption, out, phase_bar, recipe, show_learning,
 )
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.network import LoraSettings
 from dualbrain.knowledge.recipe import LearnConfig
-from dualbrain.knowledge.trainer import TrainSettings
+from dualbrain.knowledge.trainer import LearnProgress, TrainSettings
 from dualbrain.store import Home, atomic_write_text
 
 Kind = Enum("Kind", {kind: kind for kind in ("quality", "changes", "growth", "serving", "perf")}, type=str)
@@ -147,14 +147,14 @@ def _serving(out_dir: Path, clients: int | None, seed: int, model: Path | None, 
 
     config = ServingConfig(seed=seed) if clients is None else ServingConfig(clients, seed)
     with phase_bar() as show:
-        def learning(progress: dict | None) -> None:
+        show_worker = show_learning(show, who="worker: ")
+
+        def worker_learning(progress: dict | None) -> None:  # what the server says its worker is learning
             if progress:
-                loss = progress["loss"] if progress["loss"] is not None else float("nan")  # JSON has no NaN: null
-                show(f"worker: {PHASES[progress['phase']]}", progress["step"], progress["total_steps"], loss,
-                     progress["tokens_per_second"])
+                show_worker(LearnProgress.from_record(progress))
 
         report = run_serving(config, out_dir / "serving", model, learn_config, models_dir, on_progress=show_learning(show),
-                             on_status=learning)
+                             on_status=worker_learning)
     _write(out_dir, "serving", report, serving_markdown(report))
 
 

@@ -105,8 +105,9 @@ def phase_bar() -> Iterator[Callable[..., None]]:
 PHASES = {"questions": "writing questions", "teacher": "reading with passages", "training": "training"}
 
 
-def show_learning(show: Callable[..., None]) -> Callable[[LearnProgress], None]:
-    return lambda u: show(PHASES[u.phase], u.step, u.total_steps, u.loss, u.tokens_per_second)
+def show_learning(show: Callable[..., None], who: str = "") -> Callable[[LearnProgress], None]:
+    """``show`` for each snapshot of learning; ``who`` names a learner other than this process (the server's worker)."""
+    return lambda u: show(who + PHASES[u.phase], u.step, u.total_steps, u.loss, u.tokens_per_second)
 
 
 def learn_with_progress(brain: DualBrain, config: LearnConfig, keep_versions: int = DEFAULT_KEEP_VERSIONS) -> LearnReport:

@@ -91,11 +91,12 @@ class TrainSettings:
 
 @dataclass(frozen=True)
 class LearnProgress:
-    """A snapshot for progress bars and job records.
+    """A snapshot of learning, one type from the trainer to the progress bar, the job record and the server.
 
     ``phase`` is "questions" while the frozen model writes self-study questions (steps are batches; no
     loss yet), "teacher" while it reads them with their passages for distillation (batches), then
-    "training" (steps are optimiser steps).
+    "training" (steps are optimiser steps). A run that trains several shards says which one (``shard`` of
+    ``shards``) and the loss curve of it so far (``loss_history``: (step, loss) points, see :class:`LossHistory`).
     """
 
     phase: str
@@ -105,10 +106,25 @@ class LearnProgress:
     loss: float
     tokens_per_second: float
     elapsed_seconds: float
+    shard: int = 1
+    shards: int = 1
+    loss_history: tuple[tuple[int, float], ...] = ()
 
     @property
     def eta_seconds(self) -> float:
         return self.elapsed_seconds / max(self.step, 1) * (self.total_steps - self.step)
+
+    def to_record(self) -> dict:
+        """The snapshot as the job record stores it and the server sends it (with the ETA)."""
+        return asdict(self) | {"eta_seconds": self.eta_seconds}
+
+    @classmethod
+    def from_record(cls, record: dict) -> "LearnProgress":
+        """A snapshot read back from a job record or the server (JSON has no NaN: a loss not yet known is null)."""
+        loss = record["loss"] if record["loss"] is not None else float("nan")
+        return cls(record["phase"], record["step"], record["total_steps"], record["epoch"], loss,
+                   record["tokens_per_second"], record["elapsed_seconds"], record["shard"], record["shards"],
+                   tuple(tuple(point) for point in record["loss_history"]))
 
 
 class LossHistory:

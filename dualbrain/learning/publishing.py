@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import asdict
+from dataclasses import replace
 
 from accelerate.utils import gather_object
 
@@ -59,10 +59,9 @@ def train_and_publish(
                 def progress(update: LearnProgress, shard: int = index + 1, losses: LossHistory = losses) -> None:
                     if update.phase == "training":
                         losses.add(update.step, update.loss)
-                    record = asdict(update) | {"eta_seconds": update.eta_seconds, "shard": shard, "shards": len(plan.builds),
-                                               "loss_history": losses.points}
+                    update = replace(update, shard=shard, shards=len(plan.builds), loss_history=tuple(losses.points))
                     if job is not None:
-                        kb.catalog.update_job(job, status="running", progress=record)
+                        kb.catalog.update_job(job, status="running", progress=update.to_record())
                     if on_progress:
                         on_progress(update)
 

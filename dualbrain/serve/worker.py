@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from dualbrain.answering import Engine
 from dualbrain.api import DualBrain
+from dualbrain.library import Library
 from dualbrain.errors import DualBrainError, UnknownKnowledgeBase
 from dualbrain.knowledge.recipe import LearnConfig
 from dualbrain.knowledge.trainer import LearnProgress
@@ -62,7 +62,7 @@ def _serve_queue(home: Home, model: str | Path | None, learn_config: LearnConfig
             return
         queue = home.queue()
         queue.requeue_running()
-        engine = Engine(model, home.models_dir)  # the base model loads when a request first needs it
+        library = Library(home, model)  # the base model loads when a request first needs it
         to_consolidate: list[str] = []  # knowledge bases that learned something since they were consolidated
         while True:
             check_server()
@@ -70,7 +70,7 @@ def _serve_queue(home: Home, model: str | Path | None, learn_config: LearnConfig
             if request is None:
                 if to_consolidate and consolidate:
                     kb = to_consolidate.pop(0)
-                    if not consolidate_until_preempted(home, kb, engine, queue, learn_config, check_server):
+                    if not consolidate_until_preempted(library, kb, queue, learn_config, check_server):
                         to_consolidate.append(kb)  # yielded to a request: again at the next idle moment
                     continue
                 if until_idle:
@@ -78,7 +78,7 @@ def _serve_queue(home: Home, model: str | Path | None, learn_config: LearnConfig
                 time.sleep(poll_seconds)
                 continue
             try:
-                _run(DualBrain(home.open_kb(request.kb), home, engine=engine), request, learn_config, check_server)
+                _run(library.open(request.kb), request, learn_config, check_server)
             except DualBrainError as error:
                 queue.finish(request.id, str(error))
             except Exception as error:  # a bug: keep serving the queue, but say what happened
@@ -95,7 +95,7 @@ class _Preempted(Exception):
         super().__init__("consolidation stopped: a request is waiting (it runs again when the queue is idle)")
 
 
-def consolidate_until_preempted(home: Home, kb: str, engine: Engine, queue: WorkQueue, learn_config: LearnConfig | None,
+def consolidate_until_preempted(library: Library, kb: str, queue: WorkQueue, learn_config: LearnConfig | None,
                                 on_progress: Callable[[LearnProgress], None] | None = None) -> bool:
     """Consolidate ``kb`` while nothing else waits: a queued upload or forget stops it at the next training
     step (nothing is published, the previous version keeps serving), so consolidation never delays
@@ -108,7 +108,7 @@ def consolidate_until_preempted(home: Home, kb: str, engine: Engine, queue: Work
             raise _Preempted()
 
     try:
-        DualBrain(home.open_kb(kb), home, engine=engine).consolidate(learn_config, yield_to_requests)
+        library.open(kb).consolidate(learn_config, yield_to_requests)
     except _Preempted:
         log.info("consolidation of %s yielded to a queued request", kb)
         return False

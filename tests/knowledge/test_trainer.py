@@ -1,5 +1,7 @@
 """The training loop: the target-only loss and the per-epoch hook."""
 
+import json
+import math
 from pathlib import Path
 
 import pytest
@@ -10,7 +12,7 @@ from dualbrain.knowledge import trainer
 from dualbrain.knowledge.signals import TrainingExample
 from dualbrain.knowledge.network import LoraKnowledge, LoraSettings
 from dualbrain.knowledge.trainer import (
-    IGNORE_INDEX, TrainSettings, collate_rows, target_loss, tokenize_example, train_knowledge, training_copy,
+    IGNORE_INDEX, LearnProgress, TrainSettings, collate_rows, target_loss, tokenize_example, train_knowledge, training_copy,
 )
 
 
@@ -93,3 +95,12 @@ def test_bf16_only_where_the_machine_computes_it_natively(monkeypatch: pytest.Mo
             assert trainer.TrainSettings().bf16 is expected  # the default follows the machine
     finally:
         trainer.bf16_is_fast.cache_clear()
+
+
+def test_progress_reads_back_from_its_record_as_the_server_sends_it() -> None:
+    training = LearnProgress("training", 3, 10, 1, 0.5, 120.0, 6.0, shard=2, shards=3, loss_history=((1, 0.9), (2, 0.7)))
+    record = json.loads(json.dumps(training.to_record()))
+    assert record["eta_seconds"] == 14.0 and LearnProgress.from_record(record) == training
+    drafting = LearnProgress("questions", 1, 4, 0, float("nan"), 0.0, 2.0)  # no loss yet: null in the server's JSON
+    back = LearnProgress.from_record(json.loads(json.dumps(drafting.to_record()).replace("NaN", "null")))
+    assert math.isnan(back.loss) and back.step == 1 and back.loss_history == ()

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from dualbrain.answering import Engine
 from dualbrain.api import DualBrain
+from dualbrain.library import Library
 from dualbrain.serve.worker import consolidate_until_preempted, run_worker
 from dualbrain.store import Home
 from tests.settings import FAST
@@ -28,7 +28,7 @@ def test_consolidation_yields_to_a_waiting_request(home: Home, tiny_model_dir: P
     DualBrain.open("acme", home=home, model=tiny_model_dir).learn([_related(tmp_path)], FAST)  # two related shards
     serving = kb.current_version().id
     home.queue().enqueue("other", "learn")  # an upload waits
-    assert not consolidate_until_preempted(home, "acme", Engine(tiny_model_dir, home.models_dir), home.queue(), FAST)
+    assert not consolidate_until_preempted(Library(home, tiny_model_dir), "acme", home.queue(), FAST)
     assert kb.current_version().id == serving  # nothing published
     stopped = kb.catalog.jobs()[-1]
     assert stopped.kind == "consolidate" and stopped.status == "failed" and "a request is waiting" in stopped.error
