@@ -25,7 +25,8 @@ from dualbrain.answering.routing import RoutingSettings
 from dualbrain.errors import DualBrainError, KnowledgeBaseExists, NothingToLearn, UnknownKnowledgeBase
 from dualbrain.knowledge.export import export_knowledge
 from dualbrain.knowledge.recipe import LearnConfig
-from dualbrain.knowledge.trainer import EpochHook, LearnProgress, processes
+from dualbrain.knowledge.progress import LearnProgress
+from dualbrain.knowledge.trainer import EpochHook, processes
 from dualbrain.learning.intake import IngestReport, ingest
 from dualbrain.learning.planning import Plan, plan_consolidating, plan_forgetting, plan_learning
 from dualbrain.learning.publishing import train_and_publish

@@ -29,7 +29,7 @@ from dualbrain.bench.scoring import (
 from dualbrain.bench.varied import varied_corpus
 from dualbrain.ingest import extract
 from dualbrain.knowledge.recipe import LearnConfig
-from dualbrain.knowledge.trainer import LearnProgress
+from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.reasoning.generate import answer
 from dualbrain.store import Home
 

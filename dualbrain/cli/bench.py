@@ -24,7 +24,8 @@ from dualbrain.cli.common import (
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.network import LoraSettings
 from dualbrain.knowledge.recipe import LearnConfig
-from dualbrain.knowledge.trainer import LearnProgress, TrainSettings
+from dualbrain.knowledge.progress import LearnProgress
+from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.store import Home, atomic_write_text
 
 Kind = Enum("Kind", {kind: kind for kind in ("quality", "changes", "growth", "serving", "perf")}, type=str)

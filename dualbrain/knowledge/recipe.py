@@ -25,8 +25,9 @@ from dualbrain.knowledge.distillation import teach
 from dualbrain.knowledge.network import KNOWLEDGE_NETWORKS, KnowledgeNetwork, LoraKnowledge, LoraSettings
 from dualbrain.knowledge.questions import draft_questions, select_questions
 from dualbrain.knowledge.signals import SelfStudy, TrainingExample, build_signals, fact_pairs
+from dualbrain.knowledge.progress import LearnProgress
+from dualbrain.knowledge.trainer import EpochHook, TrainSettings, train_knowledge
 from dualbrain.knowledge.updates import as_of_now
-from dualbrain.knowledge.trainer import EpochHook, LearnProgress, TrainSettings, train_knowledge
 from dualbrain.knowledge.wordings import framed_questions
 from dualbrain.reasoning.loader import ReasoningNetwork
 from dualbrain.store.atomic import atomic_write_text

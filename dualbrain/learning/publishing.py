@@ -18,7 +18,8 @@ from accelerate.utils import gather_object
 
 from dualbrain.knowledge.recipe import SourceDocument, learn_documents
 from dualbrain.knowledge.sharding import assign_shards
-from dualbrain.knowledge.trainer import EpochHook, LearnProgress, LossHistory, processes
+from dualbrain.knowledge.progress import LearnProgress, LossHistory
+from dualbrain.knowledge.trainer import EpochHook, processes
 from dualbrain.learning.planning import Plan
 from dualbrain.reasoning.loader import ReasoningNetwork
 from dualbrain.store import KnowledgeBase, VersionRecord

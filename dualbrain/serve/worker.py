@@ -20,7 +20,7 @@ from dualbrain.api import DualBrain
 from dualbrain.library import Library
 from dualbrain.errors import DualBrainError, UnknownKnowledgeBase
 from dualbrain.knowledge.recipe import LearnConfig
-from dualbrain.knowledge.trainer import LearnProgress
+from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.quiet import quiet_libraries
 from dualbrain.store import Home
 from dualbrain.store.queue import WorkQueue, WorkRequest

@@ -11,8 +11,9 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from dualbrain.knowledge import trainer
 from dualbrain.knowledge.signals import TrainingExample
 from dualbrain.knowledge.network import LoraKnowledge, LoraSettings
+from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.knowledge.trainer import (
-    IGNORE_INDEX, LearnProgress, TrainSettings, collate_rows, target_loss, tokenize_example, train_knowledge, training_copy,
+    IGNORE_INDEX, TrainSettings, collate_rows, target_loss, tokenize_example, train_knowledge, training_copy,
 )
 
 
