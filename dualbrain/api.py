@@ -24,7 +24,7 @@ from dualbrain.answering import AnswerConfig, Answers, Engine
 from dualbrain.answering.routing import RoutingSettings
 from dualbrain.errors import DualBrainError, KnowledgeBaseExists, NothingToLearn, UnknownKnowledgeBase
 from dualbrain.knowledge.export import export_knowledge
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.knowledge.trainer import EpochHook, processes
 from dualbrain.learning.intake import IngestReport, ingest

@@ -2,7 +2,7 @@
 
 from dataclasses import replace
 
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings
 
 # One quick epoch, no self-study questions: for tests of what happens around learning.

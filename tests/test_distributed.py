@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from dualbrain.api import DualBrain
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings
 
 

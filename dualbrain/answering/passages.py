@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dualbrain.answering.config import RETRIEVERS
 from dualbrain.errors import DualBrainError
-from dualbrain.knowledge.recipe import LearnConfig, read_manifest
+from dualbrain.knowledge.shard_format import shard_config
 from dualbrain.knowledge.support import SupportIndex
 from dualbrain.knowledge.updates import as_of_now
 from dualbrain.retrieval import Chunk, Retriever, chunk_documents
@@ -66,7 +66,7 @@ class Passages:
         """The texts of ``version``'s documents whose shard learned them as of now (newer facts winning)."""
         learned = {}
         for shard_id in version.shard_ids:
-            config = LearnConfig.from_dict(read_manifest(self.kb.shard_dir(shard_id))["config"])
+            config = shard_config(self.kb.shard_dir(shard_id))
             if config.newer_facts_win:  # the shard's documents are in the order they were learned, oldest first
                 shard = [(doc_id, texts[doc_id]) for doc_id in self.kb.catalog.get_shard(shard_id).document_ids if doc_id in texts]
                 learned.update(as_of_now(shard))

@@ -36,7 +36,7 @@ import torch
 from dualbrain.api import DualBrain
 from dualbrain.bench.fictional import Question, generate_organisations, organisation_corpus, revised
 from dualbrain.bench.scoring import is_correct
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.reasoning.prompting import question_prompt
 from dualbrain.store import Home

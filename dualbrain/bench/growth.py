@@ -30,7 +30,7 @@ from pathlib import Path
 from dualbrain.api import DualBrain
 from dualbrain.bench.changes import accuracy, time_to_knowledge, write_documents, write_handbook
 from dualbrain.bench.fictional import Question, generate_organisations, organisation_corpus
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.store import Home
 

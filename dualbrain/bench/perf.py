@@ -56,7 +56,8 @@ from dualbrain.bench.fictional import generate_corpus
 from dualbrain.knowledge.composition import AttachedShards
 from dualbrain.knowledge.export import peft_to_gguf
 from dualbrain.knowledge.network import ADAPTER_SUBDIR, LoraKnowledge
-from dualbrain.knowledge.recipe import LearnConfig, SourceDocument, learn_documents, training_examples
+from dualbrain.knowledge.config import LearnConfig
+from dualbrain.knowledge.recipe import SourceDocument, learn_documents, training_examples
 from dualbrain.knowledge.trainer import (
     IGNORE_INDEX, TrainSettings, collate_rows, target_loss, training_copy, training_rows,
 )
@@ -95,7 +96,7 @@ def run_perf(
     settings = replace(learn_config.train, epochs=1, min_steps=0)
     examples = training_examples(list(corpus.documents.items()), reasoning.tokenizer, replace(learn_config, train=settings))
     rows = training_rows(examples, reasoning.tokenizer, settings.max_tokens)
-    network = LoraKnowledge(learn_config.lora)
+    network = LoraKnowledge(learn_config.network)  # the levers measured are LoRA's
     announce = on_row or (lambda name: None)
 
     learning = []

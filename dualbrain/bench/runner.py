@@ -28,7 +28,7 @@ from dualbrain.bench.scoring import (
 )
 from dualbrain.bench.varied import varied_corpus
 from dualbrain.ingest import extract
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.reasoning.generate import answer
 from dualbrain.store import Home

@@ -25,7 +25,7 @@ import httpx
 from dualbrain.api import DualBrain
 from dualbrain.bench.changes import write_documents, write_handbook
 from dualbrain.bench.fictional import generate_organisations, organisation_corpus
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.serve.app import create_app
 from dualbrain.serve.local import serving_in_thread

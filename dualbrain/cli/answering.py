@@ -19,7 +19,7 @@ from dualbrain.cli.common import (
 )
 from dualbrain.demo import compare, load_questions
 from dualbrain.errors import DualBrainError
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS
 from dualbrain.store import atomic_write_text
 

@@ -23,7 +23,7 @@ from dualbrain.cli.common import (
 )
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.network import LoraSettings
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.store import Home, atomic_write_text

@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 from dualbrain.answering.config import ANSWER_MODES, ENGINES, RETRIEVERS
 from dualbrain.api import DEFAULT_KEEP_VERSIONS, DualBrain
 from dualbrain.knowledge.network import LoraSettings
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.learning.intake import IngestReport

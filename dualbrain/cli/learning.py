@@ -13,7 +13,7 @@ from dualbrain.cli.common import (
     ModelOption, NewerFactsWinOption, RelationWordingsOption, learn_with_progress, open_brain, out, print_ingest, recipe,
 )
 from dualbrain.knowledge.network import LoraSettings
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings, processes
 
 

@@ -23,7 +23,7 @@ from torch import nn
 
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.network import KnowledgeNetwork
-from dualbrain.knowledge.recipe import check_shard
+from dualbrain.knowledge.shard_format import check_shard
 from dualbrain.reasoning.loader import ReasoningNetwork
 
 

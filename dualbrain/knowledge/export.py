@@ -36,7 +36,7 @@ from transformers import PretrainedConfig
 
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.network import ADAPTER_SUBDIR
-from dualbrain.knowledge.recipe import read_manifest
+from dualbrain.knowledge.shard_format import read_manifest
 from dualbrain.store.atomic import atomic_write_text
 
 ADAPTER_CONFIG = "adapter_config.json"

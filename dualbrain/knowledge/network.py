@@ -4,7 +4,10 @@ Everything outside this module talks to :class:`KnowledgeNetwork` only: "give me
 "save what was learned", "attach saved knowledge", "take it off again". The first implementation,
 :class:`LoraKnowledge`, stores knowledge as a standard PEFT LoRA adapter directory
 (``adapter_config.json`` + ``adapter_model.safetensors``) so vLLM, llama.cpp and plain PEFT can load it;
-a later design (prefix/KV cartridges, memory layers) can replace it without touching training or serving.
+a later design (prefix/KV cartridges, memory layers) is one more class: a :class:`KnowledgeNetwork` with its
+own :class:`NetworkSettings`, made known by :func:`register_network` (as PEFT's ``register_peft_method``), which
+training builds from the recipe's settings and attaching finds by the ``kind`` a shard's manifest records.
+Exporting for other engines (``export.py``) and the llama.cpp engine read LoRA adapters only.
 
 Attaching injects adapter modules next to the frozen base layers; the base weights themselves are never
 written, and :meth:`KnowledgeNetwork.detach` restores the exact original module tree.
@@ -17,6 +20,7 @@ from abc import ABC, abstractmethod
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
@@ -27,10 +31,24 @@ from transformers import PreTrainedModel
 ADAPTER_SUBDIR = "adapter"
 
 
+@dataclass(frozen=True)
+class NetworkSettings:
+    """The settings of one knowledge-network design (its shape and how it learns); ``kind`` names the design."""
+
+    kind: ClassVar[str]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
 class KnowledgeNetwork(ABC):
     """Trainable weights that hold a knowledge base, attachable to a frozen base model."""
 
-    kind: str
+    kind: ClassVar[str]  # recorded in every shard's manifest, to find the design that re-attaches it
+    settings_type: ClassVar[type[NetworkSettings]]
+
+    def __init__(self, settings: NetworkSettings | None = None):
+        self.settings = settings or self.settings_type()
 
     @abstractmethod
     def trainable(self, base: PreTrainedModel) -> nn.Module:
@@ -72,9 +90,10 @@ class KnowledgeNetwork(ABC):
 
 
 @dataclass(frozen=True)
-class LoraSettings:
+class LoraSettings(NetworkSettings):
     """Where and how big the LoRA knowledge network is."""
 
+    kind: ClassVar[str] = "lora"
     rank: int = 32
     alpha: int = 32
     dropout: float = 0.0
@@ -92,17 +111,31 @@ class LoraSettings:
         if self.rank < 1 or self.alpha <= 0 or not 0.0 <= self.dropout < 1.0 or not self.target_modules or self.b_lr_ratio < 1:
             raise ValueError(f"invalid LoRA settings: {self}")
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+
+# Design kind → implementation: what trains a shard of that kind and re-attaches it.
+KNOWLEDGE_NETWORKS: dict[str, type[KnowledgeNetwork]] = {}
 
 
+def register_network(network: type[KnowledgeNetwork]) -> type[KnowledgeNetwork]:
+    """Make ``network`` a design shards can be trained with (its settings in the recipe) and attached by."""
+    if network.settings_type.kind != network.kind:
+        raise ValueError(f"{network.__name__} is '{network.kind}', its settings '{network.settings_type.kind}'")
+    KNOWLEDGE_NETWORKS[network.kind] = network
+    return network
+
+
+def network_for(settings: NetworkSettings) -> KnowledgeNetwork:
+    """The knowledge network that ``settings`` describe."""
+    return KNOWLEDGE_NETWORKS[settings.kind](settings)
+
+
+@register_network
 class LoraKnowledge(KnowledgeNetwork):
     """Knowledge as one PEFT LoRA adapter."""
 
     kind = "lora"
-
-    def __init__(self, settings: LoraSettings | None = None):
-        self.settings = settings or LoraSettings()
+    settings_type = LoraSettings
+    settings: LoraSettings
 
     def trainable(self, base: PreTrainedModel) -> nn.Module:
         config = LoraConfig(
@@ -156,7 +189,3 @@ class LoraKnowledge(KnowledgeNetwork):
         # weights back bit for bit. The copy holds every attached adapter until it is unloaded (small).
         merged = copy.deepcopy(model).merge_and_unload(adapter_names=names)
         return merged.eval()
-
-
-# Manifest "knowledge_network" value → implementation, so a saved version can be re-attached.
-KNOWLEDGE_NETWORKS: dict[str, type[KnowledgeNetwork]] = {LoraKnowledge.kind: LoraKnowledge}

@@ -1,9 +1,5 @@
-"""The learning recipe: a shard's documents → training signals → trained knowledge network → a shard directory.
-
-A shard directory holds the knowledge network's own files (for LoRA, a PEFT adapter) and
-``manifest.json``: which base model it belongs to (name + identity hash), the exact configuration, the
-documents it was trained on (ids and sha256) and the run's metrics. The manifest is what lets
-dualbrain refuse to attach knowledge to the wrong base model.
+"""The learning recipe: a shard's documents → training signals → trained knowledge network → a shard directory
+(the network's own files and the manifest, ``shard_format.py``).
 
 A shard is a function of its documents, the configuration and the base model only: the self-study drafts
 of a document depend on that document alone (cached per document), and training is seeded. So a shard
@@ -15,89 +11,27 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from transformers import PreTrainedTokenizerBase
 
-from dualbrain.errors import DualBrainError
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.distillation import teach
-from dualbrain.knowledge.network import KNOWLEDGE_NETWORKS, KnowledgeNetwork, LoraKnowledge, LoraSettings
-from dualbrain.knowledge.questions import draft_questions, select_questions
-from dualbrain.knowledge.signals import SelfStudy, TrainingExample, build_signals, fact_pairs
+from dualbrain.knowledge.network import network_for
 from dualbrain.knowledge.progress import LearnProgress
-from dualbrain.knowledge.trainer import EpochHook, TrainSettings, train_knowledge
+from dualbrain.knowledge.questions import draft_questions, select_questions
+from dualbrain.knowledge.shard_format import write_manifest
+from dualbrain.knowledge.signals import SelfStudy, TrainingExample, build_signals, fact_pairs
+from dualbrain.knowledge.trainer import EpochHook, train_knowledge
 from dualbrain.knowledge.updates import as_of_now
 from dualbrain.knowledge.wordings import framed_questions
 from dualbrain.reasoning.loader import ReasoningNetwork
 from dualbrain.store.atomic import atomic_write_text
 
-MANIFEST = "manifest.json"
-MANIFEST_FORMAT = 1
 DRAFTS_FILE = "questions.json"
 # Bump when drafting changes (prompts, examples, decoding), so that cached drafts are written again.
 DRAFTS_FORMAT = 2  # 2: drafting examples that ask for a sentence's subject
-_REQUIRED_MANIFEST_KEYS = {"base_model", "base_identity", "knowledge_network"}
-
-
-@dataclass(frozen=True)
-class LearnConfig:
-    """Everything that determines what a learning run produces (with the documents and base model)."""
-
-    lora: LoraSettings = field(default_factory=LoraSettings)
-    train: TrainSettings = field(default_factory=TrainSettings)
-    # Let the frozen model reword each fact as a question (the `question` view); costs generation time.
-    self_study: bool = True
-    # Share of the self-study questions also trained with retrieved passages in the prompt (the `grounded`
-    # view), so the `knowledge+rag` mode answers from the knowledge instead of reciting the passages.
-    grounded_share: float = 0.25
-    # About this share of the self-study questions again, asked of a near-miss name or of a known thing that
-    # lacks what they ask about, answered by a decline (the `abstain` view). Off: with LoRA+ it declined
-    # questions about known things and cost 11 points of answerable accuracy for 2 of 12 declines (recipe.md).
-    abstention_share: float = 0.0
-    # Read each older document as of now: values a later document restates differently are learned with the
-    # newer value (see ``updates.py``); knowledge+rag retrieves the documents so too.
-    newer_facts_win: bool = True
-    # Ask each relation a fact states ("the chief executive of X is Y") in one more wording people use ("who
-    # runs X?", and "what does Y run?"), drawn from a relation lexicon (the `worded` view, see ``wordings.py``),
-    # in place of its cloze turn. On: held-out question wordings 91 → 112 of 200 over four (corpus, seed)
-    # pairs, for 3% more tokens (docs/recipe.md).
-    relation_wordings: bool = True
-    # Documents learned together are packed into shards of at most this many characters (a longer
-    # document is a shard of its own). Adding, updating or forgetting a document retrains one shard,
-    # so this bounds the cost of a change; larger shards keep more related facts together.
-    shard_chars: int = 8000
-
-    def __post_init__(self) -> None:
-        if self.shard_chars < 1:
-            raise ValueError(f"invalid shard size: {self.shard_chars}")
-        if not 0.0 <= self.grounded_share <= 1.0:
-            raise ValueError(f"invalid grounded share: {self.grounded_share}")
-        if not 0.0 <= self.abstention_share <= 1.0:
-            raise ValueError(f"invalid abstention share: {self.abstention_share}")
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "LearnConfig":
-        """The configuration :meth:`to_dict` wrote (a shard's manifest), to rebuild that shard alike."""
-        # Shards trained before LoRA+ gave A and B one learning rate; those before the grounded view (and the
-        # other options) were trained without it.
-        lora = {"b_lr_ratio": 1.0} | data["lora"] | {"target_modules": tuple(data["lora"]["target_modules"])}
-        return cls(LoraSettings(**lora), TrainSettings(**data["train"]), self_study=data["self_study"],
-                   grounded_share=data.get("grounded_share", 0.0), abstention_share=data.get("abstention_share", 0.0),
-                   newer_facts_win=data.get("newer_facts_win", False), relation_wordings=data.get("relation_wordings", False),
-                   shard_chars=data["shard_chars"])
-
-    def to_dict(self) -> dict:
-        return {
-            "lora": self.lora.to_dict(),
-            "train": self.train.to_dict(),
-            "self_study": self.self_study,
-            "shard_chars": self.shard_chars,
-            "grounded_share": self.grounded_share,
-            "abstention_share": self.abstention_share,
-            "newer_facts_win": self.newer_facts_win,
-            "relation_wordings": self.relation_wordings,
-        }
 
 
 @dataclass(frozen=True)
@@ -188,7 +122,7 @@ def learn_documents(
     Under a launcher all processes train the shard together, or with ``data_parallel`` False this one alone
     (see :func:`train_knowledge`); the shard is written by the main process or by the one that trained it.
     """
-    network = LoraKnowledge(config.lora)
+    network = network_for(config.network)
     started = time.perf_counter()
 
     def progress(phase: str, done: int, total: int) -> None:  # the phases before training
@@ -231,39 +165,8 @@ def learn_documents(
         }
         if accelerator.is_main_process or result.processes == 1:
             network.save(model, out_dir, reasoning.name)
-            manifest = {
-                "format": MANIFEST_FORMAT,
-                "knowledge_network": network.kind,
-                "base_model": reasoning.name,
-                "base_identity": reasoning.identity,
-                "config": config.to_dict(),
-                "documents": [{"id": d.id, "sha256": d.sha256, "source_name": d.source_name} for d in documents],
-                "metrics": metrics,
-            }
-            atomic_write_text(out_dir / MANIFEST, json.dumps(manifest, indent=2))
+            write_manifest(out_dir, network, reasoning, config.to_dict(),
+                           [{"id": d.id, "sha256": d.sha256, "source_name": d.source_name} for d in documents], metrics)
     finally:
         network.detach(model)
     return metrics
-
-
-def read_manifest(shard_dir: Path) -> dict:
-    try:
-        manifest = json.loads((shard_dir / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise DualBrainError(f"knowledge shard {shard_dir.name} is unreadable ({error}); relearn") from None
-    if not isinstance(manifest, dict) or not _REQUIRED_MANIFEST_KEYS <= manifest.keys():
-        raise DualBrainError(f"knowledge shard {shard_dir.name} is unreadable (incomplete manifest); relearn")
-    if manifest.get("format", MANIFEST_FORMAT) > MANIFEST_FORMAT:
-        raise DualBrainError(f"knowledge shard {shard_dir.name} was written by a newer dualbrain; upgrade")
-    return manifest
-
-
-def check_shard(reasoning: ReasoningNetwork, shard_dir: Path) -> KnowledgeNetwork:
-    """The knowledge network that reads ``shard_dir``, refusing a shard made for another base model."""
-    manifest = read_manifest(shard_dir)
-    reasoning.require_trained_on(manifest["base_identity"], f"knowledge in {shard_dir.name}",
-                                 f"base model '{manifest['base_model']}'")
-    # The adapter's own config file says how it is shaped; only the kind of network is needed here.
-    if manifest["knowledge_network"] not in KNOWLEDGE_NETWORKS:
-        raise DualBrainError(f"knowledge in {shard_dir.name} uses an unknown network '{manifest['knowledge_network']}'")
-    return KNOWLEDGE_NETWORKS[manifest["knowledge_network"]]()

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from dualbrain.knowledge.recipe import LearnConfig, read_manifest
+from dualbrain.knowledge.config import LearnConfig
+from dualbrain.knowledge.shard_format import shard_config
 from dualbrain.knowledge.sharding import plan_consolidation, plan_shards
 from dualbrain.knowledge.signals import document_names
 from dualbrain.store import KnowledgeBase, VersionRecord
@@ -60,7 +61,7 @@ def plan_forgetting(kb: KnowledgeBase, current: VersionRecord | None, doc_id: st
             kept.append(shard_id)
         elif remaining := [other for other in doc_ids if other != doc_id]:
             # Rebuilt exactly as the original was trained: with its own recorded configuration.
-            builds.append((remaining, LearnConfig.from_dict(read_manifest(kb.shard_dir(shard_id))["config"])))
+            builds.append((remaining, shard_config(kb.shard_dir(shard_id))))
     return Plan(builds, kept)
 
 

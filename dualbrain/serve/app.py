@@ -17,7 +17,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from dualbrain.errors import DualBrainError, JobRunning, UnknownKnowledgeBase
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.library import Library
 from dualbrain.serve.answering import Answerer, Busy
 from dualbrain.serve.auth import RequireApiKey, authorize

@@ -19,7 +19,7 @@ from pathlib import Path
 from dualbrain.api import DualBrain
 from dualbrain.library import Library
 from dualbrain.errors import DualBrainError, UnknownKnowledgeBase
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.quiet import quiet_libraries
 from dualbrain.store import Home

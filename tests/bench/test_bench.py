@@ -10,7 +10,7 @@ from dualbrain.bench.report import to_markdown, write_report
 from dualbrain.bench.runner import BenchConfig, run_bench, summarise
 from dualbrain.bench.scoring import abstains, is_correct
 from dualbrain.ingest import extract
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.signals import build_signals
 from dualbrain.knowledge.trainer import TrainSettings
 from transformers import AutoTokenizer

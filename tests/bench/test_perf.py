@@ -8,7 +8,7 @@ from transformers import AutoModelForCausalLM
 
 from dualbrain.bench import perf
 from dualbrain.bench.perf import LEVERS, PerfConfig, perf_markdown, run_perf
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.reasoning.loader import load_reasoning_network
 

@@ -11,7 +11,7 @@ import torch
 from llama_cpp import Llama
 
 from dualbrain.api import DualBrain
-from dualbrain.knowledge.recipe import LearnConfig
+from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.reasoning.generate import TokenTrace
 from dualbrain.reasoning.llama_cpp import llama_cpp_for

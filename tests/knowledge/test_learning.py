@@ -11,7 +11,9 @@ from safetensors.torch import load_file
 from dualbrain.errors import DualBrainError, IncompatibleKnowledge
 from dualbrain.knowledge.composition import AttachedShards
 from dualbrain.knowledge.network import LoraSettings
-from dualbrain.knowledge.recipe import DRAFTS_FILE, LearnConfig, SourceDocument, learn_documents, read_manifest, self_study_drafts
+from dualbrain.knowledge.config import LearnConfig
+from dualbrain.knowledge.recipe import DRAFTS_FILE, SourceDocument, learn_documents, self_study_drafts
+from dualbrain.knowledge.shard_format import read_manifest
 from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.reasoning.loader import load_reasoning_network
 from tests.settings import TWO_EPOCHS
