@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from dualbrain.knowledge.questions import draft_questions, select_questions, specific_to_their_sentence, usable_question
-from dualbrain.knowledge.signals import asked_questions, question_examples
+from dualbrain.knowledge.signals import asked_questions, fact_pairs, question_examples
 from dualbrain.reasoning.loader import load_reasoning_network
 
 FACT = "The head of the Cinderpool Laboratory is Dr. Kasimir Oduya."
@@ -25,14 +25,9 @@ def test_bad_drafts_are_dropped() -> None:
 
 
 def test_question_view_pairs_every_entity_and_keeps_the_sentence_as_answer() -> None:
-    asked = []
-
-    def writer(pairs):
-        asked.extend(pairs)
-        return [["Who runs it?", "Who is the head?"], []]
-
-    examples = question_examples(asked_questions([("d1", FACT)], writer), lambda sentence, entity: sentence)
-    assert asked == [(FACT, "Cinderpool Laboratory"), (FACT, "Kasimir Oduya")]
+    assert fact_pairs(FACT) == [(FACT, "Cinderpool Laboratory"), (FACT, "Kasimir Oduya")]  # every entity is asked about
+    self_study = {(FACT, "Cinderpool Laboratory"): ["Who runs it?", "Who is the head?"], (FACT, "Kasimir Oduya"): []}
+    examples = question_examples(asked_questions([("d1", FACT)], self_study), lambda sentence, entity: sentence)
     assert [(e.kind, e.prompt, e.target) for e in examples] == [("question", "Who runs it?", FACT), ("question", "Who is the head?", FACT)]
 
 
