@@ -6,7 +6,8 @@ classes. What goes inside a shard folder (adapter, manifest) and the converted-m
 """
 
 from dualbrain.store.atomic import atomic_write_bytes, atomic_write_text
-from dualbrain.store.catalog import Catalog, DocumentRecord, JobRecord, VersionRecord
+from dualbrain.store.catalog import Catalog
+from dualbrain.store.records import DocumentRecord, JobRecord, VersionRecord
 from dualbrain.store.home import Home, default_home
 from dualbrain.store.knowledge_base import KnowledgeBase
 

@@ -17,16 +17,18 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from dualbrain.errors import DualBrainError, DuplicateDocument
+from dualbrain.store.records import (
+    DOCUMENT_STATUSES, DocumentRecord, JobRecord, ShardRecord, VersionRecord, document_from_row, job_from_row, shard_from_row,
+    version_from_row,
+)
 
 SCHEMA_VERSION = 2
-# 'forgetting': a forget has begun (its shard is being retrained); never learned or retrieved again.
-DOCUMENT_STATUSES = ("pending", "learned", "failed", "superseded", "forgetting")
 
 _DOCUMENTS_TABLE = f"""
 CREATE TABLE IF NOT EXISTS documents (
@@ -103,90 +105,10 @@ COMMIT;
 """
 
 
-@dataclass(frozen=True)
-class DocumentRecord:
-    id: str
-    sha256: str
-    source_name: str
-    format: str
-    size_bytes: int
-    chars: int
-    status: str  # one of DOCUMENT_STATUSES
-    added_at: str  # ISO-8601 UTC
-
-
-@dataclass(frozen=True)
-class ShardRecord:
-    id: str
-    created_at: str
-    base_identity: str
-    document_ids: tuple[str, ...]
-    metrics: dict
-
-
-@dataclass(frozen=True)
-class VersionRecord:
-    id: str
-    created_at: str
-    base_identity: str
-    shard_ids: tuple[str, ...]
-    document_ids: tuple[str, ...]
-    metrics: dict
-
-
-@dataclass(frozen=True)
-class JobRecord:
-    id: int
-    kind: str
-    status: str  # 'queued' | 'running' | 'done' | 'failed'
-    params: dict
-    progress: dict | None
-    error: str | None
-    created_at: str
-    updated_at: str
-
-
 def _now() -> str:
     # Fixed width (always microseconds) so that timestamps sort correctly as text.
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
-
-def _document(row: sqlite3.Row) -> DocumentRecord:
-    return DocumentRecord(**dict(row))
-
-
-def _shard(row: sqlite3.Row) -> ShardRecord:
-    return ShardRecord(
-        id=row["id"],
-        created_at=row["created_at"],
-        base_identity=row["base_identity"],
-        document_ids=tuple(json.loads(row["document_ids"])),
-        metrics=json.loads(row["metrics"]),
-    )
-
-
-def _version(row: sqlite3.Row) -> VersionRecord:
-    return VersionRecord(
-        id=row["id"],
-        created_at=row["created_at"],
-        base_identity=row["base_identity"],
-        shard_ids=tuple(json.loads(row["shard_ids"])),
-        document_ids=tuple(json.loads(row["document_ids"])),
-        metrics=json.loads(row["metrics"]),
-    )
-
-
-def _job(row: sqlite3.Row) -> JobRecord:
-    return JobRecord(
-        id=row["id"],
-        kind=row["kind"],
-        status=row["status"],
-        params=json.loads(row["params"]),
-        progress=json.loads(row["progress"]) if row["progress"] is not None else None,
-        error=row["error"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
 
 
 class Catalog:
@@ -267,7 +189,7 @@ class Catalog:
     def find_by_sha256(self, sha256: str) -> DocumentRecord | None:
         with self._lock, self._conn:
             row = self._conn.execute("SELECT * FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
-        return _document(row) if row else None
+        return document_from_row(row) if row else None
 
     def documents(self, status: str | None = None) -> list[DocumentRecord]:
         """All documents in the order they were added, or only those with ``status``."""
@@ -278,14 +200,14 @@ class Catalog:
                 rows = self._conn.execute(
                     "SELECT * FROM documents WHERE status = ? ORDER BY added_at, id", (status,)
                 ).fetchall()
-        return [_document(row) for row in rows]
+        return [document_from_row(row) for row in rows]
 
     def get_document(self, doc_id: str) -> DocumentRecord:
         with self._lock, self._conn:
             row = self._conn.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()
         if row is None:
             raise DualBrainError(f"unknown document '{doc_id}'")
-        return _document(row)
+        return document_from_row(row)
 
     def set_status(self, doc_ids: Iterable[str], status: str) -> None:
         """Set the status of all ``doc_ids`` at once; if any id is unknown nothing changes."""
@@ -380,12 +302,12 @@ class Catalog:
             row = self._conn.execute("SELECT * FROM shards WHERE id = ?", (shard_id,)).fetchone()
         if row is None:
             raise DualBrainError(f"unknown shard '{shard_id}'")
-        return _shard(row)
+        return shard_from_row(row)
 
     def shards(self) -> list[ShardRecord]:
         with self._lock, self._conn:
             rows = self._conn.execute("SELECT * FROM shards ORDER BY created_at, id").fetchall()
-        return [_shard(row) for row in rows]
+        return [shard_from_row(row) for row in rows]
 
     def add_version(
         self, version_id: str, base_identity: str, shard_ids: Iterable[str], metrics: dict
@@ -413,14 +335,14 @@ class Catalog:
     def versions(self) -> list[VersionRecord]:
         with self._lock, self._conn:
             rows = self._conn.execute("SELECT * FROM versions ORDER BY created_at, id").fetchall()
-        return [_version(row) for row in rows]
+        return [version_from_row(row) for row in rows]
 
     def get_version(self, version_id: str) -> VersionRecord:
         with self._lock, self._conn:
             row = self._conn.execute("SELECT * FROM versions WHERE id = ?", (version_id,)).fetchone()
         if row is None:
             raise DualBrainError(f"unknown version '{version_id}'")
-        return _version(row)
+        return version_from_row(row)
 
     def delete_versions_and_shards(self, version_ids: Iterable[str], shard_ids: Iterable[str]) -> None:
         """Drop these version and shard rows in one transaction (their directories are the caller's)."""
@@ -462,9 +384,9 @@ class Catalog:
             row = self._conn.execute("SELECT * FROM jobs WHERE id = ?", (job_id,)).fetchone()
         if row is None:
             raise DualBrainError(f"unknown job {job_id}")
-        return _job(row)
+        return job_from_row(row)
 
     def jobs(self) -> list[JobRecord]:
         with self._lock, self._conn:
             rows = self._conn.execute("SELECT * FROM jobs ORDER BY id").fetchall()
-        return [_job(row) for row in rows]
+        return [job_from_row(row) for row in rows]

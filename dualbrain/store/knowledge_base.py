@@ -29,7 +29,8 @@ from pathlib import Path
 
 from dualbrain.errors import DualBrainError, JobRunning
 from dualbrain.store.atomic import atomic_write_text, fsync_dir
-from dualbrain.store.catalog import Catalog, DocumentRecord, VersionRecord
+from dualbrain.store.catalog import Catalog
+from dualbrain.store.records import DocumentRecord, VersionRecord
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ One shape each, so `dualbrain kb show --json` and `GET /v1/kbs/{name}` say the s
 
 from __future__ import annotations
 
-from dualbrain.store.catalog import DocumentRecord
+from dualbrain.store.records import DocumentRecord
 from dualbrain.store.knowledge_base import KnowledgeBase
 
 

@@ -5,7 +5,8 @@ import pytest
 
 from dualbrain.errors import DualBrainError, DuplicateDocument
 from dualbrain.store import Catalog, DocumentRecord, JobRecord, VersionRecord
-from dualbrain.store.catalog import SCHEMA_VERSION, ShardRecord
+from dualbrain.store.catalog import SCHEMA_VERSION
+from dualbrain.store.records import ShardRecord
 
 
 @pytest.fixture
