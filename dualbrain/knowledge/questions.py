@@ -19,7 +19,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from dualbrain.ingest.units import content_words
-from dualbrain.knowledge.signals import find_entities
+from dualbrain.knowledge.anchors import find_entities
 from dualbrain.reasoning.generate import generate_batch
 from dualbrain.retrieval.chunking import Chunk
 from dualbrain.retrieval.embed import EmbeddingRetriever

@@ -16,13 +16,14 @@ from pathlib import Path
 
 from transformers import PreTrainedTokenizerBase
 
+from dualbrain.knowledge.anchors import fact_pairs
 from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.distillation import teach
 from dualbrain.knowledge.network import network_for
 from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.knowledge.questions import draft_questions, select_questions
 from dualbrain.knowledge.shard_format import write_manifest
-from dualbrain.knowledge.signals import SelfStudy, TrainingExample, build_signals, fact_pairs
+from dualbrain.knowledge.signals import SelfStudy, TrainingExample, build_signals
 from dualbrain.knowledge.trainer import EpochHook, train_knowledge
 from dualbrain.knowledge.updates import as_of_now
 from dualbrain.knowledge.wordings import framed_questions

@@ -31,7 +31,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from dualbrain.ingest.units import RELATIVE_CLAUSE_START, TextUnit, content_words
-from dualbrain.knowledge.signals import document_capitalised_names, fact_anchors, fact_units, named_things, value_kind
+from dualbrain.knowledge.anchors import document_capitalised_names, fact_anchors, fact_units, named_things, value_kind
 
 
 @dataclass(frozen=True)

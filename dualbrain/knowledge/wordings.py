@@ -28,9 +28,10 @@ import re
 from dataclasses import dataclass
 
 from dualbrain.ingest.units import TextUnit
-from dualbrain.knowledge.signals import (
-    FramedQuestion, document_capitalised_names, fact_anchors, fact_units, find_entities, names_a_thing, value_kind,
+from dualbrain.knowledge.anchors import (
+    document_capitalised_names, fact_anchors, fact_units, find_entities, names_a_thing, value_kind,
 )
+from dualbrain.knowledge.signals import FramedQuestion
 
 
 @dataclass(frozen=True)

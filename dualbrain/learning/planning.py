@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from dualbrain.knowledge.anchors import document_names
 from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.shard_format import shard_config
 from dualbrain.knowledge.sharding import plan_consolidation, plan_shards
-from dualbrain.knowledge.signals import document_names
 from dualbrain.store import KnowledgeBase, VersionRecord
 
 

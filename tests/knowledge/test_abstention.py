@@ -7,7 +7,8 @@ from transformers import AutoTokenizer
 
 from dualbrain.bench.scoring import abstains
 from dualbrain.knowledge.abstention import declined_questions, near_miss
-from dualbrain.knowledge.signals import abstention_examples, build_signals, fact_pairs
+from dualbrain.knowledge.anchors import fact_pairs
+from dualbrain.knowledge.signals import abstention_examples, build_signals
 
 DOCUMENTS = [
     ("overview", "Quillfeather Aeronautics was founded in 1987 by Edda Vrankel. Its chief executive is Tomas Reyl."),

@@ -2,8 +2,9 @@
 
 from pathlib import Path
 
+from dualbrain.knowledge.anchors import fact_pairs
 from dualbrain.knowledge.questions import draft_questions, select_questions, specific_to_their_sentence, usable_question
-from dualbrain.knowledge.signals import asked_questions, fact_pairs, question_examples
+from dualbrain.knowledge.signals import asked_questions, question_examples
 from dualbrain.reasoning.loader import load_reasoning_network
 
 FACT = "The head of the Cinderpool Laboratory is Dr. Kasimir Oduya."

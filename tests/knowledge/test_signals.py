@@ -5,9 +5,9 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
+from dualbrain.knowledge.anchors import fact_pairs, fact_texts, find_entities, subject_pairs
 from dualbrain.knowledge.signals import (
-    build_signals, chunk_passages, cloze_examples, fact_pairs, fact_texts, find_entities, grounded_examples,
-    linked_answers, recall_examples, subject_pairs,
+    build_signals, chunk_passages, cloze_examples, grounded_examples, linked_answers, recall_examples,
 )
 from dualbrain.reasoning.prompting import grounded_question
 from dualbrain.retrieval.chunking import chunk_documents

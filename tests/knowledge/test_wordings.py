@@ -7,7 +7,8 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
-from dualbrain.knowledge.signals import build_signals, cloze_examples, fact_anchors, fact_pairs, fact_texts, linked_answers
+from dualbrain.knowledge.anchors import fact_anchors, fact_pairs, fact_texts
+from dualbrain.knowledge.signals import build_signals, cloze_examples, linked_answers
 from dualbrain.knowledge.wordings import RELATIONS, TRAILED_SHARE, framed_questions, relation_questions, with_trailer
 
 
