@@ -84,18 +84,17 @@ class DualBrain:
     def docs(self) -> list[DocumentRecord]:
         return self.kb.documents()
 
+    def document_views(self) -> list[dict]:
+        """Every document as the CLI and the server list it (``store/views.py``)."""
+        return [views.document_view(document) for document in self.kb.documents()]
+
     def document(self, doc_id: str) -> DocumentRecord:
         return self.kb.catalog.get_document(doc_id)  # unknown ids fail clearly
 
     def add(self, paths: Iterable[str | Path], *, supersedes: str | None = None) -> IngestReport:
-        """Ingest files and folders into the knowledge base (not learned yet); bad files are reported.
-
-        A new document with the same file name as an earlier one is its new edition and supersedes it;
-        ``supersedes=DOC_ID`` names the replaced document explicitly (one new file only). The next
-        learn retrains the old document's shard with the new edition in its place.
-        Under torchrun / accelerate launch only the main process ingests; the others wait for it and
-        get an empty report.
-        """
+        """Ingest files and folders into the knowledge base (not learned yet); bad files are reported, and which
+        earlier document each new one supersedes (``learning/intake.py``). Under torchrun / accelerate launch only
+        the main process ingests; the others wait for it and get an empty report."""
         launched = processes()
         if not launched.is_main_process:
             launched.wait_for_everyone()

@@ -18,7 +18,7 @@ from pathlib import Path
 from dualbrain.answering import Engine
 from dualbrain.api import DualBrain
 from dualbrain.store import Home
-from dualbrain.store.reports import latest_report
+from dualbrain.store.reports import PUBLISHED_SUFFIXES, latest_report
 
 
 class Library:
@@ -57,3 +57,8 @@ class Library:
     def latest_report(self) -> Path | None:
         """The folder of the newest ``dualbrain bench`` report published into this home."""
         return latest_report(self.home.reports_dir)
+
+    def report_files(self) -> dict[str, Path]:
+        """The files of the newest report that may be handed out (report, charts), by name."""
+        folder = self.latest_report()
+        return {path.name: path for path in folder.iterdir() if path.suffix in PUBLISHED_SUFFIXES} if folder else {}

@@ -11,7 +11,6 @@ from rich.table import Table
 from dualbrain.cli.common import HomeOption, JsonOption, KbOption, ModelOption, open_brain, out, phase_bar, show_learning
 from dualbrain.library import Library
 from dualbrain.store import Home
-from dualbrain.store.views import document_view
 
 kb_app = typer.Typer(help="Create, list, inspect and delete knowledge bases.", no_args_is_help=True)
 docs_app = typer.Typer(help="Documents of a knowledge base.", no_args_is_help=True)
@@ -95,11 +94,11 @@ def kb_delete(name: str, home: HomeOption = None, yes: Annotated[bool, typer.Opt
 @docs_app.command("list")
 def docs_list(kb: KbOption, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """List documents of a knowledge base."""
-    documents = open_brain(kb, home).docs()
+    documents = open_brain(kb, home).document_views()
     if as_json:
-        print(json.dumps([document_view(d) for d in documents]))
+        print(json.dumps(documents))
         return
     table = Table("id", "source", "format", "status", "chars")
     for d in documents:
-        table.add_row(d.id, d.source_name, d.format, d.status, str(d.chars))
+        table.add_row(d["id"], d["source_name"], d["format"], d["status"], str(d["chars"]))
     out.print(table)

@@ -22,7 +22,6 @@ from dualbrain.serve.auth import authorize
 from dualbrain.serve.schemas import CreateKnowledgeBase, Rollback
 from dualbrain.serve.services import Services, ServicesParam
 from dualbrain.store.queue import WorkRequest
-from dualbrain.store.views import document_view
 
 MAX_UPLOAD_FILES = 32
 _CHUNK = 1 << 20
@@ -63,7 +62,7 @@ def delete_kb(request: Request, name: str, services: ServicesParam) -> dict:
 @router.get("/{name}/documents")
 def documents(request: Request, name: str, services: ServicesParam) -> dict:
     authorize(request, "read", name)
-    return {"data": [document_view(document) for document in services.library.open(name).docs()]}
+    return {"data": services.library.open(name).document_views()}
 
 
 @router.post("/{name}/documents", status_code=202)

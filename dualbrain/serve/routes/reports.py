@@ -9,7 +9,6 @@ from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse
 
 from dualbrain.serve.services import ServicesParam
-from dualbrain.store.reports import PUBLISHED_SUFFIXES
 
 router = APIRouter(prefix="/v1/reports")
 
@@ -25,8 +24,7 @@ def report(services: ServicesParam) -> dict:
 
 @router.get("/latest/{file}")
 def report_file(file: str, services: ServicesParam) -> FileResponse:
-    folder = services.library.latest_report()
-    published = {p.name: p for p in folder.iterdir() if p.suffix in PUBLISHED_SUFFIXES} if folder else {}
+    published = services.library.report_files()
     if file not in published:  # only a listed name, never a path built from the request
         raise HTTPException(404, f"no report file '{file}'")
     return FileResponse(published[file])
