@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
@@ -11,6 +12,7 @@ from typing import Annotated, Optional
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 
 from dualbrain.answering.config import ANSWER_MODES, ENGINES, RETRIEVERS
 from dualbrain.api import DEFAULT_KEEP_VERSIONS, DualBrain
@@ -45,6 +47,17 @@ RetrieverOption = Annotated[Retriever, typer.Option("--retriever", help="Passage
 Engine = Enum("Engine", {engine: engine for engine in ENGINES}, type=str)
 EngineOption = Annotated[Engine, typer.Option("--engine", help="What computes answers: torch, or llama.cpp on the model's "
                                               "GGUF with the knowledge as a GGUF LoRA (faster on CPU; docs/scaling.md).")]
+
+
+def print_rows(rows: list[dict], as_json: bool, columns: dict[str, Callable[[dict], str]]) -> None:
+    """``rows`` as JSON, or as a table of ``columns`` (heading → what a row shows under it)."""
+    if as_json:
+        print(json.dumps(rows))
+        return
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*(show(row) for show in columns.values()))
+    out.print(table)
 
 
 def open_brain(kb: str, home: Path | None, model: Path | None = None) -> DualBrain:

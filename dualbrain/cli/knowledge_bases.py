@@ -6,9 +6,10 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from dualbrain.cli.common import HomeOption, JsonOption, KbOption, ModelOption, open_brain, out, phase_bar, show_learning
+from dualbrain.cli.common import (
+    HomeOption, JsonOption, KbOption, ModelOption, open_brain, out, phase_bar, print_rows, show_learning,
+)
 from dualbrain.library import Library
 from dualbrain.store import Home
 
@@ -48,15 +49,11 @@ def kb_show(name: str, home: HomeOption = None, as_json: JsonOption = False) -> 
 @kb_app.command("history")
 def kb_history(name: str, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """Kept versions of a knowledge base, oldest first, with their documents and shards."""
-    rows = open_brain(name, home).versions()
-    if as_json:
-        print(json.dumps(rows))
-        return
-    table = Table("version", "created", "documents", "shards", "tokens trained")
-    for row in rows:
-        table.add_row(row["id"] + (" (current)" if row["current"] else ""), row["created_at"][:19], str(len(row["documents"])),
-                      " ".join(row["shards"]), str(row["tokens_trained"]))
-    out.print(table)
+    print_rows(open_brain(name, home).versions(), as_json, {
+        "version": lambda row: row["id"] + (" (current)" if row["current"] else ""), "created": lambda row: row["created_at"][:19],
+        "documents": lambda row: str(len(row["documents"])), "shards": lambda row: " ".join(row["shards"]),
+        "tokens trained": lambda row: str(row["tokens_trained"]),
+    })
 
 
 @kb_app.command("rollback")
@@ -94,11 +91,7 @@ def kb_delete(name: str, home: HomeOption = None, yes: Annotated[bool, typer.Opt
 @docs_app.command("list")
 def docs_list(kb: KbOption, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """List documents of a knowledge base."""
-    documents = open_brain(kb, home).document_views()
-    if as_json:
-        print(json.dumps(documents))
-        return
-    table = Table("id", "source", "format", "status", "chars")
-    for d in documents:
-        table.add_row(d["id"], d["source_name"], d["format"], d["status"], str(d["chars"]))
-    out.print(table)
+    print_rows(open_brain(kb, home).document_views(), as_json, {
+        "id": lambda row: row["id"], "source": lambda row: row["source_name"], "format": lambda row: row["format"],
+        "status": lambda row: row["status"], "chars": lambda row: str(row["chars"]),
+    })

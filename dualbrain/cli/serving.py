@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
-import json
 from dataclasses import asdict
 from enum import Enum
 from typing import Annotated, Optional
 
 import typer
-from rich.table import Table
 
-from dualbrain.cli.common import Engine, EngineOption, HomeOption, JsonOption, ModelOption, err, out
+from dualbrain.cli.common import Engine, EngineOption, HomeOption, JsonOption, ModelOption, err, out, print_rows
 from dualbrain.errors import DualBrainError
 from dualbrain.store import Home
 from dualbrain.store.keys import SCOPES
@@ -71,14 +69,10 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(home: HomeOption = None, as_json: JsonOption = False) -> None:
     """List API keys (never the keys themselves)."""
-    keys = Home(home).keys().list()
-    if as_json:
-        print(json.dumps([asdict(key) for key in keys]))
-        return
-    table = Table("id", "knowledge base", "scope", "created", "revoked")
-    for key in keys:
-        table.add_row(key.id, key.kb or "(every)", key.scope, key.created_at[:19], (key.revoked_at or "")[:19])
-    out.print(table)
+    print_rows([asdict(key) for key in Home(home).keys().list()], as_json, {
+        "id": lambda key: key["id"], "knowledge base": lambda key: key["kb"] or "(every)", "scope": lambda key: key["scope"],
+        "created": lambda key: key["created_at"][:19], "revoked": lambda key: (key["revoked_at"] or "")[:19],
+    })
 
 
 @keys_app.command("revoke")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any, TypeVar
+
+R = TypeVar("R")
 
 # 'forgetting': a forget has begun (its shard is being retrained); never learned or retrieved again.
 DOCUMENT_STATUSES = ("pending", "learned", "failed", "superseded", "forgetting")
@@ -54,38 +58,26 @@ class JobRecord:
 
 
 def document_from_row(row: sqlite3.Row) -> DocumentRecord:
-    return DocumentRecord(**dict(row))
+    return _from_row(DocumentRecord, row)
 
 
 def shard_from_row(row: sqlite3.Row) -> ShardRecord:
-    return ShardRecord(
-        id=row["id"],
-        created_at=row["created_at"],
-        base_identity=row["base_identity"],
-        document_ids=tuple(json.loads(row["document_ids"])),
-        metrics=json.loads(row["metrics"]),
-    )
+    return _from_row(ShardRecord, row, document_ids=_ids, metrics=json.loads)
 
 
 def version_from_row(row: sqlite3.Row) -> VersionRecord:
-    return VersionRecord(
-        id=row["id"],
-        created_at=row["created_at"],
-        base_identity=row["base_identity"],
-        shard_ids=tuple(json.loads(row["shard_ids"])),
-        document_ids=tuple(json.loads(row["document_ids"])),
-        metrics=json.loads(row["metrics"]),
-    )
+    return _from_row(VersionRecord, row, shard_ids=_ids, document_ids=_ids, metrics=json.loads)
 
 
 def job_from_row(row: sqlite3.Row) -> JobRecord:
-    return JobRecord(
-        id=row["id"],
-        kind=row["kind"],
-        status=row["status"],
-        params=json.loads(row["params"]),
-        progress=json.loads(row["progress"]) if row["progress"] is not None else None,
-        error=row["error"],
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-    )
+    return _from_row(JobRecord, row, params=json.loads, progress=lambda text: None if text is None else json.loads(text))
+
+
+def _ids(text: str) -> tuple[str, ...]:
+    return tuple(json.loads(text))
+
+
+def _from_row(record: type[R], row: sqlite3.Row, **decode: Callable[[Any], Any]) -> R:
+    """``record`` from the columns of ``row`` named as its fields, those stored as JSON text ``decode``d."""
+    names = [item.name for item in fields(record)]
+    return record(**{name: decode[name](row[name]) if name in decode else row[name] for name in names})
