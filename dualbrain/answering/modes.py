@@ -164,7 +164,9 @@ class Answers:
         generation = replace(generation, knowledge_version=version.id if version else None)
         if checked:  # an answer the network was unsure of is compared with what it says when it starts otherwise
             started = time.perf_counter()
-            delivered = checked.finish(generation.text, lambda start: self._raw_continuation(prompt + start, shards, config))
+            start = checked.review(generation.text)
+            second = None if start is None else start + self._raw_continuation(prompt + start, shards, config)
+            delivered = checked.finish(generation.text, second)
             # The reader waits for the second opinion too.
             generation = replace(generation, total_seconds=generation.total_seconds + time.perf_counter() - started)
         else:

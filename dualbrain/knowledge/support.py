@@ -124,8 +124,8 @@ class CheckedAnswer:
     decline is not passed on, and :attr:`handed_back` tells it so. A question about an unknown code is still
     declined (no passage names it), and so is an answer the network was unsure of: it knew facts of the subject
     but not one that answers, which is most often because no document states one. An answer the network
-    was unsure of is held to the end, when :meth:`finish` asks for a second opinion: the network starting
-    the fact with the token it ranked second (:attr:`runner_up`). Several wordings of one fact compete for the
+    was unsure of is held to the end, when :meth:`review` asks the caller for a second opinion: the network
+    starting the fact with the token it ranked second (:attr:`runner_up`), given back to :meth:`finish`. Several wordings of one fact compete for the
     first token too ("The founder of X is Y" / "Y founded X"): an answer whose second opinion is supported
     and shares an answer term with it (a term the question and the heading do not bring) is delivered."""
 
@@ -150,14 +150,20 @@ class CheckedAnswer:
         elif self._decline is None and self._on_text:
             self._on_text(piece)
 
-    def finish(self, text: str, continue_answer: Callable[[str], str] | None = None) -> str:
-        """The answer to deliver, given the whole generated ``text``; ``continue_answer(start)`` is what the
-        network answers when its answer begins with ``start`` (the second opinion; none: unsure is declined)."""
+    def review(self, text: str) -> str | None:
+        """Once the whole ``text`` is generated: the start of an answer the network is to continue, for a second
+        opinion, where it was unsure of its fact; None where the answer is decided."""
         if not self._decided and self.runner_up is None:
             self._decide(text)
+        return None if self._decided else self.runner_up
+
+    def finish(self, text: str, second_opinion: str | None = None) -> str:
+        """The answer to deliver, given the whole generated ``text`` and, where :meth:`review` asked for one, the
+        network's ``second_opinion``: its answer from that start on (none: unsure is declined)."""
+        self.review(text)
         if not self._decided:
-            second = self.runner_up + continue_answer(self.runner_up) if continue_answer else ""
-            self._decline = None if self._same_fact(text, second) else not_stated_answer()
+            same = second_opinion is not None and self._same_fact(text, second_opinion)
+            self._decline = None if same else not_stated_answer()
             self._deliver(text if self._decline is None else self._decline)
         return text if self._decline is None else self._decline
 

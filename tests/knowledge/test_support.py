@@ -1,5 +1,3 @@
-import pytest
-
 from dualbrain.knowledge.support import (
     MIN_FACT_CONFIDENCE, CheckedAnswer, SupportIndex, fact_offset, leading_claim, not_stated_answer, unknown_code_answer,
 )
@@ -122,7 +120,8 @@ HEAD_COUNT = "Acme Pumps: company overview — Today the company employs 340 peo
 def test_a_supported_fact_the_network_was_sure_of_is_delivered_without_a_second_opinion():
     trace = _Trace(HEAD_COUNT, MIN_FACT_CONFIDENCE)
     checked = CheckedAnswer(INDEX, "How many people work at Acme Pumps?", trace=trace)
-    assert checked.finish(HEAD_COUNT, lambda start: pytest.fail("no second opinion is needed")) == HEAD_COUNT
+    assert checked.review(HEAD_COUNT) is None  # no second opinion is needed
+    assert checked.finish(HEAD_COUNT) == HEAD_COUNT
 
 
 def test_a_supported_fact_the_network_was_unsure_of_is_declined_when_it_would_have_said_another():
@@ -134,18 +133,21 @@ def test_a_supported_fact_the_network_was_unsure_of_is_declined_when_it_would_ha
     for piece in (HEAD_COUNT[:40], HEAD_COUNT[40:] + " More."):
         checked(piece)
     assert pieces == [] and checked.runner_up == HEAD_COUNT[: fact_offset(HEAD_COUNT)] + "A"  # held to the end
-    asked: list[str] = []
-    second_opinion = lambda start: asked.append(start) or "cme Pumps was founded in 1983 by Jane Roe."  # noqa: E731
-    assert checked.finish(HEAD_COUNT + " More.", second_opinion) == not_stated_answer()
-    assert asked == [checked.runner_up] and pieces == [not_stated_answer()]
+    start = checked.review(HEAD_COUNT + " More.")
+    assert start == checked.runner_up  # the network is asked again from there
+    assert checked.finish(HEAD_COUNT + " More.", start + "cme Pumps was founded in 1983 by Jane Roe.") == not_stated_answer()
+    assert pieces == [not_stated_answer()]
     # Unsure is declined even where the caller could read passages: the documents most likely do not say it.
     held = CheckedAnswer(INDEX, "What is the revenue of Acme Pumps?", trace=_Trace(HEAD_COUNT, 0.2, "A"), hold_declines=True)
     held(HEAD_COUNT)
-    assert held.finish(HEAD_COUNT, second_opinion) == not_stated_answer() and not held.handed_back
+    second = held.review(HEAD_COUNT) + "cme Pumps was founded in 1983 by Jane Roe."
+    assert held.finish(HEAD_COUNT, second) == not_stated_answer() and not held.handed_back
 
 
 def test_an_unsure_first_token_between_two_wordings_of_one_fact_is_delivered():
     checked = CheckedAnswer(INDEX, "How big is the staff of Acme Pumps?", trace=_Trace(HEAD_COUNT, 0.2, "t"))
-    assert checked.finish(HEAD_COUNT, lambda start: "oday the firm employs 340 people.") == HEAD_COUNT
+    assert checked.finish(HEAD_COUNT, checked.review(HEAD_COUNT) + "oday the firm employs 340 people.") == HEAD_COUNT
     unsupported = CheckedAnswer(INDEX, "How big is the staff of Acme Pumps?", trace=_Trace(HEAD_COUNT, 0.2, "t"))
-    assert unsupported.finish(HEAD_COUNT, lambda start: "he staff of 340 sail boats.") == not_stated_answer()
+    assert unsupported.finish(HEAD_COUNT, unsupported.review(HEAD_COUNT) + "he staff of 340 sail boats.") == not_stated_answer()
+    assert CheckedAnswer(INDEX, "How big is the staff of Acme Pumps?", trace=_Trace(HEAD_COUNT, 0.2, "t")).finish(
+        HEAD_COUNT) == not_stated_answer()  # unsure, and no second opinion given: declined
