@@ -23,8 +23,8 @@ from torch import nn
 from dualbrain.answering import AnswerConfig, Answers, Engine
 from dualbrain.answering.routing import RoutingSettings
 from dualbrain.errors import DualBrainError, KnowledgeBaseExists, NothingToLearn, UnknownKnowledgeBase
-from dualbrain.knowledge.export import export_knowledge
 from dualbrain.knowledge.config import LearnConfig
+from dualbrain.knowledge.export import export_knowledge
 from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.knowledge.trainer import EpochHook, processes
 from dualbrain.learning.intake import IngestReport, ingest

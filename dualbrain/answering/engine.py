@@ -48,12 +48,11 @@ NO_KNOWLEDGE = ShardSet()
 class Engine:
     """The reasoning network, loaded on first use, and the engines that compute its answers."""
 
-    def __init__(self, model: str | Path | None, models_dir: Path, reasoning: ReasoningNetwork | None = None):
-        """``model``: a model directory or None for the bundled default, loaded from ``models_dir``; or
-        ``reasoning``, a network loaded already."""
+    def __init__(self, model: str | Path | None, models_dir: Path):
+        """``model``: a model directory or None for the bundled default, loaded (converted once) into ``models_dir``."""
         self._model_source = model
         self._models_dir = models_dir
-        self._reasoning = reasoning
+        self._reasoning: ReasoningNetwork | None = None
         self._attached: AttachedShards | None = None
         self._llama_cpp: LlamaCpp | None = None  # made when the llama.cpp engine first answers
 

@@ -114,10 +114,8 @@ class Answers:
     def route(self, question: str, version: VersionRecord) -> list[str]:
         """The shards of ``version`` that answer ``question`` (see ``answering/routing.py``)."""
         if self._router is None or self._router[0] != (version.id, self.routing):
-            shard_documents = {
-                shard_id: [(doc_id, self.kb.document_text(doc_id)) for doc_id in self.kb.catalog.get_shard(shard_id).document_ids]
-                for shard_id in version.shard_ids
-            }
+            shard_documents = {shard_id: [(doc_id, self.kb.document_text(doc_id)) for doc_id in doc_ids]
+                               for shard_id, doc_ids in self.kb.shard_documents(version).items()}
             router = ShardRouter(shard_documents, self.routing, passage_vectors=self._passage_vectors)
             self._router = ((version.id, self.routing), router)
         return self._router[1].route(question)

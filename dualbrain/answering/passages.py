@@ -65,9 +65,7 @@ class Passages:
     def _as_learned(self, version: VersionRecord, texts: dict[str, str]) -> dict[str, str]:
         """The texts of ``version``'s documents whose shard learned them as of now (newer facts winning)."""
         learned = {}
-        for shard_id in version.shard_ids:
-            config = shard_config(self.kb.shard_dir(shard_id))
-            if config.newer_facts_win:  # the shard's documents are in the order they were learned, oldest first
-                shard = [(doc_id, texts[doc_id]) for doc_id in self.kb.catalog.get_shard(shard_id).document_ids if doc_id in texts]
-                learned.update(as_of_now(shard))
+        for shard_id, doc_ids in self.kb.shard_documents(version).items():
+            if shard_config(self.kb.shard_dir(shard_id)).newer_facts_win:  # documents in the order learned, oldest first
+                learned.update(as_of_now([(doc_id, texts[doc_id]) for doc_id in doc_ids if doc_id in texts]))
         return learned

@@ -229,13 +229,13 @@ def _never_saw(brain: DualBrain, out_dir: Path, home: Home, model, learn_config:
     in the same order, from the same files — one that never saw the forgotten document."""
     files = {_sha256(path): path for folder in ("base", "editions", "added") for path in (out_dir / folder).iterdir()}
     reference = DualBrain.open("never-saw", home=home, model=model, create=True)
-    for shard_id in brain.kb.current_version().shard_ids:
-        documents = [brain.kb.catalog.get_document(doc_id) for doc_id in brain.kb.catalog.get_shard(shard_id).document_ids]
+    for doc_ids in brain.kb.shard_documents(brain.kb.current_version()).values():
+        documents = [brain.kb.catalog.get_document(doc_id) for doc_id in doc_ids]
         reference.learn([files[doc.sha256] for doc in documents], learn_config)
     victim = earlier[0]
     texts = corpora[victim["slug"]].documents[f"{victim['slug']}-{_FORGOTTEN}"], list(corpora[never["slug"]].documents.values())
-    same = [reference.kb.catalog.get_shard(s).document_ids for s in reference.kb.current_version().shard_ids] == [
-        brain.kb.catalog.get_shard(s).document_ids for s in brain.kb.current_version().shard_ids]
+    same = (list(reference.kb.shard_documents(reference.kb.current_version()).values())
+            == list(brain.kb.shard_documents(brain.kb.current_version()).values()))
     return _snapshot(reference, _canaries(victim), *texts) | {"same_shards": same}
 
 

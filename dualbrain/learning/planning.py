@@ -24,13 +24,6 @@ class Plan:
     merged: list[list[str]] = field(default_factory=list)  # consolidation: the shard ids each build retrains as one
 
 
-def current_shards(kb: KnowledgeBase, version: VersionRecord | None) -> dict[str, list[str]]:
-    """Shard id → document ids, for each shard of ``version``."""
-    if version is None:
-        return {}
-    return {shard_id: list(kb.catalog.get_shard(shard_id).document_ids) for shard_id in version.shard_ids}
-
-
 def plan_learning(kb: KnowledgeBase, current: VersionRecord | None, config: LearnConfig) -> Plan | None:
     """The shards that learn every document ``current`` does not hold yet and drop the documents leaving (a
     superseded edition, a document being forgotten); None when there is nothing to change."""
@@ -41,7 +34,7 @@ def plan_learning(kb: KnowledgeBase, current: VersionRecord | None, config: Lear
     if not new and not held & leaving:
         return None
     plan = plan_shards(
-        current_shards(kb, current),
+        kb.shard_documents(current),
         {doc.id: doc.chars for doc in records},
         add=new,
         remove=held & leaving,
@@ -56,7 +49,7 @@ def plan_forgetting(kb: KnowledgeBase, current: VersionRecord | None, doc_id: st
     if current is None or doc_id not in current.document_ids:
         return None
     builds, kept = [], []
-    for shard_id, doc_ids in current_shards(kb, current).items():
+    for shard_id, doc_ids in kb.shard_documents(current).items():
         if doc_id not in doc_ids:
             kept.append(shard_id)
         elif remaining := [other for other in doc_ids if other != doc_id]:
@@ -70,7 +63,7 @@ def plan_consolidating(kb: KnowledgeBase, current: VersionRecord | None, config:
     the shard size); None when no shards are to merge."""
     if current is None:
         return None
-    shards = current_shards(kb, current)
+    shards = kb.shard_documents(current)
     documents = {doc.id: doc for doc in kb.documents()}
     names = {doc_id: document_names(kb.document_text(doc_id)) for doc_id in current.document_ids}
     groups = plan_consolidation(shards, {d: documents[d].chars for d in names}, names, config.shard_chars)

@@ -248,5 +248,12 @@ class KnowledgeBase:
         version_id = self._current_id()
         return self.catalog.get_version(version_id) if version_id else None
 
+    def shard_documents(self, version: VersionRecord | None) -> dict[str, list[str]]:
+        """Shard id → the ids of the documents it learned, in the order it learned them, for each shard of
+        ``version`` (none for no version)."""
+        if version is None:
+            return {}
+        return {shard_id: list(self.catalog.get_shard(shard_id).document_ids) for shard_id in version.shard_ids}
+
     def shard_dir(self, shard_id: str) -> Path:
         return self._shards_dir / shard_id

@@ -4,7 +4,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from dualbrain.api import DualBrain
-from dualbrain.learning.planning import current_shards, plan_consolidating, plan_forgetting, plan_learning
+from dualbrain.learning.planning import plan_consolidating, plan_forgetting, plan_learning
 from tests.settings import FAST
 
 
@@ -32,7 +32,7 @@ def test_forgetting_retrains_the_shard_without_the_document_with_its_own_configu
     brain.learn([_write(tmp_path / "in", "a.md", "Quillfeather was founded by Edda Vrankel.\n"),
                  _write(tmp_path / "in", "b.md", "Quillfeather builds gliders in Northfield.\n")], recorded)
     current = brain.kb.current_version()
-    (shard_id, doc_ids), = current_shards(brain.kb, current).items()  # both documents in one shard
+    (shard_id, doc_ids), = brain.kb.shard_documents(current).items()  # both documents in one shard
     plan = plan_forgetting(brain.kb, current, doc_ids[0])
     assert plan.builds == [([doc_ids[1]], recorded)] and plan.kept == []
     assert plan_forgetting(brain.kb, None, doc_ids[0]) is None

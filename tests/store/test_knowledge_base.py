@@ -93,6 +93,7 @@ def test_publish_moves_staged_shards_and_flips_current(kb):
     assert (adapter(kb, "s0001"), adapter(kb, "s0002")) == ("weights-1", "weights-2")
     assert kb.catalog.get_shard("s0001").document_ids == (first.id,)
     assert kb.catalog.get_shard("s0001").metrics == {"loss": 0.1}
+    assert kb.shard_documents(version) == {"s0001": [first.id], "s0002": [second.id]} and kb.shard_documents(None) == {}
     assert [d.status for d in kb.documents()] == ["learned", "learned"]
     assert listdir(kb.root / "staging") == []
 
