@@ -85,8 +85,8 @@ class DualBrain:
         return self.kb.documents()
 
     def document_views(self) -> list[dict]:
-        """Every document as the CLI and the server list it (``store/views.py``)."""
-        return [views.document_view(document) for document in self.kb.documents()]
+        """Every document as the CLI and the server list it, with the memory that answers for it (``store/views.py``)."""
+        return views.document_views(self.kb)
 
     def document(self, doc_id: str) -> DocumentRecord:
         return self.kb.catalog.get_document(doc_id)  # unknown ids fail clearly

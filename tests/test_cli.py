@@ -15,7 +15,7 @@ from dualbrain.store import Home
 from dualbrain.store.reports import latest_report
 from tests.settings import FAST
 
-COMMANDS = [[], ["kb"], ["kb", "create"], ["kb", "list"], ["kb", "show"], ["kb", "delete"], ["docs"], ["docs", "list"],
+COMMANDS = [[], ["kb"], ["kb", "create"], ["kb", "list"], ["kb", "show"], ["kb", "delete"], ["docs"], ["docs", "add"], ["docs", "list"],
             ["kb", "history"], ["kb", "rollback"], ["kb", "consolidate"], ["learn"], ["forget"], ["ask"], ["chat"], ["demo"], ["bench"],
             ["keys"], ["keys", "create"], ["keys", "list"], ["keys", "revoke"], ["serve"], ["export"]]
 
@@ -86,11 +86,19 @@ def test_learn_docs_ask_and_batch(run, tmp_path: Path, tiny_model_dir: Path) -> 
     assert learned.returncode == 0, learned.stderr
     assert "published v0001" in learned.stdout and "added acme.md" in learned.stderr
     docs = json.loads(run("docs", "list", "--kb", "acme", "--json", home=home).stdout)
-    assert [(d["source_name"], d["status"]) for d in docs] == [("acme.md", "learned")] and docs[0]["id"]
+    assert [(d["source_name"], d["status"], d["memory"]) for d in docs] == [("acme.md", "learned", "weights")] and docs[0]["id"]
 
     single = run("ask", "--kb", "acme", *model, "--json", "--max-new-tokens", "4", "Who runs it?", home=home)
     assert single.returncode == 0, single.stderr
-    assert set(json.loads(single.stdout)) == {"answer"}
+    assert set(json.loads(single.stdout)) == {"answer", "memory", "knowledge_version"}
+    drone = tmp_path / "drone.md"
+    drone.write_text("The Corvex C3 survey drone weighs 2.4 kg.\n")
+    added = run("docs", "add", "--kb", "acme", str(drone), home=home)
+    assert added.returncode == 0 and "short-term" in added.stdout, added.stderr
+    assert "short-term" in run("docs", "list", "--kb", "acme", home=home).stdout
+    answered = run("ask", "--kb", "acme", *model, "--json", "--max-new-tokens", "2", "What does the Corvex C3 weigh?", home=home)
+    assert json.loads(answered.stdout)["memory"] == "short-term", answered.stderr
+    assert_one_line_error(run("docs", "add", "--kb", "acme", str(drone), home=home), "no documents were added")
     for mode in ("rag", "context", "knowledge+rag", "base"):
         assert run("ask", "--kb", "acme", *model, "--mode", mode, "--max-new-tokens", "2", "Who?", home=home).returncode == 0
     assert run("ask", "--kb", "acme", *model, "--mode", "rag", "--retriever", "embed", "--max-new-tokens", "2", "Who?", home=home).returncode == 0

@@ -29,8 +29,10 @@ MAX_ANSWER_TOKENS = 2048
 @dataclass(frozen=True)
 class AnswerConfig:
     """How to answer: ``mode`` (one of :data:`ANSWER_MODES`), the ``top_k`` passages ``retriever`` finds for the
-    modes that read passages, the ``engine`` that computes the answer, its length limit, and whether an answer of
-    the knowledge network is checked against the documents (``knowledge/support.py``)."""
+    modes that read passages, the ``engine`` that computes the answer, its length limit, whether an answer of
+    the knowledge network is checked against the documents (``knowledge/support.py``), and whether the knowledge
+    modes answer questions on documents not learned yet from their passages (``short_term``; off: the weights alone
+    answer, see ``answering/modes.py``)."""
 
     mode: str = "knowledge"
     retriever: str = "bm25"
@@ -38,6 +40,7 @@ class AnswerConfig:
     engine: str = "torch"
     max_new_tokens: int = DEFAULT_MAX_NEW_TOKENS
     check: bool = True
+    short_term: bool = True
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("answer mode", self.mode, ANSWER_MODES), ("retriever", self.retriever, RETRIEVERS),

@@ -7,6 +7,12 @@ The knowledge modes answer with the serving version's shards that the router pic
 read of ``CURRENT``, so an answer uses one version's shards even while a new one is published). An answer the
 knowledge network gives is checked against the documents it learned (``knowledge/support.py``).
 ``knowledge+rag`` asks the weights first and reads passages only where the documents do not support that answer.
+
+Two memories, like the brain's short and long term: a document is answerable the moment it is added, from its
+passages (the short-term memory), and from the weights alone once a published shard holds it. The router treats
+the documents no published shard holds as one more shard; a question routed there is asked with their passages
+in the prompt, in the grounded form the knowledge network trains for. Every answer says which memory it came
+from (``Generation.memory``).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from dualbrain.answering import prompts
 from dualbrain.answering.config import AnswerConfig
 from dualbrain.answering.engine import NO_KNOWLEDGE, Engine, ShardSet
 from dualbrain.answering.passages import Passages
-from dualbrain.answering.routing import RoutingSettings, ShardRouter
+from dualbrain.answering.routing import SHORT_TERM, RoutingSettings, ShardRouter
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.support import CheckedAnswer
 from dualbrain.reasoning.generate import Generation, TokenTrace
@@ -39,6 +45,23 @@ class _Answer:
     handed_back: bool  # declined, the decline kept from the reader: the caller answers another way
 
 
+@dataclass(frozen=True)
+class Routed:
+    """What answers a question: the serving version (None before the first publish), the shards routed for the
+    question, and whether the short-term memory (the documents no published shard holds yet) answers it."""
+
+    version: VersionRecord | None
+    shards: ShardSet
+    short_term: bool = False
+
+    @property
+    def memory(self) -> str | None:
+        """``knowledge`` (the weights), ``short-term`` or ``both``; None: the plain model answers."""
+        if self.shards and self.short_term:
+            return "both"
+        return "knowledge" if self.shards else SHORT_TERM if self.short_term else None
+
+
 class Answers:
     """Answers from one knowledge base, computed by a (possibly shared) :class:`Engine`."""
 
@@ -47,8 +70,8 @@ class Answers:
         self.engine = engine
         self.routing = routing or RoutingSettings()  # assigning other settings re-routes
         self.passages = Passages(kb)
-        # (version id, routing settings) → router over that version's shards.
-        self._router: tuple[tuple[str, RoutingSettings], ShardRouter] | None = None
+        # (version id, routing settings, short-term memory or not, documents in force) → router over what answers.
+        self._router: tuple[tuple, ShardRouter] | None = None
         self._passage_vectors: dict[str, torch.Tensor] = {}  # routers of later versions reuse these
 
     def generate(self, question: str, config: AnswerConfig, documents: list[str] | None = None,
@@ -60,7 +83,82 @@ class Answers:
             raise DualBrainError("the question is empty")
         if documents is not None and config.mode != "context":
             raise DualBrainError("documents can only be given in the context mode")
-        version, shards = self.knowledge_for(question) if config.uses_knowledge else (None, NO_KNOWLEDGE)
+        routed = self.knowledge_for(question, config.short_term) if config.uses_knowledge else Routed(None, NO_KNOWLEDGE)
+        return replace(self._generate(question, config, routed, documents, on_text), memory=routed.memory)
+
+    def complete(self, text: str, config: AnswerConfig, on_text: Callable[[str], None] | None = None) -> Generation:
+        """Continue ``text`` as raw model input (no chat template) with the knowledge routed for it."""
+        if not text.strip():
+            raise DualBrainError("the prompt is empty")
+        routed = self.knowledge_for(text)
+        return replace(self.engine.generate(text, routed.shards, config, on_text), knowledge_version=routed.version.id,
+                       memory=routed.memory)
+
+    @contextmanager
+    def model(self, knowledge: bool, question: str | None = None) -> Iterator[nn.Module]:
+        """The PyTorch model that answers: base + knowledge, or the plain base model. With ``question``, the
+        knowledge is the shards the router picks for it (possibly none); without, every shard of the serving
+        version."""
+        if not knowledge:
+            shards = NO_KNOWLEDGE
+        elif question is not None:
+            shards = self.knowledge_for(question).shards
+        else:
+            version = self.serving_version()
+            shards = self._shard_set(list(version.shard_ids))
+        with self.engine.model(shards) as model:
+            yield model
+
+    def knowledge_for(self, question: str, short_term: bool = False) -> Routed:
+        """The serving version, its shards routed for ``question`` and, with ``short_term``, whether the documents
+        no published shard holds yet answer it (then a knowledge base that has learned nothing yet answers too)."""
+        version = self.serving_version(short_term)
+        routes = self.route(question, version, short_term)
+        return Routed(version, self._shard_set([route for route in routes if route != SHORT_TERM]), SHORT_TERM in routes)
+
+    def route(self, question: str, version: VersionRecord | None, short_term: bool = False) -> list[str]:
+        """The shards of ``version`` that answer ``question`` (see ``answering/routing.py``), and :data:`SHORT_TERM`
+        where, with ``short_term``, the documents ``version`` has not learned answer it. Only documents in force
+        route: a question on a superseded or forgotten document's facts is not sent to the shard still holding them."""
+        in_force = [doc.id for doc in self.kb.documents() if doc.in_force]
+        key = (version.id if version else None, self.routing, short_term, tuple(in_force))
+        if self._router is None or self._router[0] != key:
+            answering = set(in_force)
+            routes = {shard_id: [doc_id for doc_id in doc_ids if doc_id in answering]
+                      for shard_id, doc_ids in self.kb.shard_documents(version).items()}
+            if short_term:
+                held = set(version.document_ids) if version else set()
+                routes[SHORT_TERM] = [doc_id for doc_id in in_force if doc_id not in held]
+            documents = {route: [(doc_id, self.kb.document_text(doc_id)) for doc_id in doc_ids]
+                         for route, doc_ids in routes.items() if doc_ids}
+            self._router = (key, ShardRouter(documents, self.routing, passage_vectors=self._passage_vectors))
+        return self._router[1].route(question)
+
+    def serving_version(self, short_term: bool = False) -> VersionRecord | None:
+        """The current version, with the shards of any earlier one taken off the engine; None where nothing is
+        published yet but, with ``short_term``, documents answer from the short-term memory."""
+        version = self.kb.current_version()
+        if version is None:
+            if short_term and any(doc.in_force for doc in self.kb.documents()):
+                self.engine.keep_only(set())
+                return None
+            raise DualBrainError(
+                f"knowledge base '{self.kb.name}' has not learned anything yet "
+                f"(run: dualbrain learn --kb {self.kb.name} FILES)"
+            )
+        # Checked even when no shard is routed: the knowledge base answers with another model than it learned for.
+        self.engine.reasoning.require_trained_on(version.base_identity, f"knowledge base '{self.kb.name}'")
+        self.engine.keep_only(set(version.shard_ids))
+        return version
+
+    def _generate(self, question: str, config: AnswerConfig, routed: Routed, documents: list[str] | None,
+                  on_text: Callable[[str], None] | None) -> Generation:
+        version, shards = routed.version, routed.shards
+        if routed.short_term:
+            # Not learned yet: the passages of the documents no shard holds answer (knowledge+rag reads every
+            # document's, as it always does), with whatever shards the question routes to beside them.
+            asked = self._with_passages(question, config, version, short_term=config.mode == "knowledge")
+            return self._answer(question, asked, "knowledge+rag", version, shards, config, on_text).generation
         if config.mode == "knowledge+rag" and config.check and shards:
             # Knowledge first (adaptive retrieval, arXiv 2212.10511): with passages in its prompt the network often
             # recites a neighbouring fact of a passage, where from its weights alone it answered right. So the
@@ -84,62 +182,18 @@ class Answers:
             asked = question
         return self._answer(question, asked, config.mode, version, shards, config, on_text).generation
 
-    def complete(self, text: str, config: AnswerConfig, on_text: Callable[[str], None] | None = None) -> Generation:
-        """Continue ``text`` as raw model input (no chat template) with the knowledge routed for it."""
-        if not text.strip():
-            raise DualBrainError("the prompt is empty")
-        version, shards = self.knowledge_for(text)
-        return replace(self.engine.generate(text, shards, config, on_text), knowledge_version=version.id)
-
-    @contextmanager
-    def model(self, knowledge: bool, question: str | None = None) -> Iterator[nn.Module]:
-        """The PyTorch model that answers: base + knowledge, or the plain base model. With ``question``, the
-        knowledge is the shards the router picks for it (possibly none); without, every shard of the serving
-        version."""
-        if not knowledge:
-            shards = NO_KNOWLEDGE
-        elif question is not None:
-            shards = self.knowledge_for(question)[1]
-        else:
-            version = self.serving_version()
-            shards = self._shard_set(list(version.shard_ids))
-        with self.engine.model(shards) as model:
-            yield model
-
-    def knowledge_for(self, question: str) -> tuple[VersionRecord, ShardSet]:
-        """The serving version and its shards routed for ``question``."""
-        version = self.serving_version()
-        return version, self._shard_set(self.route(question, version))
-
-    def route(self, question: str, version: VersionRecord) -> list[str]:
-        """The shards of ``version`` that answer ``question`` (see ``answering/routing.py``)."""
-        if self._router is None or self._router[0] != (version.id, self.routing):
-            shard_documents = {shard_id: [(doc_id, self.kb.document_text(doc_id)) for doc_id in doc_ids]
-                               for shard_id, doc_ids in self.kb.shard_documents(version).items()}
-            router = ShardRouter(shard_documents, self.routing, passage_vectors=self._passage_vectors)
-            self._router = ((version.id, self.routing), router)
-        return self._router[1].route(question)
-
-    def serving_version(self) -> VersionRecord:
-        """The current version, with the shards of any earlier one taken off the engine."""
-        version = self.kb.current_version()
-        if version is None:
-            raise DualBrainError(
-                f"knowledge base '{self.kb.name}' has not learned anything yet "
-                f"(run: dualbrain learn --kb {self.kb.name} FILES)"
-            )
-        # Checked even when no shard is routed: the knowledge base answers with another model than it learned for.
-        self.engine.reasoning.require_trained_on(version.base_identity, f"knowledge base '{self.kb.name}'")
-        self.engine.keep_only(set(version.shard_ids))
-        return version
-
     def _shard_set(self, shard_ids: list[str]) -> ShardSet:
         return ShardSet(tuple((shard_id, self.kb.shard_dir(shard_id)) for shard_id in shard_ids))
 
-    def _with_passages(self, question: str, config: AnswerConfig, version: VersionRecord | None) -> str:
+    def _with_passages(self, question: str, config: AnswerConfig, version: VersionRecord | None,
+                       short_term: bool = False) -> str:
         """``question`` with the passages ``config`` retrieves for it; with a knowledge ``version``, from the
-        documents as it learned them, so passages and weights agree."""
-        retriever = self.passages.retriever(config.retriever, learned_by=version)
+        documents as it learned them, so passages and weights agree; with ``short_term``, from the documents
+        ``version`` has not learned only."""
+        if short_term:
+            retriever = self.passages.short_term_retriever(config.retriever, version)
+        else:
+            retriever = self.passages.retriever(config.retriever, learned_by=version)
         return prompts.with_passages(question, retriever.retrieve(question, config.top_k))
 
     def _answer(self, question: str, asked: str, mode: str, version: VersionRecord | None, shards: ShardSet,

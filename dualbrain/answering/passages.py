@@ -4,7 +4,9 @@ Passages are cut from the documents still in force (a superseded document's fact
 one's are going). Asked for a knowledge version, each document it learned is cut as its shard learned it: where
 that shard learned with newer facts winning, with the values later documents of the shard changed
 (``knowledge/updates.py``), so the passages a knowledge answer is checked against, or read beside, agree with
-the weights. Everything is cut and indexed once and rebuilt only when the documents or the version change.
+the weights. The short-term memory is the passages of the documents the serving version has not learned yet
+(``answering/modes.py``). Everything is cut and indexed once and rebuilt only when the documents or the version
+change.
 """
 
 from __future__ import annotations
@@ -25,24 +27,23 @@ class Passages:
     def __init__(self, kb: KnowledgeBase):
         self.kb = kb
         # Each with the key of what it was cut for: (document ids, version id or None).
-        self._cut: dict[bool, tuple[tuple, list[Chunk]]] = {}  # as learned → (key, passages)
-        self._retrievers: dict[tuple[str, bool], tuple[tuple, Retriever]] = {}  # (kind, as learned) → (key, index)
+        self._cut: dict[str, tuple[tuple, list[Chunk]]] = {}  # view → (key, passages)
+        self._retrievers: dict[tuple[str, str], tuple[tuple, Retriever]] = {}  # (kind, view) → (key, index)
         self._support: tuple[tuple, SupportIndex] | None = None
 
     def retriever(self, kind: str = "bm25", learned_by: VersionRecord | None = None) -> Retriever:
         """An index of ``kind`` (see :data:`RETRIEVERS`) over the passages, as ``learned_by`` learned them."""
-        key, passages = self._passages(learned_by)
-        if not passages:
-            raise DualBrainError(f"knowledge base '{self.kb.name}' has no documents to retrieve from")
-        index = (kind, learned_by is not None)
-        if index not in self._retrievers or self._retrievers[index][0] != key:
-            self._retrievers[index] = (key, RETRIEVERS[kind](passages))
-        return self._retrievers[index][1]
+        return self._index(kind, "as learned" if learned_by is not None else "as written", learned_by)
+
+    def short_term_retriever(self, kind: str, version: VersionRecord | None) -> Retriever:
+        """An index of ``kind`` over the short-term memory: the passages of the documents ``version`` has not
+        learned yet, which answer for them until a published shard holds them."""
+        return self._index(kind, "short-term", version)
 
     def support_index(self, version: VersionRecord) -> SupportIndex:
         """What answers of ``version``'s knowledge are checked against: the passages as it learned them (none
         while every document it learned is being forgotten: then nothing is supported)."""
-        key, passages = self._passages(learned_by=version)
+        key, passages = self._passages("as learned", version)
         if self._support is None or self._support[0] != key:
             self._support = (key, SupportIndex([passage.text for passage in passages]))
         return self._support[1]
@@ -51,16 +52,28 @@ class Passages:
         """The texts of the documents in force, the most relevant to ``question`` (BM25) first."""
         return [self.kb.document_text(doc_id) for doc_id in documents_by_relevance(self.retriever(), question)]
 
-    def _passages(self, learned_by: VersionRecord | None) -> tuple[tuple, list[Chunk]]:
-        records = [doc for doc in self.kb.documents() if doc.status not in ("superseded", "forgetting")]
-        key = (tuple(doc.id for doc in records), learned_by.id if learned_by else None)
-        as_learned = learned_by is not None
-        if as_learned not in self._cut or self._cut[as_learned][0] != key:
+    def _index(self, kind: str, view: str, version: VersionRecord | None) -> Retriever:
+        key, passages = self._passages(view, version)
+        if not passages:
+            raise DualBrainError(f"knowledge base '{self.kb.name}' has no documents to retrieve from")
+        if (kind, view) not in self._retrievers or self._retrievers[kind, view][0] != key:
+            self._retrievers[kind, view] = (key, RETRIEVERS[kind](passages))
+        return self._retrievers[kind, view][1]
+
+    def _passages(self, view: str, version: VersionRecord | None) -> tuple[tuple, list[Chunk]]:
+        """The passages of the documents in force: all of them ``as written``, or ``as learned`` by ``version``, or
+        the ``short-term`` ones, which ``version`` has not learned."""
+        records = [doc for doc in self.kb.documents() if doc.in_force]
+        if view == "short-term":
+            held = set(version.document_ids) if version else set()
+            records = [doc for doc in records if doc.id not in held]
+        key = (tuple(doc.id for doc in records), version.id if version else None)
+        if view not in self._cut or self._cut[view][0] != key:
             texts = {doc.id: self.kb.document_text(doc.id) for doc in records}
-            if learned_by is not None:
-                texts.update(self._as_learned(learned_by, texts))
-            self._cut[as_learned] = (key, chunk_documents(list(texts.items())))
-        return self._cut[as_learned]
+            if view == "as learned":
+                texts.update(self._as_learned(version, texts))
+            self._cut[view] = (key, chunk_documents(list(texts.items())))
+        return self._cut[view]
 
     def _as_learned(self, version: VersionRecord, texts: dict[str, str]) -> dict[str, str]:
         """The texts of ``version``'s documents whose shard learned them as of now (newer facts winning)."""

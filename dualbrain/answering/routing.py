@@ -26,6 +26,8 @@ from dualbrain.retrieval.embed import EmbeddingRetriever
 # which general questions name too ("the 2018 World Cup"), nor an ordinal or a decade ("3rd", "1990s").
 _CODE = re.compile(r"(?<![\w.,-])(?=[\w-]*\d)(?=[\w-]*[^\W\d_])[^\W_]+(?:-[^\W_]+)*(?![\w-])")
 _NOT_A_CODE = re.compile(r"\d+(?:st|nd|rd|th|s)")
+# The route to the short-term memory: the documents no published shard holds yet, routed like one more shard.
+SHORT_TERM = "short-term"
 
 
 def named_codes(text: str) -> set[str]:

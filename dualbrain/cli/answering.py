@@ -14,13 +14,13 @@ from rich.table import Table
 from dualbrain.answering.config import MAX_ANSWER_TOKENS, AnswerConfig
 from dualbrain.api import DualBrain
 from dualbrain.cli.common import (
-    AnswerMode, Engine, EngineOption, HomeOption, JsonOption, KbOption, ModelOption, ModeOption, NoKnowledgeOption, Retriever,
-    RetrieverOption, err, learn_with_progress, open_brain, out, print_ingest,
+    AnswerMode, Engine, EngineOption, HomeOption, JsonOption, KbOption, ModelOption, ModeOption, NoKnowledgeOption,
+    NoShortTermOption, Retriever, RetrieverOption, err, learn_with_progress, open_brain, out, print_ingest,
 )
 from dualbrain.demo import compare, load_questions
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.config import LearnConfig
-from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS
+from dualbrain.reasoning.generate import DEFAULT_MAX_NEW_TOKENS, Generation
 from dualbrain.store import atomic_write_text
 
 
@@ -40,16 +40,17 @@ def ask(
     unchecked: Annotated[bool, typer.Option("--unchecked", help="Give the knowledge modes' answer even where the "
                                             "documents do not support it or the network was unsure of its fact (by "
                                             "default it is declined).")] = False,
+    no_short_term: NoShortTermOption = False,
 ) -> None:
     """Answer a question (or a JSONL batch). The default `knowledge` mode puts no document text in the prompt."""
     if (question is None) == (questions is None):
         raise DualBrainError("give either a QUESTION or --questions FILE")
     brain = open_brain(kb, home, model)
     config = AnswerConfig(mode="base" if no_knowledge else mode.value, retriever=retriever.value, engine=engine.value,
-                          max_new_tokens=max_new_tokens, check=not unchecked)
+                          max_new_tokens=max_new_tokens, check=not unchecked, short_term=not no_short_term)
     if questions is None:
-        text = brain.ask(question, config)
-        print(json.dumps({"answer": text}) if as_json else text)
+        generation = brain.generate(question, config)
+        print(json.dumps(_answer_record(generation)) if as_json else generation.text)
         return
     if out_path is None:
         raise DualBrainError("--questions needs --out FILE")
@@ -61,9 +62,14 @@ def _answer_batch(brain: DualBrain, questions: Path, out_path: Path, config: Ans
     items = _read_questions(questions)
     lines = []
     for item in items:
-        lines.append(json.dumps({"id": item["id"], "answer": brain.ask(item["question"], config)}))
+        lines.append(json.dumps({"id": item["id"]} | _answer_record(brain.generate(item["question"], config))))
     atomic_write_text(out_path, "\n".join(lines) + "\n")
     err.print(f"wrote {len(lines)} answers to {out_path}")
+
+
+def _answer_record(generation: Generation) -> dict:
+    """An answer as ``--json`` and ``--out`` write it: its text, which memory it came from and the version."""
+    return {"answer": generation.text, "memory": generation.memory, "knowledge_version": generation.knowledge_version}
 
 
 def _read_questions(path: Path) -> list[dict]:
@@ -92,9 +98,10 @@ def chat(
     mode: ModeOption = AnswerMode.knowledge,
     no_knowledge: NoKnowledgeOption = False,
     engine: EngineOption = Engine.torch,
+    no_short_term: NoShortTermOption = False,
 ) -> None:
     """Ask questions interactively (empty line or Ctrl-D to quit)."""
-    config = AnswerConfig(mode="base" if no_knowledge else mode.value, engine=engine.value)
+    config = AnswerConfig(mode="base" if no_knowledge else mode.value, engine=engine.value, short_term=not no_short_term)
     brain = open_brain(kb, home, model)
     while True:
         try:

@@ -42,6 +42,8 @@ ModeOption = Annotated[
                       "where the documents do not support their answer."),
 ]
 NoKnowledgeOption = Annotated[bool, typer.Option("--no-knowledge", help="Same as --mode base.")]
+NoShortTermOption = Annotated[bool, typer.Option("--no-short-term", help="Answer from the weights alone: documents not "
+                                                 "learned yet are not answered from their passages (the short-term memory).")]
 Retriever = Enum("Retriever", {kind: kind for kind in RETRIEVERS}, type=str)
 RetrieverOption = Annotated[Retriever, typer.Option("--retriever", help="Passages for rag modes: bm25 or embed (all-MiniLM-L6-v2).")]
 Engine = Enum("Engine", {engine: engine for engine in ENGINES}, type=str)

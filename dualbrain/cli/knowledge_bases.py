@@ -1,15 +1,18 @@
-"""`dualbrain kb …` and `dualbrain docs …`: create, inspect, roll back, consolidate and delete knowledge bases; list documents."""
+"""`dualbrain kb …` and `dualbrain docs …`: create, inspect, roll back, consolidate and delete knowledge bases; add
+and list documents."""
 
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Optional
 
 import typer
 
 from dualbrain.cli.common import (
-    HomeOption, JsonOption, KbOption, ModelOption, open_brain, out, phase_bar, print_rows, show_learning,
+    HomeOption, JsonOption, KbOption, ModelOption, open_brain, out, phase_bar, print_ingest, print_rows, show_learning,
 )
+from dualbrain.errors import DualBrainError
 from dualbrain.library import Library
 from dualbrain.store import Home
 
@@ -88,10 +91,37 @@ def kb_delete(name: str, home: HomeOption = None, yes: Annotated[bool, typer.Opt
     out.print(f"deleted knowledge base '{name}'")
 
 
+@docs_app.command("add")
+def docs_add(
+    kb: KbOption,
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders (.txt .md .html .pdf .docx).")],
+    home: HomeOption = None,
+    supersedes: Annotated[Optional[str], typer.Option("--supersedes", help="Id of the document the one new file replaces "
+                                                      "(a file with the same name as an earlier one replaces it anyway).")] = None,
+) -> None:
+    """Add documents without learning them yet: they answer at once from their passages (the short-term memory),
+    and from the weights after the next `dualbrain learn --kb KB`."""
+    report = open_brain(kb, home).add(paths, supersedes=supersedes)
+    print_ingest(report)
+    if not report.added:
+        raise DualBrainError("no documents were added")
+    out.print(f"{len(report.added)} document(s) answer now from the short-term memory; "
+              f"learn them into the weights with: dualbrain learn --kb {kb}")
+
+
 @docs_app.command("list")
 def docs_list(kb: KbOption, home: HomeOption = None, as_json: JsonOption = False) -> None:
     """List documents of a knowledge base."""
     print_rows(open_brain(kb, home).document_views(), as_json, {
         "id": lambda row: row["id"], "source": lambda row: row["source_name"], "format": lambda row: row["format"],
-        "status": lambda row: row["status"], "chars": lambda row: str(row["chars"]),
+        "status": lambda row: row["status"], "chars": lambda row: str(row["chars"]), "memory": _memory,
     })
+
+
+def _memory(document: dict) -> str:
+    """Which memory answers for ``document`` (``store/views.py``), with its job's progress while it is learned."""
+    progress = document.get("progress")
+    if document["memory"] == "learning" and progress:
+        return f"learning: {progress['phase']} {progress['step']}/{progress['total_steps']} " \
+               f"(shard {progress['shard']}/{progress['shards']})"
+    return document["memory"] or "-"

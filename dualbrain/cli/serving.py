@@ -9,7 +9,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from dualbrain.cli.common import Engine, EngineOption, HomeOption, JsonOption, ModelOption, err, out, print_rows
+from dualbrain.cli.common import (
+    Engine, EngineOption, HomeOption, JsonOption, ModelOption, NoShortTermOption, err, out, print_rows,
+)
 from dualbrain.errors import DualBrainError
 from dualbrain.store import Home
 from dualbrain.store.keys import SCOPES
@@ -28,6 +30,7 @@ def serve(
     home: HomeOption = None,
     model: ModelOption = None,
     engine: EngineOption = Engine.torch,
+    no_short_term: NoShortTermOption = False,
 ) -> None:
     """Serve the OpenAI-compatible API (/v1/chat/completions, /v1/models) and knowledge-base routes."""
     import uvicorn
@@ -40,7 +43,9 @@ def serve(
         err.print("warning: --no-auth: anyone on this machine can read and change every knowledge base")
     elif not Home(home).keys().list():
         err.print("warning: no API keys yet; create one with: dualbrain keys create --scope admin")
-    uvicorn.run(create_app(Home(home), model, auth=not no_auth, consolidate=consolidate, engine=engine.value), host=host, port=port, log_level="info")
+    app = create_app(Home(home), model, auth=not no_auth, consolidate=consolidate, engine=engine.value,
+                     short_term=not no_short_term)
+    uvicorn.run(app, host=host, port=port, log_level="info")
 
 
 def _is_loopback(host: str) -> bool:

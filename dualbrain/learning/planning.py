@@ -29,7 +29,7 @@ def plan_learning(kb: KnowledgeBase, current: VersionRecord | None, config: Lear
     superseded edition, a document being forgotten); None when there is nothing to change."""
     records = kb.documents()
     held = set(current.document_ids) if current else set()
-    leaving = {doc.id for doc in records if doc.status in ("superseded", "forgetting")}
+    leaving = {doc.id for doc in records if not doc.in_force}
     new = [doc.id for doc in records if doc.id not in held and doc.id not in leaving]
     if not new and not held & leaving:
         return None

@@ -108,6 +108,7 @@ class Generation:
     total_seconds: float
     knowledge_version: str | None = None  # the published version that answered; None: the plain model
     withheld: str | None = None  # what the model answered, where the support check declined it (see knowledge/support.py)
+    memory: str | None = None  # where the knowledge came from: "knowledge" (weights), "short-term" or "both"; None: none
 
 
 class TokenTrace:

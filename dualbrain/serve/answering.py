@@ -36,10 +36,11 @@ class Busy(Exception):
 
 
 class Answerer:
-    def __init__(self, library: Library, engine: str = "torch"):
-        """``engine`` computes every answer: ``torch`` or ``llama.cpp`` (see :data:`dualbrain.answering.ENGINES`)."""
+    def __init__(self, library: Library, settings: AnswerConfig | None = None):
+        """``settings``: what every answer is asked with, but its length (and the short-term memory, which a
+        request may turn off)."""
         self.library = library
-        self.settings = AnswerConfig(engine=engine)  # what every answer is asked with, but its length
+        self.settings = settings or AnswerConfig()
         self._last: DualBrain | None = None  # the knowledge base whose shards are on the model
         self._lock = threading.Lock()  # one answer at a time on the shared model
         self._slots = threading.BoundedSemaphore(MAX_WAITING_ANSWERS)
@@ -68,15 +69,16 @@ class Answerer:
             self.library.delete(kb)
 
     def generate(self, kb: str | None, text: str, max_new_tokens: int, on_text: Callable[[str], None] | None = None,
-                 chat: bool = True) -> Generation:
+                 chat: bool = True, short_term: bool = True) -> Generation:
         """Answer with knowledge base ``kb``'s knowledge, or with the plain model (``kb`` None): ``text`` is
-        the user's question (``chat``) or raw text to continue (OpenAI's legacy completions)."""
+        the user's question (``chat``) or raw text to continue (OpenAI's legacy completions); ``short_term``
+        False answers from the weights alone."""
         with self._lock:
             brain = self.library.open(kb) if kb is not None else None
             if self._last is not None and self._last is not brain:
                 self._last.release()
             self._last = brain
-            settings = replace(self.settings, max_new_tokens=max_new_tokens)
+            settings = replace(self.settings, max_new_tokens=max_new_tokens, short_term=self.settings.short_term and short_term)
             if brain is not None:
                 if chat:
                     return brain.generate(text, settings, on_text=on_text)

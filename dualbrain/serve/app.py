@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
+from dualbrain.answering import AnswerConfig
 from dualbrain.errors import DualBrainError, JobRunning, UnknownKnowledgeBase
 from dualbrain.knowledge.config import LearnConfig
 from dualbrain.library import Library
@@ -33,11 +34,13 @@ AREAS = (openai, knowledge_bases, reports)
 
 
 def create_app(home: Home, model: str | Path | None = None, auth: bool = True, worker: bool = True,
-               learn_config: LearnConfig | None = None, consolidate: bool = False, engine: str = "torch") -> FastAPI:
+               learn_config: LearnConfig | None = None, consolidate: bool = False, engine: str = "torch",
+               short_term: bool = True) -> FastAPI:
     """The server for ``home``'s knowledge bases; ``auth=False`` (loopback only, see the CLI) opens every
     route; ``worker`` starts the learning worker process with the server (tests may run the queue
     themselves), which learns with ``learn_config`` (default: the recipe's) and, with ``consolidate``,
-    consolidates what it taught when idle. ``engine`` computes the answers (torch or llama.cpp)."""
+    consolidates what it taught when idle. ``engine`` computes the answers (torch or llama.cpp); ``short_term``
+    False answers from the weights alone, never from the passages of documents not learned yet."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -52,7 +55,7 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True, w
     library = Library(home, model)
     queue = home.queue()
     metrics = ServerMetrics(library, queue)
-    app.state.services = Services(library, Answerer(library, engine), queue, metrics)
+    app.state.services = Services(library, Answerer(library, AnswerConfig(engine=engine, short_term=short_term)), queue, metrics)
     for area in AREAS:
         app.include_router(area.router)
     app.mount("/static", StaticFiles(directory=UI_DIR), name="static")

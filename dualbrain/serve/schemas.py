@@ -29,6 +29,9 @@ class ChatCompletionRequest(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1, le=MAX_ANSWER_TOKENS)
     max_completion_tokens: int | None = Field(default=None, ge=1, le=MAX_ANSWER_TOKENS)
     stream: bool = False
+    # dualbrain's own (OpenAI clients do not send it): false answers from the weights alone, never from the passages
+    # of documents not learned yet.
+    short_term: bool = True
 
     def question(self) -> str | None:
         """The last user turn: the knowledge network was trained on single questions, so that is what it answers."""
@@ -66,10 +69,12 @@ def finish_reason(generation: Generation, max_new_tokens: int) -> str:
 
 def _envelope(request_id: str, kind: str, model: str, generation: Generation | None) -> dict:
     """The fields every response and chunk shares; ``system_fingerprint`` names the knowledge version
-    that answered (clients can see when a newly learned version starts answering)."""
+    that answered (clients can see when a newly learned version starts answering), and ``memory`` (dualbrain's
+    own; OpenAI clients ignore it) which memory the answer came from: knowledge, short-term, both, or null."""
     head = {"id": request_id, "object": kind, "created": int(time.time()), "model": model}
     if generation is not None:
         head["system_fingerprint"] = generation.knowledge_version
+        head["memory"] = generation.memory
     return head
 
 

@@ -12,6 +12,8 @@ R = TypeVar("R")
 
 # 'forgetting': a forget has begun (its shard is being retrained); never learned or retrieved again.
 DOCUMENT_STATUSES = ("pending", "learned", "failed", "superseded", "forgetting")
+# The documents on their way out: their facts are out of date or going, so nothing answers from them.
+LEAVING_STATUSES = ("superseded", "forgetting")
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,11 @@ class DocumentRecord:
     chars: int
     status: str  # one of DOCUMENT_STATUSES
     added_at: str  # ISO-8601 UTC
+
+    @property
+    def in_force(self) -> bool:
+        """Whether answers may use it (it is neither superseded nor being forgotten)."""
+        return self.status not in LEAVING_STATUSES
 
 
 @dataclass(frozen=True)

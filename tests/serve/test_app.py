@@ -327,3 +327,38 @@ def test_rollback_is_refused_while_a_job_holds_the_knowledge_base(client: TestCl
     assert refused.status_code == 409 and "try again" in refused.json()["error"]["message"]
     assert kb.current_version().id == "v0002"
     assert client.post("/v1/kbs/acme/rollback", json={"version": "v0001"}, headers=writer).json() == {"current_version": "v0001"}
+
+
+def test_an_upload_answers_from_the_short_term_memory_until_it_is_learned(client: TestClient, home: Home,
+                                                                          tiny_model_dir: Path) -> None:
+    writer = bearer(home, "write", "acme")
+    files = [("files", ("drone.md", b"The Corvex C3 survey drone weighs 2.4 kg.\n", "text/markdown"))]
+    doc_id = client.post("/v1/kbs/acme/documents", files=files, headers=writer).json()["added"][0]["id"]
+    memories = {d["id"]: d["memory"] for d in client.get("/v1/kbs/acme/documents", headers=writer).json()["data"]}
+    assert memories.pop(doc_id) == "short-term" and set(memories.values()) == {"weights"}
+    assert client.get("/v1/kbs/acme", headers=writer).json()["short_term"] == 1
+    chat = {"model": "dualbrain/acme", "messages": [{"role": "user", "content": "What does the Corvex C3 weigh?"}], "max_tokens": 4}
+    assert client.post("/v1/chat/completions", json=chat, headers=writer).json()["memory"] == "short-term"
+    with client.stream("POST", "/v1/chat/completions", json=chat | {"stream": True}, headers=writer) as response:
+        last = [line for line in response.iter_lines() if line.startswith("data: {")][-1]
+    assert json.loads(last[len("data: "):])["memory"] == "short-term"
+    assert client.post("/v1/chat/completions", json=chat | {"short_term": False}, headers=writer).json()["memory"] != "short-term"
+    weights_only = TestClient(create_app(home, tiny_model_dir, worker=False, short_term=False))  # `serve --no-short-term`
+    assert weights_only.post("/v1/chat/completions", json=chat, headers=writer).json()["memory"] != "short-term"
+
+    run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)
+    assert {d["memory"] for d in client.get("/v1/kbs/acme/documents", headers=writer).json()["data"]} == {"weights"}
+    assert client.post("/v1/chat/completions", json=chat, headers=writer).json()["memory"] == "knowledge"
+
+
+def test_a_knowledge_base_that_learned_nothing_yet_answers_from_its_uploads(client: TestClient, home: Home) -> None:
+    admin = bearer(home, "admin")
+    client.post("/v1/kbs", json={"name": "fresh"}, headers=admin)
+    chat = {"model": "dualbrain/fresh", "messages": [{"role": "user", "content": "What does the Corvex C3 weigh?"}], "max_tokens": 4}
+    assert "not learned anything" in client.post("/v1/chat/completions", json=chat, headers=admin).json()["error"]["message"]
+    files = [("files", ("drone.md", b"The Corvex C3 survey drone weighs 2.4 kg.\n", "text/markdown"))]
+    assert client.post("/v1/kbs/fresh/documents", files=files, headers=admin).status_code == 202
+    reply = client.post("/v1/chat/completions", json=chat, headers=admin).json()
+    assert reply["memory"] == "short-term" and reply["system_fingerprint"] is None
+    refused = client.post("/v1/chat/completions", json=chat | {"short_term": False}, headers=admin)
+    assert refused.status_code == 400 and "not learned anything" in refused.json()["error"]["message"]

@@ -1,5 +1,6 @@
 """The web UI end to end in headless Chromium (Debian's, driven by Playwright): log in with a key, drop a
-document, watch it learn in the real worker process, ask, and see the knowledge base's answer.
+document, watch it learn in the real worker process, ask, and see the knowledge base's answer; and watch a
+document move through the three memories that answer for it (short-term, learning, in weights).
 
 CI installs chromium (.ci/run) and sets DUALBRAIN_REQUIRE_BROWSER=1, so there a missing browser fails the
 test instead of skipping it.
@@ -9,13 +10,16 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from dualbrain.api import DualBrain
+from dualbrain.serve.worker import run_worker
 from dualbrain.store import Home
+from tests.settings import FAST
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 # The closed network refuses Chromium's own background connections; these flags stop it from trying.
@@ -43,13 +47,7 @@ def test_upload_learn_and_ask_in_the_browser(live_server: Callable[..., str], ho
             sync_api.expect(page.locator("#kb-select")).to_have_value("acme")
             sync_api.expect(page.locator("#new-kb")).to_be_hidden()  # only a global admin creates bases
 
-            # Drag and drop, as a user would: a DataTransfer with the file, dropped on the zone.
-            page.evaluate("""() => {
-                const data = new DataTransfer();
-                data.items.add(new File(["Edda Vrankel also founded the Marrowgate Kite Club in 1992.\\n"],
-                                        "kite-club.md", { type: "text/markdown" }));
-                document.getElementById("drop-zone").dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true }));
-            }""")
+            _drop(page, "kite-club.md", "Edda Vrankel also founded the Marrowgate Kite Club in 1992.\n")
             sync_api.expect(page.locator("#upload-result")).to_contain_text("kite-club.md", timeout=30_000)
             sync_api.expect(page.locator("#upload-result")).to_contain_text("learning queued")
             sync_api.expect(page.locator("#learn-status")).to_contain_text("done", timeout=LEARNING_SECONDS * 1000)
@@ -70,3 +68,54 @@ def test_upload_learn_and_ask_in_the_browser(live_server: Callable[..., str], ho
             assert not errors, errors
         finally:
             browser.close()
+
+
+def test_documents_show_the_memory_that_answers_them(live_server: Callable[..., str], home: Home, tiny_model_dir: Path) -> None:
+    url = live_server(worker=False)  # the test learns itself, so each state holds until it moves on
+    token = home.keys().create("write", "acme")[1]
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_context(http_credentials={"username": "me", "password": token}).new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(url)
+            sync_api.expect(page.locator("#kb-select")).to_have_value("acme")
+            _drop(page, "drone.md", "The Corvex C3 survey drone weighs 2.4 kg.\n")
+            drone = page.locator("#documents tr", has_text="drone.md")
+            sync_api.expect(drone).to_contain_text("short-term", timeout=30_000)
+            page.fill("#chat-input", "What does the Corvex C3 weigh?")
+            page.click("#chat-send")
+            sync_api.expect(page.locator(".answer-knowledge .label")).to_contain_text("from short-term", timeout=60_000)
+
+            held, release = threading.Event(), threading.Event()
+
+            def hold(epoch: int, model: object) -> None:  # training stays at its first epoch's end until the UI has looked
+                held.set()
+                release.wait(LEARNING_SECONDS)
+
+            learner = DualBrain.open("acme", home=home, model=tiny_model_dir)
+            learning = threading.Thread(target=lambda: learner.learn(config=FAST, on_epoch_end=hold))
+            learning.start()
+            try:
+                assert held.wait(LEARNING_SECONDS)
+                sync_api.expect(drone).to_contain_text("learning", timeout=30_000)
+                sync_api.expect(drone).to_contain_text("(training)")
+            finally:
+                release.set()
+                learning.join()
+            run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)  # the upload's request: nothing left
+            sync_api.expect(drone).to_contain_text("in weights", timeout=30_000)
+            sync_api.expect(page.locator("#documents")).not_to_contain_text("short-term")
+            assert not errors, errors
+        finally:
+            browser.close()
+
+
+def _drop(page: "sync_api.Page", name: str, text: str) -> None:
+    """Drag and drop, as a user would: a DataTransfer with the file, dropped on the zone."""
+    page.evaluate("""([name, text]) => {
+        const data = new DataTransfer();
+        data.items.add(new File([text], name, { type: "text/markdown" }));
+        document.getElementById("drop-zone").dispatchEvent(new DragEvent("drop", { dataTransfer: data, bubbles: true }));
+    }""", [name, text])

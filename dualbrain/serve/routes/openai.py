@@ -1,7 +1,9 @@
 """OpenAI-compatible routes: the models, chat completions and legacy completions, streamed or whole.
 
 Model ids: ``base`` is the plain reasoning network; ``dualbrain/<kb>`` answers with knowledge base ``<kb>``'s
-knowledge (nothing retrieved goes into the prompt).
+knowledge: from the weights, with nothing retrieved in the prompt, and for documents not learned yet from their
+passages (the short-term memory; a chat request's ``"short_term": false`` turns it off). Each response says which
+memory answered in ``memory``.
 """
 
 from __future__ import annotations
@@ -55,8 +57,11 @@ async def _respond(request: Request, services: Services, body: ChatCompletionReq
     kb = _knowledge_base_of(body.model)
     # The plain model holds no one's knowledge: any key that may read may use it.
     authorize(request, "read", kb if kb is not None else request.state.key.kb)
-    if kb is not None and services.library.open(kb).summary()["current_version"] is None:  # 404 for an unknown one, first
-        raise HTTPException(400, f"knowledge base '{kb}' has not learned anything yet")
+    short_term = chat and body.short_term and services.answerer.settings.short_term
+    if kb is not None:  # 404 for an unknown one, first
+        summary = services.library.open(kb).summary()
+        if summary["current_version"] is None and not (short_term and summary["short_term"] + summary["learning"]):
+            raise HTTPException(400, f"knowledge base '{kb}' has not learned anything yet")
     if text is None:
         raise HTTPException(400, "the messages hold no user question")
     max_new_tokens = body.max_tokens if not chat else (body.max_completion_tokens or body.max_tokens or DEFAULT_CHAT_TOKENS)
@@ -64,16 +69,16 @@ async def _respond(request: Request, services: Services, body: ChatCompletionReq
     answerer, metrics = services.answerer, services.metrics
     if body.stream:
         # The first chunk goes out only once the answer has a slot, so a busy server still says 429.
-        stream = _stream(services, kb, text, max_new_tokens, request_id, body.model, chat)
+        stream = _stream(services, kb, text, max_new_tokens, request_id, body.model, chat, short_term)
         await anext(stream)
         return EventSourceResponse(stream)
-    generation = await answerer.run_async(lambda: answerer.generate(kb, text, max_new_tokens, None, chat))
+    generation = await answerer.run_async(lambda: answerer.generate(kb, text, max_new_tokens, None, chat, short_term))
     metrics.observe_answer(kb is not None, generation.total_seconds, generation.completion_tokens)
     return (chat_completion if chat else text_completion)(request_id, body.model, generation, max_new_tokens)
 
 
 async def _stream(services: Services, kb: str | None, text: str, max_new_tokens: int, request_id: str, model: str,
-                  chat: bool):
+                  chat: bool, short_term: bool):
     """OpenAI chunks as server-sent events: (for chat) the role, each piece of text as it is generated,
     the end with its finish reason and the answering version, then [DONE]."""
     chunk = chat_chunk if chat else text_chunk
@@ -85,7 +90,7 @@ async def _stream(services: Services, kb: str | None, text: str, max_new_tokens:
 
     def generate() -> Generation:
         try:
-            return services.answerer.generate(kb, text, max_new_tokens, put, chat)
+            return services.answerer.generate(kb, text, max_new_tokens, put, chat, short_term)
         finally:
             loop.call_soon_threadsafe(pieces.put_nowait, None)
 

@@ -80,7 +80,7 @@ async function upload(files) {
   try {
     const body = await api(kbPath("/documents"), { method: "POST", body: form });
     result.replaceChildren(
-      ...body.added.map((d) => el("li", { className: "status-done", textContent: `✓ ${d.source_name} (${d.chars} characters): learning queued` })),
+      ...body.added.map((d) => el("li", { className: "status-done", textContent: `✓ ${d.source_name} (${d.chars} characters): answerable now, learning queued` })),
       ...body.problems.map((p) => el("li", { className: "status-failed", textContent: `✗ ${p.file}: ${p.reason}` })),
     );
   } catch (error) {
@@ -141,7 +141,8 @@ async function refreshRequests() {
   }
   $("requests").replaceChildren(...data.slice(-5).reverse().map((r) =>
     el("li", { className: `status-${r.status}`, textContent: `#${r.id} ${r.kind} · ${r.status} · ${new Date(r.updated_at).toLocaleTimeString()}` })));
-  if (finished) await Promise.all([refreshDocuments(), refreshVersions()]);
+  // While something learns, the documents' states move (short-term → learning → in weights) with it.
+  if (finished || active) await Promise.all([refreshDocuments(), refreshVersions()]);
 }
 
 function schedulePolling() {
@@ -163,8 +164,19 @@ async function refreshDocuments() {
       catch (error) { showError(error.message); }
     });
     return el("tr", {}, el("td", { textContent: d.source_name }), el("td", { textContent: d.chars.toLocaleString() }),
-      el("td", { className: `status-${d.status}`, textContent: d.status }), el("td", {}, forget));
+      el("td", { className: `memory-${d.memory ?? d.status}`, textContent: describeMemory(d) }), el("td", {}, forget));
   }));
+}
+
+function describeMemory(d) {
+  // What answers for the document: its passages until it is learned, then the knowledge network's weights.
+  if (d.memory === "short-term") return "short-term (answered from its text)";
+  if (d.memory === "learning") {
+    const p = d.progress;
+    return p ? `learning ${Math.round((100 * p.step) / Math.max(p.total_steps, 1))}% (${p.phase})` : "learning";
+  }
+  if (d.memory === "weights") return "in weights";
+  return d.status;  // superseded, forgetting
 }
 
 async function refreshVersions() {
@@ -202,7 +214,7 @@ async function streamAnswer(model, question, target) {
   });
   if (!response.ok) throw new Error((await response.json()).error?.message || response.statusText);
   const reader = response.body.getReader(), decoder = new TextDecoder();
-  let buffer = "", text = "", version = null;
+  let buffer = "", text = "", version = null, memory = null;
   for (;;) {
     const { value, done } = await reader.read();
     if (done) break;
@@ -214,10 +226,11 @@ async function streamAnswer(model, question, target) {
       const chunk = JSON.parse(line.slice(6));
       text += chunk.choices[0].delta?.content ?? "";
       version = chunk.system_fingerprint ?? version;
+      memory = chunk.memory ?? memory;
       target.textContent = text.trimStart();
     }
   }
-  return version;
+  return { version, memory };
 }
 
 $("chat-form").addEventListener("submit", async (event) => {
@@ -237,8 +250,10 @@ $("chat-form").addEventListener("submit", async (event) => {
     const tag = el("span", { className: "label", textContent: label });
     answers.append(el("div", { className: `answer answer-${label === "knowledge" ? "knowledge" : "base"}` }, tag, text));
     try {
-      const version = await streamAnswer(model, question, text);
-      if (version) tag.textContent = `${label} (${version})`;
+      const { version, memory } = await streamAnswer(model, question, text);
+      const from = [memory && memory !== "knowledge" ? `from ${memory === "both" ? "weights + short-term" : memory}` : null,
+        version].filter(Boolean);
+      if (from.length) tag.textContent = `${label} (${from.join(", ")})`;
     } catch (error) { text.textContent = `error: ${error.message}`; }
     log.scrollTop = log.scrollHeight;
   }
