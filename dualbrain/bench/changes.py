@@ -2,9 +2,11 @@
 
 On a knowledge base that learned ``base`` fictional organisations (documents as in ``fictional.py``):
 
-1. **Time to knowledge** — one more organisation's documents, as one file, are learned; the wall time until
-   it answers, its accuracy (against, with ``reference``, a knowledge base that learned everything at once),
-   and the accuracy on the earlier organisations before and after.
+1. **Time to knowledge** — one more organisation's documents, as one file, are added, then learned; the wall
+   time until it answers from the short-term memory (its passages) and until it answers from the weights, its
+   accuracy at each point (against the plain model with BM25 passages, and, with ``reference``, a knowledge base
+   that learned everything at once), and the accuracy on the earlier organisations before, while the new file
+   is in the short-term memory, and after.
 2. **Updates** — new editions (same file names) of every organisation's overview change its chief executive
    and head count; the share of those questions answered with the new value and with the old one.
 3. **Forgetting** — one organisation's FAQ (its secret project and who leads it) is forgotten. Canary: the
@@ -83,7 +85,8 @@ def run_changes(
     added_questions = [q for q in corpora[added["slug"]].questions if q.answers]
     add = {
         "base_characters": sum(len(t) for o in earlier for t in corpora[o["slug"]].documents.values()),
-        **time_to_knowledge(brain, handbook, added_questions, learn_config, on_progress, config.max_new_tokens),
+        **time_to_knowledge(brain, handbook, added_questions, earlier_questions, learn_config, on_progress,
+                            config.max_new_tokens),
         "accuracy_earlier_before": earlier_before,
         "accuracy_earlier_after": accuracy(brain, earlier_questions, config.max_new_tokens),
         "base_learn_seconds": round(base_seconds, 1),
@@ -123,16 +126,31 @@ def write_handbook(path: Path, corpora: list) -> Path:
     return path
 
 
-def time_to_knowledge(brain: DualBrain, handbook: Path, questions: list[Question], learn_config: LearnConfig,
-                      on_progress: Callable[[LearnProgress], None] | None, max_new_tokens: int) -> dict:
-    """Learn ``handbook`` and time it until the first answer; what was trained, and the accuracy on ``questions``."""
+def time_to_knowledge(brain: DualBrain, handbook: Path, questions: list[Question], earlier: list[Question],
+                      learn_config: LearnConfig, on_progress: Callable[[LearnProgress], None] | None,
+                      max_new_tokens: int) -> dict:
+    """Add ``handbook`` and time it until its first answer from the short-term memory, then learn it and time it
+    until its first answer from the weights. The accuracy on its ``questions`` at each point (beside the retrieval
+    baseline's, the plain model with BM25 passages), how many of them the short-term memory answered, and the
+    accuracy on the ``earlier`` questions while it is in the short-term memory (it must not take theirs)."""
     started = time.perf_counter()
-    learned = brain.learn([handbook], learn_config, on_progress)
+    brain.add([handbook])
     brain.generate(questions[0].question, max_new_tokens=1)
-    seconds = time.perf_counter() - started
-    return {
+    answerable = time.perf_counter() - started
+    short_term = [brain.generate(q.question, max_new_tokens=max_new_tokens) for q in questions]
+    figures = {
         "document_characters": len(handbook.read_text()),
-        "seconds_until_answerable": round(seconds, 1),
+        "seconds_until_answerable": round(answerable, 1),
+        "accuracy_added_short_term": _right(questions, [g.text for g in short_term]),
+        "share_from_short_term": round(sum(g.memory in ("short-term", "both") for g in short_term) / len(short_term), 3),
+        "accuracy_added_rag_bm25": accuracy(brain, questions, max_new_tokens, mode="rag"),
+        "accuracy_earlier_short_term": accuracy(brain, earlier, max_new_tokens),
+    }
+    started = time.perf_counter()
+    learned = brain.learn([], learn_config, on_progress)
+    brain.generate(questions[0].question, max_new_tokens=1)
+    return figures | {
+        "seconds_until_in_weights": round(answerable + time.perf_counter() - started, 1),
         "shards_trained": learned.metrics["shards_trained"],
         "characters_trained": learned.metrics["characters_trained"],
         "tokens_trained": learned.metrics["tokens_trained"],
@@ -140,10 +158,13 @@ def time_to_knowledge(brain: DualBrain, handbook: Path, questions: list[Question
     }
 
 
-def accuracy(brain: DualBrain, questions: list[Question], max_new_tokens: int) -> float:
-    """The share of ``questions`` answered right (fictional.py's accepted answers)."""
-    right = sum(is_correct(brain.ask(q.question, max_new_tokens=max_new_tokens), q.answers, q.kind) for q in questions)
-    return round(right / len(questions), 3)
+def accuracy(brain: DualBrain, questions: list[Question], max_new_tokens: int, **settings) -> float:
+    """The share of ``questions`` answered right (fictional.py's accepted answers), asked as ``settings`` say."""
+    return _right(questions, [brain.ask(q.question, max_new_tokens=max_new_tokens, **settings) for q in questions])
+
+
+def _right(questions: list[Question], answers: list[str]) -> float:
+    return round(sum(is_correct(answer, q.answers, q.kind) for q, answer in zip(questions, answers)) / len(questions), 3)
 
 
 def _full_retrain_accuracy(out_dir, home, model, learn_config, handbook, questions, config) -> float:
@@ -274,13 +295,15 @@ def changes_markdown(report: dict) -> str:
     lines = [
         f"# dualbrain bench changes — {report['base_model']}", "",
         "## Time to knowledge", "",
-        "| base chars | added chars | seconds until answerable | shards (characters) trained | accuracy added | full retrain "
-        "| earlier before | earlier after |",
-        "|---|---|---|---|---|---|---|---|",
+        "| base chars | added chars | seconds until answerable (short-term) | accuracy added, short-term "
+        "| rag-bm25 | from short-term | seconds until in weights | shards (characters) trained | accuracy added, weights "
+        "| full retrain | earlier before | earlier, short-term | earlier after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         f"| {add['base_characters']} | {add['document_characters']} | {add['seconds_until_answerable']} | "
-        f"{add['shards_trained']} ({add['characters_trained']}) | "
+        f"{add['accuracy_added_short_term']} | {add['accuracy_added_rag_bm25']} | {add['share_from_short_term']} | "
+        f"{add['seconds_until_in_weights']} | {add['shards_trained']} ({add['characters_trained']}) | "
         f"{add['accuracy_added']} | {add.get('accuracy_added_full_retrain', '–')} | {add['accuracy_earlier_before']} | "
-        f"{add['accuracy_earlier_after']} |", "",
+        f"{add['accuracy_earlier_short_term']} | {add['accuracy_earlier_after']} |", "",
         "## Updates (new editions, same file names)", "",
         "| changed facts | answered with new value | with old value | learn seconds | shards (characters) retrained |",
         "|---|---|---|---|---|",

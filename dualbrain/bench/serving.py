@@ -4,9 +4,10 @@ A knowledge base learns one fictional organisation. Then ``dualbrain serve``'s a
 its learning worker process, one more organisation's documents are uploaded (as one file) over HTTP, and
 ``clients`` chat clients ask questions about both organisations in parallel, again and again, until the
 worker has learned the upload and published the new version (and once more after). Measured: answers and
-errors, latency percentiles, which version answered (``system_fingerprint``), and whether each answer is
-exactly what its version answers alone — a request served half by the old and half by the new version,
-or by a mix of shards, would differ.
+errors, latency percentiles, which version answered (``system_fingerprint``) and from which memory (the upload
+answers from its passages until its shard is published), and whether each answer is exactly what its version
+answers alone (the old one with the upload in its short-term memory) — a request served half by the old and
+half by the new version, or by a mix of shards, would differ.
 
 Questions are asked, never trained on; documents are the only training data.
 """
@@ -54,6 +55,7 @@ class ChatResult:
     seconds: float
     status: int  # HTTP status; 0 when no response came
     version: str | None  # the knowledge version that answered
+    memory: str | None  # which memory answered: knowledge, short-term, both, or None (the plain model)
     text: str
     error: str | None
 
@@ -79,11 +81,12 @@ def chat_load(url: str, token: str, model_id: str, questions: list[str], clients
                     reply = response.json()
                     ok = response.status_code == 200
                     result = ChatResult(index, question, started - began, time.perf_counter() - started, response.status_code,
-                                        reply.get("system_fingerprint") if ok else None,
+                                        reply.get("system_fingerprint") if ok else None, reply.get("memory") if ok else None,
                                         reply["choices"][0]["message"]["content"] if ok else "",
                                         None if ok else str(reply.get("error")))
                 except (httpx.HTTPError, ValueError, KeyError) as error:
-                    result = ChatResult(index, question, started - began, time.perf_counter() - started, 0, None, "", repr(error))
+                    result = ChatResult(index, question, started - began, time.perf_counter() - started, 0, None, None, "",
+                                        repr(error))
                 with lock:
                     results.append(result)
                 turn += 1
@@ -112,6 +115,7 @@ def summarise(results: list[ChatResult], reference: dict[str, dict[str, str]]) -
         "latency_p95": round(_percentile(latencies, 95), 2),
         "latency_max": round(latencies[-1], 2) if latencies else None,
         "versions": {v: sum(r.version == v for r in answered) for v in sorted({r.version for r in answered}, key=str)},
+        "memories": {m: sum(r.memory == m for r in answered) for m in sorted({r.memory for r in answered}, key=str)},
         "differing_from_their_version": len(differing),
     }
 
@@ -136,9 +140,12 @@ def run_serving(
     home = Home(out_dir / "home", models_dir)
     brain = DualBrain.open(KB, home=home, model=model, create=True)
     brain.learn([write_documents(out_dir / "base", [base])], learn_config, on_progress)
-    questions = [q.question for corpus in (base, added) for q in corpus.questions if q.answers][: 2 * config.questions]
+    # As many of each organisation's: the base's are answered from the weights, the upload's from its passages until
+    # the worker has learned it.
+    base_questions, added_questions = ([q.question for q in corpus.questions if q.answers][: config.questions]
+                                       for corpus in (base, added))
+    questions = base_questions + added_questions
     before = brain.kb.current_version().id
-    reference = {before: {q: brain.ask(q, max_new_tokens=config.max_tokens) for q in questions}}
     handbook = write_handbook(out_dir / "added" / "handbook.md", [added])
     token = home.keys().create("write", KB)[1]
 
@@ -172,7 +179,10 @@ def run_serving(
             watcher.join()
 
     after = brain.kb.current_version().id
-    reference[after] = {q: brain.ask(q, max_new_tokens=config.max_tokens) for q in questions}
+    reference = {after: {q: brain.ask(q, max_new_tokens=config.max_tokens) for q in questions}}
+    brain.rollback(before)  # the old version with the upload in its short-term memory, as the clients had it
+    reference[before] = {q: brain.ask(q, max_new_tokens=config.max_tokens) for q in questions}
+    brain.rollback(after)
     return {
         "config": asdict(config),
         "base_model": brain.reasoning.name,
@@ -191,9 +201,11 @@ def serving_markdown(report: dict) -> str:
         f"upload ({learning['status']} after {learning['seconds']} s: {learning['version_before']} → {learning['version_after']}); "
         f"answers of at most {c['max_tokens']} tokens.",
         "",
-        "| requests | answered | errors | p50 s | p95 s | max s | answered by version | differing from their version alone |",
-        "|---|---|---|---|---|---|---|---|",
+        "| requests | answered | errors | p50 s | p95 s | max s | answered by version | by memory "
+        "| differing from their version alone |",
+        "|---|---|---|---|---|---|---|---|---|",
         f"| {s['requests']} | {s['answered']} | {s['errors']} | {s['latency_p50']} | {s['latency_p95']} | {s['latency_max']} | "
-        f"{', '.join(f'{v}: {n}' for v, n in s['versions'].items())} | {s['differing_from_their_version']} |",
+        f"{', '.join(f'{v}: {n}' for v, n in s['versions'].items())} | "
+        f"{', '.join(f'{m}: {n}' for m, n in s['memories'].items())} | {s['differing_from_their_version']} |",
         "",
     ])

@@ -18,7 +18,9 @@ def test_growth_report(tiny_model_dir: Path, tmp_path: Path) -> None:
     # (one shard), organisation 2 and its people directory (two more).
     assert [r["shards_in_base"] for r in rows] == [2, 5]
     assert all(r["shards_trained"] == 1 and 0 < r["characters_trained"] <= r["document_characters"] for r in rows)
-    assert all(0 <= r[key] <= 1 for r in rows for key in ("accuracy_added", "accuracy_earlier_before", "accuracy_earlier_after"))
+    assert all(0 <= r[key] <= 1 for r in rows for key in ("accuracy_added", "accuracy_added_short_term", "accuracy_earlier_before",
+                                                          "accuracy_earlier_short_term", "accuracy_earlier_after"))
+    assert all(r["seconds_until_answerable"] < r["seconds_until_in_weights"] for r in rows)
     across = report["across_shards"]
     assert across["facts_in_two_shards"]["questions"] == 2 and across["facts_in_one_shard"]["questions"] == 2
     assert set(across["facts_in_two_shards"]) == {"questions", "accuracy_max_shards_1", "accuracy_max_shards_2"}
