@@ -7,7 +7,10 @@ worker has learned the upload and published the new version (and once more after
 errors, latency percentiles, which version answered (``system_fingerprint``) and from which memory (the upload
 answers from its passages until its shard is published), and whether each answer is exactly what its version
 answers alone (the old one with the upload in its short-term memory) — a request served half by the old and
-half by the new version, or by a mix of shards, would differ.
+half by the new version, or by a mix of shards, would differ. Before the upload, the base organisation's
+questions are asked one at a time on the idle server: how much slower the same questions are while the
+worker learns is the price of answering while learning (``serve/cores.py`` splits the cores between the two;
+with ``--clients 1`` it is one chat's slowdown, with more it includes waiting for the others' answers).
 
 Questions are asked, never trained on; documents are the only training data.
 """
@@ -101,12 +104,15 @@ def chat_load(url: str, token: str, model_id: str, questions: list[str], clients
     return sorted(results, key=lambda r: r.started)
 
 
-def summarise(results: list[ChatResult], reference: dict[str, dict[str, str]]) -> dict:
-    """Counts, latency percentiles (seconds), versions seen, and answers that differ from what their version
-    answers alone (``reference[version][question]``)."""
+def summarise(results: list[ChatResult], reference: dict[str, dict[str, str]], idle: dict[str, float],
+              learning_version: str) -> dict:
+    """Counts, latency percentiles (seconds), versions and memories seen, answers that differ from what their version
+    answers alone (``reference[version][question]``), and the median slowdown of the questions timed on the idle
+    server (``idle``: question → seconds) while ``learning_version`` served and the worker learned."""
     answered = [r for r in results if r.status == 200]
     latencies = sorted(r.seconds for r in answered)
     differing = [r for r in answered if reference.get(r.version, {}).get(r.question) != r.text]
+    slowdowns = [r.seconds / idle[r.question] for r in answered if r.version == learning_version and r.question in idle]
     return {
         "requests": len(results),
         "answered": len(answered),
@@ -117,6 +123,8 @@ def summarise(results: list[ChatResult], reference: dict[str, dict[str, str]]) -
         "versions": {v: sum(r.version == v for r in answered) for v in sorted({r.version for r in answered}, key=str)},
         "memories": {m: sum(r.memory == m for r in answered) for m in sorted({r.memory for r in answered}, key=str)},
         "differing_from_their_version": len(differing),
+        "idle_latency_p50": round(statistics.median(idle.values()), 2) if idle else None,
+        "slowdown_while_learning_p50": round(statistics.median(slowdowns), 2) if slowdowns else None,
     }
 
 
@@ -152,6 +160,7 @@ def run_serving(
     app = create_app(home, model, learn_config=learn_config)  # with its learning worker process
     with serving_in_thread(app) as url:
         with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=60) as http:
+            idle = _idle_latencies(http, base_questions, config.max_tokens)  # before the upload: nothing learns
             upload = http.post(f"/v1/kbs/{KB}/documents", files=[("files", (handbook.name, handbook.read_bytes()))])
             upload.raise_for_status()
             request_id = upload.json()["request"]["id"]
@@ -187,9 +196,21 @@ def run_serving(
         "config": asdict(config),
         "base_model": brain.reasoning.name,
         "learning": {"status": learning["status"], "seconds": learning["seconds"], "version_before": before, "version_after": after},
-        "summary": summarise(results, reference),
+        "summary": summarise(results, reference, idle, before),
         "requests": [asdict(r) for r in results],
     }
+
+
+def _idle_latencies(http: httpx.Client, questions: list[str], max_tokens: int) -> dict[str, float]:
+    """Each question asked once, one at a time, on the idle server (after one answer that loads the model)."""
+    def ask(question: str) -> float:
+        started = time.perf_counter()
+        body = {"model": f"dualbrain/{KB}", "messages": [{"role": "user", "content": question}], "max_tokens": max_tokens}
+        http.post("/v1/chat/completions", json=body).raise_for_status()
+        return time.perf_counter() - started
+
+    ask(questions[0])
+    return {question: ask(question) for question in questions}
 
 
 def serving_markdown(report: dict) -> str:
@@ -207,5 +228,8 @@ def serving_markdown(report: dict) -> str:
         f"| {s['requests']} | {s['answered']} | {s['errors']} | {s['latency_p50']} | {s['latency_p95']} | {s['latency_max']} | "
         f"{', '.join(f'{v}: {n}' for v, n in s['versions'].items())} | "
         f"{', '.join(f'{m}: {n}' for m, n in s['memories'].items())} | {s['differing_from_their_version']} |",
+        "",
+        f"The base organisation's questions took {s['idle_latency_p50']} s each (median) on the idle server, and "
+        f"{s['slowdown_while_learning_p50']}× that (median) while the worker learned.",
         "",
     ])

@@ -14,6 +14,7 @@ import asyncio
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import replace
 from typing import TypeVar
 
@@ -22,6 +23,7 @@ from dualbrain.answering.prompts import chat_prompt
 from dualbrain.api import DualBrain
 from dualbrain.library import Library
 from dualbrain.reasoning.generate import Generation
+from dualbrain.serve.cores import CoreBudget
 
 BASE_MODEL_ID = "base"  # the plain reasoning network, no knowledge
 KB_MODEL_PREFIX = "dualbrain/"
@@ -36,11 +38,13 @@ class Busy(Exception):
 
 
 class Answerer:
-    def __init__(self, library: Library, settings: AnswerConfig | None = None):
+    def __init__(self, library: Library, settings: AnswerConfig | None = None, cores: CoreBudget | None = None):
         """``settings``: what every answer is asked with, but its length (and the short-term memory, which a
-        request may turn off)."""
+        request may turn off); ``cores``: shared with the learning worker, so answers and learning never
+        oversubscribe the CPU (``serve/cores.py``)."""
         self.library = library
         self.settings = settings or AnswerConfig()
+        self.cores = cores
         self._last: DualBrain | None = None  # the knowledge base whose shards are on the model
         self._lock = threading.Lock()  # one answer at a time on the shared model
         self._slots = threading.BoundedSemaphore(MAX_WAITING_ANSWERS)
@@ -73,7 +77,7 @@ class Answerer:
         """Answer with knowledge base ``kb``'s knowledge, or with the plain model (``kb`` None): ``text`` is
         the user's question (``chat``) or raw text to continue (OpenAI's legacy completions); ``short_term``
         False answers from the weights alone."""
-        with self._lock:
+        with self._lock, self.cores.answering_now() if self.cores else nullcontext():
             brain = self.library.open(kb) if kb is not None else None
             if self._last is not None and self._last is not brain:
                 self._last.release()

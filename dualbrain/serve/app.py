@@ -22,6 +22,7 @@ from dualbrain.knowledge.config import LearnConfig
 from dualbrain.library import Library
 from dualbrain.serve.answering import Answerer, Busy
 from dualbrain.serve.auth import RequireApiKey, authorize
+from dualbrain.serve.cores import CoreBudget
 from dualbrain.serve.metrics import CountRequests, ServerMetrics
 from dualbrain.serve.routes import knowledge_bases, openai, reports
 from dualbrain.serve.services import Services
@@ -45,7 +46,7 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True, w
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         shutil.rmtree(home.uploads_dir, ignore_errors=True)  # what a crash left mid-upload was never added
-        process = start_worker_process(home, model, learn_config, consolidate) if worker else None
+        process = start_worker_process(home, model, learn_config, consolidate, cores) if worker else None
         yield
         if process is not None:
             process.terminate()  # an interrupted learn publishes nothing; its request is queued again next start
@@ -53,9 +54,10 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True, w
 
     app = FastAPI(title="dualbrain", version="0.1", docs_url=None, redoc_url=None, lifespan=lifespan)
     library = Library(home, model)
+    cores = CoreBudget.create()  # shared with the worker: answers and learning split the cores between them
     queue = home.queue()
     metrics = ServerMetrics(library, queue)
-    app.state.services = Services(library, Answerer(library, AnswerConfig(engine=engine, short_term=short_term)), queue, metrics)
+    app.state.services = Services(library, Answerer(library, AnswerConfig(engine=engine, short_term=short_term), cores), queue, metrics)
     for area in AREAS:
         app.include_router(area.router)
     app.mount("/static", StaticFiles(directory=UI_DIR), name="static")

@@ -3,7 +3,8 @@
 Training uses every core and takes minutes, so it never runs in the server process: answers keep coming
 from the published version while the worker trains, and switch to the new version when it is published
 (the server reads each knowledge base's ``CURRENT`` pointer per answer). One worker per home: a file lock
-makes a second one exit at once.
+makes a second one exit at once. The worker trains on the cores the server's answers leave it
+(``serve/cores.py``), re-counted at every training step.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import multiprocessing
 import os
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from pathlib import Path
 
 from dualbrain.api import DualBrain
@@ -22,6 +24,7 @@ from dualbrain.errors import DualBrainError, UnknownKnowledgeBase
 from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.quiet import quiet_libraries
+from dualbrain.serve.cores import CoreBudget, use_threads
 from dualbrain.store import Home
 from dualbrain.store.queue import WorkQueue, WorkRequest
 
@@ -35,23 +38,27 @@ class _ServerGone(BaseException):
 
 def run_worker(home_root: Path, models_dir: Path | None = None, model: str | Path | None = None,
                learn_config: LearnConfig | None = None, poll_seconds: float = 1.0, until_idle: bool = False,
-               consolidate: bool = False, server_pid: int | None = None) -> None:
+               consolidate: bool = False, server_pid: int | None = None, cores: CoreBudget | None = None) -> None:
     """Serve the queue of the home at ``home_root`` forever (or, with ``until_idle``, until it is empty);
     ``learn_config`` for learning (default: the recipe's; forget retrains with each shard's own). When the
     queue is idle, knowledge bases that learned something are consolidated (``consolidate``; off by default:
     it answers cross-document questions but cost earlier questions accuracy when measured, docs/incremental.md). With
-    ``server_pid``, the worker stops when that process is no longer its parent (the server died)."""
+    ``server_pid``, the worker stops when that process is no longer its parent (the server died); with ``cores``,
+    it trains on the cores the server's answers leave it."""
     try:
-        _serve_queue(Home(home_root, models_dir), model, learn_config, poll_seconds, until_idle, consolidate, server_pid)
+        _serve_queue(Home(home_root, models_dir), model, learn_config, poll_seconds, until_idle, consolidate, server_pid,
+                     cores)
     except _ServerGone:
         log.warning("the server is gone; the learning worker stops (its request runs again with the next worker)")
 
 
 def _serve_queue(home: Home, model: str | Path | None, learn_config: LearnConfig | None, poll_seconds: float,
-                 until_idle: bool, consolidate: bool, server_pid: int | None) -> None:
-    def check_server(progress: LearnProgress | None = None) -> None:
+                 until_idle: bool, consolidate: bool, server_pid: int | None, cores: CoreBudget | None) -> None:
+    def between_steps(progress: LearnProgress | None = None) -> None:
         if server_pid is not None and os.getppid() != server_pid:
             raise _ServerGone()
+        if cores is not None:
+            use_threads(cores.training_threads())
 
     home.root.mkdir(parents=True, exist_ok=True)
     with open(home.worker_lock, "w") as lock:
@@ -65,20 +72,23 @@ def _serve_queue(home: Home, model: str | Path | None, learn_config: LearnConfig
         library = Library(home, model)  # the base model loads when a request first needs it
         to_consolidate: list[str] = []  # knowledge bases that learned something since they were consolidated
         while True:
-            check_server()
+            between_steps()
             request = queue.claim()
             if request is None:
                 if to_consolidate and consolidate:
                     kb = to_consolidate.pop(0)
-                    if not consolidate_until_preempted(library, kb, queue, learn_config, check_server):
-                        to_consolidate.append(kb)  # yielded to a request: again at the next idle moment
+                    with cores.learning_now() if cores else nullcontext():
+                        yielded = not consolidate_until_preempted(library, kb, queue, learn_config, between_steps)
+                    if yielded:
+                        to_consolidate.append(kb)  # again at the next idle moment
                     continue
                 if until_idle:
                     return
                 time.sleep(poll_seconds)
                 continue
             try:
-                _run(library.open(request.kb), request, learn_config, check_server)
+                with cores.learning_now() if cores else nullcontext():
+                    _run(library.open(request.kb), request, learn_config, between_steps)
             except DualBrainError as error:
                 queue.finish(request.id, str(error))
             except Exception as error:  # a bug: keep serving the queue, but say what happened
@@ -128,11 +138,13 @@ def _run(brain: DualBrain, request: WorkRequest, learn_config: LearnConfig | Non
 
 
 def start_worker_process(home: Home, model: str | Path | None = None, learn_config: LearnConfig | None = None,
-                         consolidate: bool = False) -> multiprocessing.Process:
-    """The worker in a fresh (spawned) process: no state shared with the server but the files."""
+                         consolidate: bool = False, cores: CoreBudget | None = None) -> multiprocessing.Process:
+    """The worker in a fresh (spawned) process: no state shared with the server but the files (and ``cores``,
+    the shared counters of who computes now)."""
     process = multiprocessing.get_context("spawn").Process(
         target=_run_spawned_worker, args=(home.root, home.models_dir, model, learn_config),
-        kwargs={"consolidate": consolidate, "server_pid": os.getpid()}, name="dualbrain-worker", daemon=True,
+        kwargs={"consolidate": consolidate, "server_pid": os.getpid(), "cores": cores}, name="dualbrain-worker",
+        daemon=True,
     )
     process.start()
     return process

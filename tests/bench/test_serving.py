@@ -20,5 +20,6 @@ def test_chats_keep_being_answered_while_a_new_version_is_published(tiny_model_d
     assert summary["differing_from_their_version"] == 0  # the old version's answers with the upload in its short-term memory
     assert summary["memories"].get("short-term", 0) + summary["memories"].get("both", 0) > 0  # the upload answered at once
     assert summary["latency_p50"] <= summary["latency_p95"] <= summary["latency_max"]
+    assert summary["idle_latency_p50"] > 0 and summary["slowdown_while_learning_p50"] > 0
     assert "| 0 |" in serving_markdown(report)
     json.dumps(report)
