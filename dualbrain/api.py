@@ -88,9 +88,6 @@ class DualBrain:
         """Every document as the CLI and the server list it, with the memory that answers for it (``store/views.py``)."""
         return views.document_views(self.kb)
 
-    def document(self, doc_id: str) -> DocumentRecord:
-        return self.kb.catalog.get_document(doc_id)  # unknown ids fail clearly
-
     def add(self, paths: Iterable[str | Path], *, supersedes: str | None = None) -> IngestReport:
         """Ingest files and folders into the knowledge base (not learned yet); bad files are reported, and which
         earlier document each new one supersedes (``learning/intake.py``). Under torchrun / accelerate launch only
@@ -140,13 +137,16 @@ class DualBrain:
         serving and the document marked 'forgetting'; running forget again finishes the job.
         """
         with self.kb.job_lock():
-            self.kb.catalog.get_document(doc_id)  # unknown ids fail clearly
-            # From here on nothing learns or retrieves it, even if this run dies before the purge.
-            self.kb.catalog.set_status([doc_id], "forgetting")
+            self.withdraw(doc_id)  # from here on nothing learns or answers from it, even if this run dies before the purge
             plan = plan_forgetting(self.kb, self._current_for_change(), doc_id)
             version = self._train_and_publish("forget", plan, None, None, keep_versions, request)[0] if plan else None
             deleted = self.kb.purge_document(doc_id)
         return ForgetReport(doc_id, version, len(plan.builds) if plan else 0, deleted)
+
+    def withdraw(self, doc_id: str) -> None:
+        """Neither memory answers for ``doc_id`` from now on, nor does anything learn it (a learn publishing meanwhile
+        included), ahead of the :meth:`forget` that removes what was learned from it (the server's worker runs it)."""
+        self.kb.catalog.set_status([doc_id], "forgetting")  # unknown ids fail clearly
 
     def consolidate(self, config: LearnConfig | None = None, on_progress: Callable[[LearnProgress], None] | None = None,
                     *, keep_versions: int = DEFAULT_KEEP_VERSIONS) -> ConsolidateReport:

@@ -209,15 +209,17 @@ class Catalog:
             raise DualBrainError(f"unknown document '{doc_id}'")
         return document_from_row(row)
 
-    def set_status(self, doc_ids: Iterable[str], status: str) -> None:
-        """Set the status of all ``doc_ids`` at once; if any id is unknown nothing changes."""
+    def set_status(self, doc_ids: Iterable[str], status: str, *, unless: str | None = None) -> None:
+        """Set the status of all ``doc_ids`` at once, but of those whose status is ``unless`` (checked in the same
+        statement, so no other process changes it in between); if any id is unknown nothing changes."""
         ids_json = json.dumps(sorted(set(doc_ids)))
         with self._lock, self._conn:
             missing = self._missing_documents(ids_json)
             if missing:
                 raise DualBrainError(f"unknown documents: {', '.join(missing)}")
             self._conn.execute(
-                "UPDATE documents SET status = ? WHERE id IN (SELECT value FROM json_each(?))", (status, ids_json)
+                "UPDATE documents SET status = ? WHERE id IN (SELECT value FROM json_each(?)) AND status IS NOT ?",
+                (status, ids_json, unless),
             )
 
     def _missing_documents(self, ids_json: str) -> list[str]:

@@ -142,8 +142,9 @@ class KnowledgeBase:
 
     def _mark_learned(self, version: VersionRecord) -> None:
         # A superseded document stays superseded even where a kept shard still holds it: the next learn
-        # replaces it there by its new edition.
-        self.catalog.set_status(set(version.document_ids) - set(self.catalog.supersessions()), "learned")
+        # replaces it there by its new edition. One withdrawn while this version trained stays 'forgetting'.
+        self.catalog.set_status(set(version.document_ids) - set(self.catalog.supersessions()), "learned",
+                                unless="forgetting")
 
     def rollback(self, version_id: str) -> VersionRecord:
         """Serve the kept version ``version_id`` again; documents outside it become 'pending'."""

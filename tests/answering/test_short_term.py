@@ -121,3 +121,12 @@ def test_a_new_edition_answers_from_the_short_term_memory_not_the_old_shard(
     answer = brain.generate("How much does the Corvex C3 weigh?", max_new_tokens=4)
     assert answer.memory == "short-term" and "3.1 kg" in prompts[-1] and "2.4 kg" not in prompts[-1]
     assert [view["memory"] for view in brain.document_views()] == [None, "short-term"]  # the old edition: on its way out
+
+
+def test_a_document_withdrawn_while_a_learn_trains_it_stays_withdrawn(brain: DualBrain, tmp_path: Path) -> None:
+    doc_id = _add(brain, tmp_path / "docs", "drone.md", DRONE)
+    brain.learn([], FAST_SELF_STUDY, on_epoch_end=lambda epoch, model: brain.withdraw(doc_id))  # the server's DELETE
+    assert brain.kb.current_version().document_ids == (doc_id,)  # the learn had planned it, and published
+    [view] = brain.document_views()
+    assert view["status"] == "forgetting" and view["memory"] is None
+    assert brain.generate("How much does the Corvex C3 weigh?", max_new_tokens=4).memory is None

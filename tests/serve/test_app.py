@@ -349,6 +349,11 @@ def test_an_upload_answers_from_the_short_term_memory_until_it_is_learned(client
     run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)
     assert {d["memory"] for d in client.get("/v1/kbs/acme/documents", headers=writer).json()["data"]} == {"weights"}
     assert client.post("/v1/chat/completions", json=chat, headers=writer).json()["memory"] == "knowledge"
+    # Forget: neither memory answers for it from the moment it is asked for, before the worker has retrained.
+    assert client.delete(f"/v1/kbs/acme/documents/{doc_id}", headers=writer).status_code == 202
+    view = next(d for d in client.get("/v1/kbs/acme/documents", headers=writer).json()["data"] if d["id"] == doc_id)
+    assert view["status"] == "forgetting" and view["memory"] is None
+    assert client.post("/v1/chat/completions", json=chat, headers=writer).json()["memory"] is None
 
 
 def test_a_knowledge_base_that_learned_nothing_yet_answers_from_its_uploads(client: TestClient, home: Home) -> None:

@@ -93,7 +93,9 @@ async def upload(request: Request, name: str, services: ServicesParam, files: li
 @router.delete("/{name}/documents/{document_id}", status_code=202)
 def forget(request: Request, name: str, document_id: str, services: ServicesParam) -> dict:
     authorize(request, "write", name)
-    services.library.open(name).document(document_id)  # unknown ids fail now, not in the worker
+    # Neither memory answers for it from now on (unknown ids fail now, not in the worker); the worker then
+    # retrains what learned it.
+    services.library.open(name).withdraw(document_id)
     return {"request": _request_view(services, services.queue.enqueue(name, "forget", {"document_id": document_id}))}
 
 
