@@ -10,11 +10,11 @@ and the answer runs on the rest; alone, either takes every core.
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from multiprocessing.sharedctypes import Synchronized
 
 import torch
 
@@ -26,13 +26,14 @@ class CoreBudget:
     """Threads for answers and for training, from what the other process is doing now."""
 
     cores: int
-    answering: Synchronized  # 1 while the server computes an answer
-    learning: Synchronized  # 1 while the worker runs a request or consolidates
+    # Shared bytes without locks: each has one writer (the server, the worker), and a stale read costs one step.
+    answering: ctypes.c_byte  # 1 while the server computes an answer
+    learning: ctypes.c_byte  # 1 while the worker runs a request or consolidates
 
     @classmethod
     def create(cls, cores: int | None = None) -> "CoreBudget":
         """A budget over ``cores`` (default: the threads torch uses now), shareable with a spawned process."""
-        return cls(cores or torch.get_num_threads(), _CONTEXT.Value("b", 0), _CONTEXT.Value("b", 0))
+        return cls(cores or torch.get_num_threads(), _CONTEXT.Value("b", 0, lock=False), _CONTEXT.Value("b", 0, lock=False))
 
     @property
     def _training_share(self) -> int:
@@ -61,7 +62,7 @@ class CoreBudget:
 
 
 @contextmanager
-def _raised(flag: Synchronized) -> Iterator[None]:
+def _raised(flag: ctypes.c_byte) -> Iterator[None]:
     flag.value = 1
     try:
         yield
