@@ -146,7 +146,8 @@ class DualBrain:
     def withdraw(self, doc_id: str) -> None:
         """Neither memory answers for ``doc_id`` from now on, nor does anything learn it (a learn publishing meanwhile
         included), ahead of the :meth:`forget` that removes what was learned from it (the server's worker runs it)."""
-        self.kb.catalog.set_status([doc_id], "forgetting")  # unknown ids fail clearly
+        self.kb.catalog.get_document(doc_id)  # unknown ids fail clearly
+        self.kb.catalog.set_status([doc_id], "forgetting")
 
     def consolidate(self, config: LearnConfig | None = None, on_progress: Callable[[LearnProgress], None] | None = None,
                     *, keep_versions: int = DEFAULT_KEEP_VERSIONS) -> ConsolidateReport:
