@@ -179,7 +179,7 @@ class DualBrain:
 
     def progress(self, request: int) -> dict | None:
         """The live training progress of the queued ``request`` while its job runs, else None."""
-        job = next((job for job in reversed(self.kb.catalog.jobs()) if job.params.get("request") == request), None)
+        job = self.kb.catalog.latest_job(request)
         return job.progress if job is not None and job.status in ("queued", "running") else None
 
     def summary(self) -> dict:

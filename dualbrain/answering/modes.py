@@ -134,18 +134,24 @@ class Answers:
             self._router = (key, ShardRouter(documents, self.routing, passage_vectors=self._passage_vectors))
         return self._router[1].route(question)
 
-    def serving_version(self, short_term: bool = False) -> VersionRecord | None:
-        """The current version, with the shards of any earlier one taken off the engine; None where nothing is
-        published yet but, with ``short_term``, documents answer from the short-term memory."""
+    def answerable_version(self, short_term: bool = False) -> VersionRecord | None:
+        """The current version; None where nothing is published yet but, with ``short_term``, documents answer from
+        the short-term memory; an error where nothing can answer. Reads only: callers outside the answer lock may
+        ask (the server does, before a response starts)."""
         version = self.kb.current_version()
-        if version is None:
-            if short_term and any(doc.in_force for doc in self.kb.documents()):
-                self.engine.keep_only(set())
-                return None
+        if version is None and not (short_term and any(doc.in_force for doc in self.kb.documents())):
             raise DualBrainError(
                 f"knowledge base '{self.kb.name}' has not learned anything yet "
                 f"(run: dualbrain learn --kb {self.kb.name} FILES)"
             )
+        return version
+
+    def serving_version(self, short_term: bool = False) -> VersionRecord | None:
+        """:meth:`answerable_version`, with the shards of any other version taken off the engine."""
+        version = self.answerable_version(short_term)
+        if version is None:
+            self.engine.keep_only(set())
+            return None
         # Checked even when no shard is routed: the knowledge base answers with another model than it learned for.
         self.engine.reasoning.require_trained_on(version.base_identity, f"knowledge base '{self.kb.name}'")
         self.engine.keep_only(set(version.shard_ids))

@@ -72,6 +72,15 @@ class Answerer:
                 self._last = None
             self.library.delete(kb)
 
+    def require_answerable(self, kb: str, short_term: bool = True) -> None:
+        """Fail now, before a response starts, where knowledge base ``kb`` cannot answer: unknown (404), or nothing
+        learned and, where the short-term memory may answer, nothing added either (400). Reads only: no lock."""
+        self.library.open(kb).answers.answerable_version(self._short_term(short_term))
+
+    def _short_term(self, asked: bool) -> bool:
+        """Whether the short-term memory answers: where the request asks for it and the server allows it."""
+        return self.settings.short_term and asked
+
     def generate(self, kb: str | None, text: str, max_new_tokens: int, on_text: Callable[[str], None] | None = None,
                  chat: bool = True, short_term: bool = True) -> Generation:
         """Answer with knowledge base ``kb``'s knowledge, or with the plain model (``kb`` None): ``text`` is
@@ -82,7 +91,7 @@ class Answerer:
             if self._last is not None and self._last is not brain:
                 self._last.release()
             self._last = brain
-            settings = replace(self.settings, max_new_tokens=max_new_tokens, short_term=self.settings.short_term and short_term)
+            settings = replace(self.settings, max_new_tokens=max_new_tokens, short_term=self._short_term(short_term))
             if brain is not None:
                 if chat:
                     return brain.generate(text, settings, on_text=on_text)

@@ -210,8 +210,7 @@ class Catalog:
         return document_from_row(row)
 
     def set_status(self, doc_ids: Iterable[str], status: str, *, unless: str | None = None) -> None:
-        """Set the status of all ``doc_ids`` at once, but of those whose status is ``unless`` (checked in the same
-        statement, so no other process changes it in between); if any id is unknown nothing changes."""
+        """Set the status of all ``doc_ids`` at once but those in status ``unless`` (one statement: no race); none if one is unknown."""
         ids_json = json.dumps(sorted(set(doc_ids)))
         with self._lock, self._conn:
             missing = self._missing_documents(ids_json)
@@ -392,3 +391,10 @@ class Catalog:
         with self._lock, self._conn:
             rows = self._conn.execute("SELECT * FROM jobs ORDER BY id").fetchall()
         return [job_from_row(row) for row in rows]
+
+    def latest_job(self, request: int | None = None) -> JobRecord | None:
+        """The newest job, or the newest run for the queued ``request``; one row, not the history (progress polls)."""
+        with self._lock, self._conn:
+            row = self._conn.execute("SELECT * FROM jobs WHERE ? IS NULL OR json_extract(params, '$.request') = ? "
+                                     "ORDER BY id DESC LIMIT 1", (request, request)).fetchone()
+        return job_from_row(row) if row is not None else None

@@ -34,7 +34,7 @@ def document_views(kb: KnowledgeBase) -> list[dict]:
     """Every document, oldest first, with the memory that answers for it (the module docstring)."""
     version = kb.current_version()
     held = set(version.document_ids) if version else set()
-    job = next(reversed(kb.catalog.jobs()), None)  # the newest job: the one a running worker is on
+    job = kb.catalog.latest_job()  # the one a running worker is on
     training = {doc_id for shard in job.params.get("shards", []) for doc_id in shard["documents"]} \
         if job is not None and job.status == "running" else set()
     views = []

@@ -57,11 +57,9 @@ async def _respond(request: Request, services: Services, body: ChatCompletionReq
     kb = _knowledge_base_of(body.model)
     # The plain model holds no one's knowledge: any key that may read may use it.
     authorize(request, "read", kb if kb is not None else request.state.key.kb)
-    short_term = chat and body.short_term and services.answerer.settings.short_term
-    if kb is not None:  # 404 for an unknown one, first
-        summary = services.library.open(kb).summary()
-        if summary["current_version"] is None and not (short_term and summary["short_term"] + summary["learning"]):
-            raise HTTPException(400, f"knowledge base '{kb}' has not learned anything yet")
+    short_term = chat and body.short_term  # raw completions continue text: no passages go before it
+    if kb is not None:
+        services.answerer.require_answerable(kb, short_term)  # 404 for an unknown one, first
     if text is None:
         raise HTTPException(400, "the messages hold no user question")
     max_new_tokens = body.max_tokens if not chat else (body.max_completion_tokens or body.max_tokens or DEFAULT_CHAT_TOKENS)

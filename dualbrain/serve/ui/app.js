@@ -141,8 +141,9 @@ async function refreshRequests() {
   }
   $("requests").replaceChildren(...data.slice(-5).reverse().map((r) =>
     el("li", { className: `status-${r.status}`, textContent: `#${r.id} ${r.kind} · ${r.status} · ${new Date(r.updated_at).toLocaleTimeString()}` })));
-  // While something learns, the documents' states move (short-term → learning → in weights) with it.
-  if (finished || active) await Promise.all([refreshDocuments(), refreshVersions()]);
+  // While something learns, the documents' states move (short-term → learning → in weights) with it; versions
+  // change only when a request finishes.
+  await Promise.all([finished || active ? refreshDocuments() : null, finished ? refreshVersions() : null]);
 }
 
 function schedulePolling() {
