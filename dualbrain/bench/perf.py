@@ -58,9 +58,8 @@ from dualbrain.knowledge.export import peft_to_gguf
 from dualbrain.knowledge.network import ADAPTER_SUBDIR, LoraKnowledge
 from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.recipe import SourceDocument, learn_documents, training_examples
-from dualbrain.knowledge.trainer import (
-    IGNORE_INDEX, TrainSettings, collate_rows, target_loss, training_copy, training_rows,
-)
+from dualbrain.knowledge.loss import IGNORE_INDEX, target_loss
+from dualbrain.knowledge.trainer import TrainSettings, collate_rows, training_copy, training_rows
 from dualbrain.quiet import quiet_libraries
 from dualbrain.reasoning.loader import ReasoningNetwork, bundled_gguf, load_reasoning_network
 from dualbrain.reasoning.prompting import question_prompt

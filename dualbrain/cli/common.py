@@ -85,11 +85,16 @@ RelationWordingsOption = Annotated[bool, typer.Option("--relation-wordings/--no-
                                                       "for a chief executive), from a relation lexicon, instead of "
                                                       "blanking it in the fact's own words.")]
 
+DropKnownOption = Annotated[bool, typer.Option("--drop-known/--every-example-every-epoch", help="From the third epoch on, "
+                                               "train only the examples the network does not recite word for word yet.")]
+
 
 def recipe(epochs: int, seed: int, lora_plus: float, distillation: float, grounded_share: float, abstention_share: float,
-            newer_facts_win: bool, relation_wordings: bool, shard_chars: int = LearnConfig.shard_chars) -> LearnConfig:
+            newer_facts_win: bool, relation_wordings: bool, drop_known: bool,
+            shard_chars: int = LearnConfig.shard_chars) -> LearnConfig:
     """The learning recipe from the options ``learn`` and ``bench`` share."""
-    return LearnConfig(LoraSettings(b_lr_ratio=lora_plus), TrainSettings(epochs=epochs, seed=seed, distillation=distillation),
+    train = TrainSettings(epochs=epochs, seed=seed, distillation=distillation, drop_known=drop_known)
+    return LearnConfig(LoraSettings(b_lr_ratio=lora_plus), train,
                        shard_chars=shard_chars, grounded_share=grounded_share, abstention_share=abstention_share,
                        newer_facts_win=newer_facts_win, relation_wordings=relation_wordings)
 

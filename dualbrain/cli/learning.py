@@ -9,8 +9,9 @@ import typer
 
 from dualbrain.api import DEFAULT_KEEP_VERSIONS, DualBrain
 from dualbrain.cli.common import (
-    AbstentionShareOption, DistillationOption, GroundedShareOption, HomeOption, KbOption, KeepVersionsOption, LoraPlusOption,
-    ModelOption, NewerFactsWinOption, RelationWordingsOption, learn_with_progress, open_brain, out, print_ingest, recipe,
+    AbstentionShareOption, DistillationOption, DropKnownOption, GroundedShareOption, HomeOption, KbOption,
+    KeepVersionsOption, LoraPlusOption, ModelOption, NewerFactsWinOption, RelationWordingsOption, learn_with_progress,
+    open_brain, out, print_ingest, recipe,
 )
 from dualbrain.knowledge.network import LoraSettings
 from dualbrain.knowledge.config import LearnConfig
@@ -33,6 +34,7 @@ def learn(
     abstention_share: AbstentionShareOption = LearnConfig.abstention_share,
     newer_facts_win: NewerFactsWinOption = LearnConfig.newer_facts_win,
     relation_wordings: RelationWordingsOption = LearnConfig.relation_wordings,
+    drop_known: DropKnownOption = TrainSettings.drop_known,
     distillation: DistillationOption = TrainSettings.distillation,
     lora_plus: LoraPlusOption = LoraSettings.b_lr_ratio,
     keep_versions: KeepVersionsOption = DEFAULT_KEEP_VERSIONS,
@@ -41,7 +43,7 @@ def learn(
     brain = DualBrain.open(kb, home=home, model=model, create=create)
     print_ingest(brain.add(paths, supersedes=supersedes))  # before training, so skipped files are seen at once
     config = recipe(epochs, seed, lora_plus, distillation, grounded_share, abstention_share, newer_facts_win,
-                     relation_wordings, shard_chars)
+                     relation_wordings, drop_known, shard_chars)
     if not processes().is_main_process:  # under torchrun / accelerate launch the main process reports for all
         brain.learn([], config, keep_versions=keep_versions)
         return

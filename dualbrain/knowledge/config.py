@@ -64,7 +64,7 @@ class LearnConfig:
             raise DualBrainError(f"the configuration names an unknown knowledge network '{kind}'")
         network = settings_from_dict(KNOWLEDGE_NETWORKS[kind].settings_type, data[kind], f"{kind} settings",
                                      _UNRECORDED.get(kind, {}))
-        train = settings_from_dict(TrainSettings, data["train"], "training settings")
+        train = settings_from_dict(TrainSettings, data["train"], "training settings", _UNRECORDED["train"])
         rest = {key: value for key, value in data.items() if key not in ("network", kind, "train")}
         return settings_from_dict(cls, rest, "learning settings", _UNRECORDED["recipe"], network=network, train=train)
 
@@ -76,9 +76,10 @@ class LearnConfig:
 
 # What a shard meant by a setting it did not record: it was trained before the option existed. Shards trained
 # before LoRA+ gave A and B one learning rate; those before the grounded view (and the other options) were
-# trained without it.
+# trained without it, and those before dropping known examples trained every example in every epoch.
 _UNRECORDED = {
     "lora": {"b_lr_ratio": 1.0},
+    "train": {"drop_known": False},
     "recipe": {"grounded_share": 0.0, "abstention_share": 0.0, "newer_facts_win": False, "relation_wordings": False},
 }
 

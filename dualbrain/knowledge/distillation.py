@@ -6,7 +6,7 @@ frozen model itself, reading a chat example's question after the passages that h
 (found by BM25 with the target as the query, framed as the ``knowledge+rag`` prompt frames passages). At
 every target position its top-k next-token log-probabilities are kept, computed once before training; the
 student, with no passage in its prompt, learns that distribution next to the gold target (see
-``trainer.target_loss``). It learns not only the fact's tokens but how the model that reads the fact weighs
+``loss.token_losses``). It learns not only the fact's tokens but how the model that reads the fact weighs
 the alternatives at each of them (Cartridges, arXiv 2506.06266: +8.6 chrF over next-token training on the
 same data; Knowledge Modules, arXiv 2503.08727).
 
@@ -25,9 +25,8 @@ import torch.nn.functional as F
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from dualbrain.knowledge.signals import TrainingExample
-from dualbrain.knowledge.trainer import (
-    IGNORE_INDEX, TrainSettings, collate_rows, predicts_target, processes, tokenize_example, training_copy,
-)
+from dualbrain.knowledge.loss import IGNORE_INDEX, predicts_target
+from dualbrain.knowledge.trainer import TrainSettings, collate_rows, processes, tokenize_example, training_copy
 from dualbrain.reasoning.prompting import grounded_question, question_prompt
 from dualbrain.retrieval.bm25 import BM25Retriever
 from dualbrain.retrieval.chunking import chunk_documents

@@ -162,6 +162,7 @@ def learn_documents(
             "teacher_tokens": teacher_tokens,  # read, not trained: the distillation teacher's forward passes
             "teacher_seconds": round(teacher_seconds, 1),
             "examples_by_kind": result.examples_by_kind,
+            "examples_by_epoch": result.examples_by_epoch,
             "processes": result.processes,
         }
         if accelerator.is_main_process or result.processes == 1:

@@ -12,22 +12,21 @@ import copy
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import torch
-import torch.nn.functional as F
 from accelerate import Accelerator, PartialState
 from accelerate.utils import set_seed
-from torch.utils.checkpoint import checkpoint
 from torch.utils.data import DataLoader
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_cosine_schedule_with_warmup
 from transformers.trainer_pt_utils import LengthGroupedSampler
 
+from dualbrain.knowledge.known import KNOWN_FROM_EPOCH, KnownExamples
+from dualbrain.knowledge.loss import IGNORE_INDEX, token_losses
 from dualbrain.knowledge.network import KnowledgeNetwork
 from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.knowledge.signals import TrainingExample
@@ -35,9 +34,6 @@ from dualbrain.reasoning.prompting import answer_suffix, question_prompt
 
 if TYPE_CHECKING:  # distillation.py builds on this module
     from dualbrain.knowledge.distillation import TeacherTargets
-
-IGNORE_INDEX = -100  # label value the loss skips (prompt tokens and padding)
-
 
 @cache
 def bf16_is_fast() -> bool:
@@ -79,6 +75,9 @@ class TrainSettings:
     # Weight of the in-context teacher's distribution in a distilled example's loss, the gold target's being
     # the rest (0: gold targets only, no teacher; see distillation.py).
     distillation: float = 0.0
+    # From the end of epoch KNOWN_FROM_EPOCH on, drop the examples the network already recites (known.py), so
+    # that later epochs train only what is not yet known.
+    drop_known: bool = True
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.min_steps < 0 or self.batch_size < 1 or self.max_tokens < 16 or self.logit_chunk < 0:
@@ -98,6 +97,7 @@ class TrainResult:
     seconds: float
     examples_by_kind: dict[str, int]
     processes: int  # processes that trained this shard together (DDP under torchrun / accelerate launch)
+    examples_by_epoch: list[int]  # the examples each epoch trained (fewer as they become known)
 
 
 def target_token_ids(example: TrainingExample, tokenizer: PreTrainedTokenizerBase) -> list[int]:
@@ -146,6 +146,8 @@ def collate_rows(pad_id: int) -> Callable[[list[dict]], dict[str, torch.Tensor]]
             labels[i, :n] = torch.tensor(row["labels"])
             attention_mask[i, :n] = 1
         batch = {"input_ids": input_ids, "labels": labels, "attention_mask": attention_mask}
+        if all("index" in row for row in rows):  # which examples these are (see known.py)
+            batch["index"] = torch.tensor([row["index"] for row in rows])
         if any("teacher" in row for row in rows):
             batch |= _teacher_columns(rows)
         return batch
@@ -169,74 +171,6 @@ def _teacher_columns(rows: list[dict]) -> dict[str, torch.Tensor]:
             log_probs.append(taught.log_probs[:predicted])
         distilled.append(torch.full((predicted,), taught is not None))
     return {"teacher_ids": torch.cat(token_ids), "teacher_log_probs": torch.cat(log_probs), "distilled": torch.cat(distilled)}
-
-
-def target_loss(
-    model: torch.nn.Module, batch: dict[str, torch.Tensor], chunk_positions: int = 0, distillation: float = 0.0
-) -> torch.Tensor:
-    """Mean next-token cross-entropy over the target tokens; where the batch has the teacher's choices for a
-    token, ``distillation`` of that token's loss is the cross-entropy against the teacher's top-k
-    distribution (renormalised) instead of the gold token.
-
-    Logits are computed only at the positions that predict a target token: the vocabulary projection is
-    about a fifth of a small model's compute, and prompts and padding need none of it. With
-    ``chunk_positions``, the projection and the loss run that many positions at a time and are recomputed
-    in the backward pass, so no more than one chunk of logits (positions × vocabulary) is ever held: for
-    large vocabularies and batches the logits, not the model, fill the memory.
-    """
-    labels = batch["labels"]
-    predicting = predicts_target(labels)
-    targets = labels[:, 1:][predicting[:, :-1]]
-    teacher = (batch["teacher_ids"], batch["teacher_log_probs"], batch["distilled"]) if distillation and "distilled" in batch else None
-    if not chunk_positions:
-        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=predicting).logits
-        if teacher is None:
-            return F.cross_entropy(logits.float(), targets)
-        return _summed_loss(torch.nn.Identity(), logits, targets, *teacher, distillation) / len(targets)
-    with _final_hidden_states(model) as projection:
-        hidden = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=predicting).logits
-    columns = (hidden, targets, *(teacher or ()))
-    weight = (distillation,) if teacher else ()
-    total = sum(
-        checkpoint(_summed_loss, projection, *[column[start : start + chunk_positions] for column in columns], *weight,
-                   use_reentrant=False)
-        for start in range(0, len(targets), chunk_positions)
-    )
-    return total / len(targets)
-
-
-def predicts_target(labels: torch.Tensor) -> torch.Tensor:
-    """Where a batch's positions predict a target token (position i predicts token i + 1)."""
-    predicting = torch.zeros_like(labels, dtype=torch.bool)
-    predicting[:, :-1] = labels[:, 1:] != IGNORE_INDEX
-    return predicting
-
-
-def _summed_loss(
-    projection: torch.nn.Module, hidden: torch.Tensor, targets: torch.Tensor, teacher_ids: torch.Tensor | None = None,
-    teacher_log_probs: torch.Tensor | None = None, distilled: torch.Tensor | None = None, distillation: float = 0.0,
-) -> torch.Tensor:
-    """The summed loss of these target positions (see target_loss); without a teacher, their cross-entropy."""
-    logits = projection(hidden).float()
-    if teacher_ids is None:
-        return F.cross_entropy(logits, targets, reduction="sum")
-    log_probs = F.log_softmax(logits, dim=-1)
-    gold = -log_probs.gather(1, targets[:, None]).squeeze(1)
-    taught = -(teacher_log_probs.softmax(dim=-1) * log_probs.gather(1, teacher_ids)).sum(dim=-1)
-    return torch.where(distilled, (1 - distillation) * gold + distillation * taught, gold).sum()
-
-
-@contextmanager
-def _final_hidden_states(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
-    """While inside, ``model``'s forward returns the final hidden states where it returned logits; yields the
-    vocabulary projection it set aside. The forward still goes through ``model`` itself (DDP's hooks)."""
-    causal_lm = model.module if hasattr(model, "module") else model  # DDP wraps the model
-    projection = causal_lm.get_output_embeddings()
-    causal_lm.set_output_embeddings(torch.nn.Identity())
-    try:
-        yield projection
-    finally:
-        causal_lm.set_output_embeddings(projection)
 
 
 def training_copy(base: PreTrainedModel, settings: TrainSettings, device: torch.device) -> PreTrainedModel:
@@ -336,35 +270,49 @@ def train_knowledge(
     model = network.trainable(training_copy(base, settings, accelerator.device))
     model.train()
     rows = training_rows(examples, tokenizer, settings.max_tokens, teacher)
+    for index, row in enumerate(rows):
+        row["index"] = index
     # Batches of similar lengths: with random batches half of every forward pass was padding (chat turns
-    # are short, passages long). The order stays random across and within epochs.
-    sampler = LengthGroupedSampler(
-        settings.batch_size, lengths=[len(row["input_ids"]) for row in rows],
-        generator=torch.Generator().manual_seed(settings.seed),
-    )
-    loader = DataLoader(rows, batch_size=settings.batch_size, sampler=sampler, collate_fn=collate_rows(tokenizer.pad_token_id))
+    # are short, passages long). The order stays random across and within epochs (one generator throughout).
+    order, collate = torch.Generator().manual_seed(settings.seed), collate_rows(tokenizer.pad_token_id)
+
+    def loader_of(kept: list[dict]) -> DataLoader:
+        sampler = LengthGroupedSampler(settings.batch_size, lengths=[len(row["input_ids"]) for row in kept], generator=order)
+        loader = DataLoader(kept, batch_size=settings.batch_size, sampler=sampler, collate_fn=collate)
+        return accelerator.prepare_data_loader(loader) if together else loader  # DDP: a share of every batch each
+
+    def steps_of(kept: list[dict]) -> int:  # optimizer steps of one epoch over ``kept``, per process
+        return math.ceil(math.ceil(len(kept) / settings.batch_size) / workers)
+
     optimizer = network.optimizer(model, settings.learning_rate)
-    steps_per_epoch = math.ceil(len(loader) / workers)
+    steps_per_epoch = steps_of(rows)
     epochs = max(settings.epochs, math.ceil(settings.min_steps / steps_per_epoch))
     total_steps = epochs * steps_per_epoch
+    # Stepped here once per optimizer step: prepared by accelerate, it would step once per process each time.
     scheduler = get_cosine_schedule_with_warmup(optimizer, int(settings.warmup_ratio * total_steps), total_steps)
-    if together:  # DDP and a share of every batch per process
-        model, optimizer, loader, scheduler = accelerator.prepare(model, optimizer, loader, scheduler)
+    if together:  # DDP
+        model, optimizer = accelerator.prepare(model, optimizer)
     else:  # no collective calls: other processes may be training something else
         model.to(accelerator.device)
+    known = KnownExamples(len(rows)) if settings.drop_known else None
 
     # Real (non-padding) tokens this process trained; the progress rate scales them by the process count.
     step, tokens, loss_value, started = 0, 0, float("nan"), time.perf_counter()
+    kept, loader, examples_by_epoch = rows, loader_of(rows), []
     try:
         for epoch in range(epochs):
+            examples_by_epoch.append(len(kept))
             for batch in loader:
                 batch = {name: tensor.to(accelerator.device) for name, tensor in batch.items()}
                 with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=settings.bf16):
-                    loss = target_loss(model, batch, settings.logit_chunk, settings.distillation)
+                    losses, gold = token_losses(model, batch, settings.logit_chunk, settings.distillation)
+                    loss = losses.mean()
                 accelerator.backward(loss)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
+                if known:
+                    known.record(batch["index"], batch["labels"], gold)
                 step += 1
                 tokens += int(batch["attention_mask"].sum())
                 loss_value = (accelerator.reduce(loss.detach(), reduction="mean") if together else loss).item()
@@ -374,6 +322,15 @@ def train_knowledge(
                                              tokens * workers / elapsed, elapsed))
             if on_epoch_end:
                 _run_epoch_hook(on_epoch_end, epoch + 1, model, accelerator, settings.bf16, reports, together)
+            if known and KNOWN_FROM_EPOCH <= epoch + 1 < epochs:
+                # Each epoch keeps its stretch of the schedule however many of its steps are left.
+                for _ in range(steps_per_epoch * (epoch + 1) - scheduler.last_epoch):
+                    scheduler.step()
+                kept = known.unknown(kept, accelerator.device if together else None)
+                if not kept:
+                    break
+                loader = loader_of(kept)
+                total_steps = step + (epochs - epoch - 1) * steps_of(kept)
     except BaseException:
         network.detach(accelerator.unwrap_model(model))  # a failed run leaves no knowledge weights behind
         raise
@@ -389,5 +346,6 @@ def train_knowledge(
         seconds=time.perf_counter() - started,
         examples_by_kind=dict(Counter(example.kind for example in examples)),
         processes=workers,
+        examples_by_epoch=examples_by_epoch,
     )
     return model, result, accelerator

@@ -10,9 +10,8 @@ from transformers import AutoModelForCausalLM, AutoTokenizer
 from dualbrain.knowledge.distillation import TOP_K, teach, teacher_prompts, teacher_targets
 from dualbrain.knowledge.network import LoraKnowledge, LoraSettings
 from dualbrain.knowledge.signals import TrainingExample
-from dualbrain.knowledge.trainer import (
-    IGNORE_INDEX, TrainSettings, collate_rows, target_loss, target_token_ids, train_knowledge, training_rows,
-)
+from dualbrain.knowledge.loss import IGNORE_INDEX, target_loss
+from dualbrain.knowledge.trainer import TrainSettings, collate_rows, target_token_ids, train_knowledge, training_rows
 from dualbrain.reasoning.prompting import question_prompt
 
 DOCUMENTS = [

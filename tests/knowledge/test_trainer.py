@@ -12,9 +12,8 @@ from dualbrain.knowledge import trainer
 from dualbrain.knowledge.signals import TrainingExample
 from dualbrain.knowledge.network import LoraKnowledge, LoraSettings
 from dualbrain.knowledge.progress import LearnProgress
-from dualbrain.knowledge.trainer import (
-    IGNORE_INDEX, TrainSettings, collate_rows, target_loss, tokenize_example, train_knowledge, training_copy,
-)
+from dualbrain.knowledge.loss import IGNORE_INDEX, target_loss
+from dualbrain.knowledge.trainer import TrainSettings, collate_rows, tokenize_example, train_knowledge, training_copy
 
 
 def test_target_loss_equals_the_full_model_loss(tiny_model_dir: Path) -> None:
