@@ -2,7 +2,7 @@
 
 import pytest
 
-from dualbrain.answering.routing import RoutingSettings, ShardRouter, named_codes
+from dualbrain.answering.routing import RoutingSettings, ShardRouter, asked_names, named_codes
 
 SHARDS = {
     "s0001": [("d1", "Quillfeather Aeronautics builds gliders in Marrowgate. Its chief executive is Marta Oyelaran.")],
@@ -34,6 +34,24 @@ def test_a_code_routes_to_the_shard_holding_it_whatever_its_similarity() -> None
     # A code outranks a closer shard, and an unknown code routes nowhere by itself.
     assert router.route("Is the Corvex datasheet's weight the same as DG-591's?")[0] == "s0002"
     assert router.route("I found the code QX-777 on a crate: what item is that?") == []
+
+
+def test_among_close_shards_the_one_holding_the_asked_names_answers() -> None:
+    shards = {"old": [("d1", "Quillfeather Aeronautics builds gliders. Its director of research heads Project Drunhes.")],
+              "new": [("d2", "Who heads Project Kestrel? Orin Tabb heads Project Kestrel at Brannock Dairy.")]}
+    router = ShardRouter(shards, RoutingSettings())
+    question = "Who heads Project Drunhes?"
+    scores = router.scores(question)
+    assert scores["new"] > scores["old"] >= RoutingSettings().min_similarity  # the same form is closer than the name
+    assert router.route(question) == ["old"]
+    # Names only order the shards close enough: they route nothing by themselves.
+    assert ShardRouter(shards, RoutingSettings(min_similarity=0.9)).route(question) == []
+
+
+def test_asked_names_are_capitalised_words_after_the_first() -> None:
+    assert asked_names("Which organisation has its headquarters in Dreannemere?") == {"Dreannemere"}
+    assert asked_names("Who is the CEO of Brannock Dairy, and of X?") == {"CEO", "Brannock", "Dairy"}
+    assert asked_names("Who?") == set()
 
 
 def test_numbers_ordinals_and_decades_are_no_codes() -> None:
