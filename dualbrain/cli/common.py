@@ -86,7 +86,8 @@ RelationWordingsOption = Annotated[bool, typer.Option("--relation-wordings/--no-
                                                       "blanking it in the fact's own words.")]
 
 DropKnownOption = Annotated[bool, typer.Option("--drop-known/--every-example-every-epoch", help="From the third epoch on, "
-                                               "train only the examples the network does not recite word for word yet.")]
+                                               "train only the examples the network does not recite word for word yet: "
+                                               "~15% faster, measured to answer a few questions fewer.")]
 
 
 def recipe(epochs: int, seed: int, lora_plus: float, distillation: float, grounded_share: float, abstention_share: float,

@@ -76,8 +76,9 @@ class TrainSettings:
     # the rest (0: gold targets only, no teacher; see distillation.py).
     distillation: float = 0.0
     # From the end of epoch KNOWN_FROM_EPOCH on, drop the examples the network already recites (known.py), so
-    # that later epochs train only what is not yet known.
-    drop_known: bool = True
+    # that later epochs train only what is not yet known: 15% fewer tokens, but measured to answer fewer
+    # questions (docs/recipe.md, "Training only what is not yet known"), so off by default.
+    drop_known: bool = False
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.min_steps < 0 or self.batch_size < 1 or self.max_tokens < 16 or self.logit_chunk < 0:
