@@ -22,14 +22,11 @@ from dualbrain.knowledge.sharding import pack_shards
 
 
 class SimilarityOnly(ShardRouter):
-    """The rule before names ordered the close shards: codes, then similarity."""
+    """The rule before names ordered the close shards: codes, then similarity (no shard holds any name)."""
 
-    def route(self, question: str) -> list[str]:
-        names_of, self._names_of = self._names_of, {shard_id: set() for shard_id in self._names_of}
-        try:
-            return super().route(question)
-        finally:
-            self._names_of = names_of
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._names_of = {shard_id: set() for shard_id in self._names_of}
 
 
 def layout(seed: int, size: int, added: int) -> tuple[dict[str, list[tuple[str, str]]], list[tuple[int, object]]]:
@@ -58,7 +55,9 @@ def main() -> None:
         for size in map(int, args.sizes.split(",")):
             shards, questions = layout(seed, size, added)
             home = {doc_id: shard_id for shard_id, docs in shards.items() for doc_id, _ in docs}
-            routers = {"names": ShardRouter(shards, RoutingSettings()), "similarity": SimilarityOnly(shards, RoutingSettings())}
+            vectors: dict = {}  # both rules route over the same passages: embedded once
+            routers = {rule: router(shards, RoutingSettings(), passage_vectors=vectors)
+                       for rule, router in (("names", ShardRouter), ("similarity", SimilarityOnly))}
             for i, question in questions:
                 group = "earlier" if i < size else "added"
                 gold = {"added"} if i >= size else {home[f"{i}/{name}"] for name in question.gold_documents}
