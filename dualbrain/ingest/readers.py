@@ -11,6 +11,7 @@ import io
 import os
 import re
 import unicodedata
+import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +36,12 @@ _FORMATS = {
 }
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_FORMATS)
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
+# A Word document is a zip archive, and its reader holds every part in memory: what it unpacks to is limited
+# before anything is unpacked (a 2 MB zip can declare a 2 GB part). Python's zipfile never inflates a part past
+# the size the archive declares for it, so the declared sizes bound the memory. A long report with images
+# unpacks to a few times its zipped size.
+MAX_UNPACKED_BYTES = 4 * MAX_DOCUMENT_BYTES
+MAX_ARCHIVE_MEMBERS = 10_000
 
 # Elements that start a new line when rendered; everything else is inline text.
 _BLOCK_TAGS = [
@@ -113,7 +120,12 @@ def extract(path: Path, max_bytes: int = MAX_DOCUMENT_BYTES) -> ExtractedDocumen
     if file_format is None:
         raise IngestError(name, _unsupported_reason(path))
     data = _read_limited(path, max_bytes)
-    text = normalise(_READERS[file_format](data, name))
+    try:
+        text = normalise(_READERS[file_format](data, name))
+    except IngestError:
+        raise
+    except Exception as error:  # whatever a parser raises for a file it chokes on is that file's problem alone
+        raise IngestError(name, f"cannot read this {file_format} file ({type(error).__name__}: {error})") from error
     if not text:
         raise IngestError(name, _empty_reason(file_format))
     return ExtractedDocument(name, file_format, text, hashlib.sha256(data).hexdigest(), len(data))
@@ -258,6 +270,7 @@ def _pdf_page_text(page) -> str:
 def _read_docx(data: bytes, name: str) -> str:
     """The document's text as light Markdown: heading styles as ``#``, list styles as ``-``, tables as rows
     (the first row as the header), paragraphs separated by blank lines."""
+    _require_small_unpacked(data, name)
     try:
         document = docx.Document(io.BytesIO(data))
         blocks: list[str] = []
@@ -277,6 +290,20 @@ def _read_docx(data: bytes, name: str) -> str:
             parts.append("\n" if block.startswith("- ") and previous.startswith("- ") else "\n\n")
         parts.append(block)
     return "".join(parts)
+
+
+def _require_small_unpacked(data: bytes, name: str) -> None:
+    """Refuse a zip archive that would unpack to more than the limits allow, from its directory alone."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, ValueError, EOFError) as error:
+        raise IngestError(name, f"corrupt Word document (not a zip archive: {error})") from error
+    if len(members) > MAX_ARCHIVE_MEMBERS:
+        raise IngestError(name, f"the archive holds {len(members):,} parts; the limit is {MAX_ARCHIVE_MEMBERS:,}")
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise IngestError(name, f"unpacks to {unpacked:,} bytes; the limit is {MAX_UNPACKED_BYTES:,} bytes")
 
 
 def _docx_paragraph(text: str, style: str) -> str:

@@ -15,9 +15,23 @@ import torch
 from torch import nn
 from transformers import LogitsProcessorList, PreTrainedTokenizerBase, TextStreamer
 
+from dualbrain.errors import DualBrainError
 from dualbrain.reasoning.prompting import question_prompt
 
 DEFAULT_MAX_NEW_TOKENS = 64
+
+
+def context_window(model: nn.Module) -> int:
+    """The most tokens ``model`` reads and writes in one sequence."""
+    return int(getattr(model.config, "max_position_embeddings", 2048))
+
+
+def require_window(prompt_tokens: int, max_new_tokens: int, window: int) -> None:
+    """Refuse a prompt that does not fit the model's window with its answer: past the positions it was trained on
+    a model writes nonsense, or fails deep inside, instead of saying why."""
+    if prompt_tokens + max_new_tokens > window:
+        raise DualBrainError(f"the prompt ({prompt_tokens} tokens) and answer ({max_new_tokens} tokens) do not fit "
+                             f"the model's window ({window} tokens); ask a shorter question")
 
 
 @torch.inference_mode()
@@ -193,6 +207,7 @@ def continue_text(
     """The greedy continuation of ``text`` taken as the model's whole input (no chat template), timed;
     ``trace`` records the tokens' probabilities as they are chosen."""
     encoded = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
+    require_window(encoded["input_ids"].shape[1], max_new_tokens, context_window(model))
     clock = _TimedStreamer(tokenizer, on_text)
     generated = model.generate(
         **encoded,

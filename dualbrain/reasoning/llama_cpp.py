@@ -26,7 +26,7 @@ import torch
 from transformers import PreTrainedTokenizerBase
 
 from dualbrain.errors import DualBrainError
-from dualbrain.reasoning.generate import Generation, TokenTrace
+from dualbrain.reasoning.generate import Generation, TokenTrace, require_window
 from dualbrain.reasoning.loader import ReasoningNetwork
 
 if TYPE_CHECKING:
@@ -76,9 +76,7 @@ class LlamaCpp:
         llm = self._instance(knowledge, write_lora)
         started = time.perf_counter()
         ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        if len(ids) + max_new_tokens > self.context_window:
-            raise DualBrainError(f"the prompt ({len(ids)} tokens) and answer do not fit the model's window "
-                                 f"({self.context_window} tokens)")
+        require_window(len(ids), max_new_tokens, self.context_window)
         new: list[int] = []
         first_token_at, sent = None, ""
         for token in self._greedy(llm, ids, max_new_tokens, trace):

@@ -27,6 +27,7 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from dualbrain.errors import DualBrainError, IncompatibleKnowledge
+from dualbrain.reasoning.generate import context_window
 from dualbrain.store.atomic import atomic_write_text
 
 DEFAULT_MODEL_NAME = "SmolLM2-135M-Instruct"
@@ -47,7 +48,7 @@ class ReasoningNetwork:
 
     @property
     def context_window(self) -> int:
-        return int(getattr(self.model.config, "max_position_embeddings", 2048))
+        return context_window(self.model)
 
     def require_trained_on(self, identity: str, knowledge: str, base: str = "another base model") -> None:
         """Refuse ``knowledge`` (what it is, e.g. "knowledge base 'acme'") trained on the base model with

@@ -15,6 +15,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import Match
 
 from dualbrain.answering import AnswerConfig
 from dualbrain.errors import DualBrainError, JobRunning, UnknownKnowledgeBase
@@ -29,7 +30,9 @@ from dualbrain.serve.services import Services
 from dualbrain.serve.worker import start_worker_process
 from dualbrain.store import Home
 
-MAX_REQUEST_BYTES = 256 << 20  # one upload's files together; each file also ≤ MAX_DOCUMENT_BYTES
+# Every body but an upload's: a chat, a new knowledge base, a rollback. Checked before anything reads it; the
+# upload route checks its own, larger limit once the key's scope allows the upload (knowledge_bases.py).
+MAX_JSON_BYTES = 1 << 20
 UI_DIR = Path(__file__).parent / "ui"
 AREAS = (openai, knowledge_bases, reports)
 
@@ -109,13 +112,15 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True, w
 
     @app.middleware("http")
     async def limit_body(request: Request, call_next):
-        """Refuse an oversized body before anything reads it (multipart parsing would spool it all to disk)."""
+        """Refuse an oversized body before anything reads it (FastAPI parses a body before the route runs)."""
         if request.method in ("POST", "PUT", "PATCH"):
             length = request.headers.get("content-length")
             if length is None and "chunked" in request.headers.get("transfer-encoding", ""):
                 return _error(411, "send a Content-Length (chunked bodies are refused)", "invalid_request_error")
-            if length is not None and (not length.isdigit() or int(length) > MAX_REQUEST_BYTES):
-                return _error(413, f"requests are limited to {MAX_REQUEST_BYTES >> 20} MB", "invalid_request_error")
+            if length is not None and not length.isdigit():
+                return _error(400, "invalid Content-Length", "invalid_request_error")
+            if length is not None and int(length) > MAX_JSON_BYTES and not _is_upload(request):
+                return _error(413, f"request bodies are limited to {MAX_JSON_BYTES:,} bytes", "invalid_request_error")
         return await call_next(request)
 
     app.add_middleware(RequireApiKey, keys=home.keys() if auth else None)  # outside the body limit: keys first
@@ -124,6 +129,11 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True, w
     routes = [route for area in AREAS for route in area.router.routes] + app.router.routes
     app.add_middleware(CountRequests, metrics=metrics, routes=routes)
     return app
+
+
+def _is_upload(request: Request) -> bool:
+    """Whether ``request`` is for the upload route, which reads its body itself once the key may upload."""
+    return any(route.matches(request.scope)[0] == Match.FULL for route in knowledge_bases.UPLOAD_ROUTES)
 
 
 def _error(status: int, message: str, kind: str) -> JSONResponse:

@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import zipfile
 from pathlib import Path
 
 import docx
@@ -10,6 +11,7 @@ from pypdf import PdfReader, PdfWriter
 
 from dualbrain.errors import IngestError
 from dualbrain.ingest import SUPPORTED_SUFFIXES, collect_files, extract
+from dualbrain.ingest import readers
 from dualbrain.ingest.readers import normalise
 
 
@@ -172,6 +174,45 @@ def test_corrupt_pdf(tmp_path):
 
 def test_corrupt_docx(tmp_path):
     assert reason_for(write(tmp_path / "fake.docx", "just text")).startswith("corrupt Word document")
+
+
+def make_docx(text: str, extra_parts: dict[str, bytes] | None = None) -> bytes:
+    """A real Word document holding ``text``, with ``extra_parts`` (zip member name → content) added."""
+    document = docx.Document()
+    document.add_paragraph(text)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    with zipfile.ZipFile(buffer, "a", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in (extra_parts or {}).items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def test_docx_that_unpacks_too_large_is_refused_before_it_is_unpacked(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers, "MAX_UNPACKED_BYTES", 1 << 20)
+    bomb = make_docx("Hello.", {"word/media/padding.bin": bytes(4 << 20)})  # 4 MB of zeros: a few KB zipped
+    assert len(bomb) < 64 << 10
+    unpacked = []
+    monkeypatch.setattr(readers.docx, "Document", lambda *args: unpacked.append(args))
+    reason = reason_for(write(tmp_path / "bomb.docx", bomb))
+    assert reason.startswith("unpacks to ") and "the limit is 1,048,576 bytes" in reason
+    assert not unpacked  # refused from the archive's directory: the Word reader never ran
+
+
+def test_docx_with_too_many_parts_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers, "MAX_ARCHIVE_MEMBERS", 20)
+    many = make_docx("Hello.", {f"word/extra/part{i}.xml": b"<a/>" for i in range(20)})
+    assert "the limit is 20" in reason_for(write(tmp_path / "many.docx", many))
+    assert extract(write(tmp_path / "few.docx", make_docx("Hello."))).text == "Hello."  # within the limits
+
+
+def test_a_parser_failure_in_any_reader_is_that_files_problem(tmp_path, monkeypatch):
+    def choke(*args, **kwargs):
+        raise RecursionError("maximum recursion depth exceeded")
+
+    monkeypatch.setattr(readers, "BeautifulSoup", choke)
+    reason = reason_for(write(tmp_path / "deep.html", "<div>" * 10 + "text"))
+    assert reason == "cannot read this html file (RecursionError: maximum recursion depth exceeded)"
 
 
 def test_binary_txt(tmp_path):

@@ -2,9 +2,11 @@
 
 from pathlib import Path
 
+import pytest
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from dualbrain.errors import DualBrainError
 from dualbrain.reasoning.generate import TokenTrace, continue_text, generate_batch, shared_prefix_length
 from dualbrain.reasoning.prompting import conversation_prompt
 
@@ -61,3 +63,18 @@ def test_a_trace_holds_the_probability_of_every_token_the_answer_chose(tiny_mode
     assert text.strip() == generation.text
     second = len(trace.text(trace.ids[:1]))
     assert trace.token_at(0) == 0 and trace.token_at(second) == 1 and trace.token_at(len(text)) is None
+
+
+def test_a_prompt_that_does_not_fit_the_window_with_its_answer_is_refused(tiny_model_dir: Path) -> None:
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    window = model.config.max_position_embeddings
+    text = " ".join(["Quillfeather"] * (window + 10))
+    prompt_tokens = len(tokenizer(text, add_special_tokens=False)["input_ids"])
+    assert prompt_tokens > window
+    with pytest.raises(DualBrainError, match=rf"the prompt \({prompt_tokens} tokens\) and answer \(4 tokens\) do not fit "
+                                             rf"the model's window \({window} tokens\)"):
+        continue_text(model, tokenizer, text, max_new_tokens=4)
+    fitting = tokenizer.decode(tokenizer(text, add_special_tokens=False)["input_ids"][: window - 4])
+    fitting_tokens = len(tokenizer(fitting, add_special_tokens=False)["input_ids"])
+    assert continue_text(model, tokenizer, fitting, max_new_tokens=window - fitting_tokens).prompt_tokens == fitting_tokens

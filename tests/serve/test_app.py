@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from openai import OpenAI
+from starlette.formparsers import MultiPartParser
 
 from dualbrain.api import DualBrain
 from dualbrain.serve.app import create_app
@@ -117,6 +118,15 @@ def test_streaming_sends_chunks_then_done(client: TestClient, home: Home) -> Non
     assert chunks[-1]["system_fingerprint"] == whole["system_fingerprint"] == home.open_kb("acme").current_version().id
 
 
+def test_a_question_too_long_for_the_window_is_a_clear_error_streamed_or_not(client: TestClient, home: Home) -> None:
+    body = {"model": "dualbrain/acme", "messages": [{"role": "user", "content": "Quillfeather " * 550}], "max_tokens": 6}
+    whole = client.post("/v1/chat/completions", json=body, headers=bearer(home, "read"))
+    assert whole.status_code == 400 and "do not fit the model's window (512 tokens)" in whole.json()["error"]["message"]
+    with client.stream("POST", "/v1/chat/completions", json=body | {"stream": True}, headers=bearer(home, "read")) as response:
+        events = [line[len("data: "):] for line in response.iter_lines() if line.startswith("data: ")]
+    assert json.loads(events[-1]) == whole.json()  # said as the stream's last event, with no [DONE]
+
+
 @pytest.mark.parametrize("body, status", [
     ({"model": "dualbrain/acme", "messages": []}, 422),
     ({"model": "dualbrain/acme", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 100000}, 422),
@@ -190,7 +200,8 @@ def test_uploads_of_nothing_usable_are_refused_and_change_nothing(client: TestCl
     assert client.get("/v1/kbs/acme/documents", headers=writer).json() == before
     assert client.get("/v1/kbs/acme/requests", headers=writer).json()["data"] == []
     too_many = [("files", (f"{i}.txt", b"Some words here.", "text/plain")) for i in range(33)]
-    assert client.post("/v1/kbs/acme/documents", files=too_many, headers=writer).status_code == 413
+    reply = client.post("/v1/kbs/acme/documents", files=too_many, headers=writer)
+    assert reply.status_code == 400 and reply.json()["error"]["message"] == "Too many files. Maximum number of files is 32."
     assert client.post("/v1/kbs/acme/documents", files=[("files", ("a.txt", b"x y z w", "text/plain"))],
                        headers=bearer(home, "read", "acme")).status_code == 403
 
@@ -297,11 +308,35 @@ def test_too_many_waiting_answers_are_refused_at_once(home: Home, tiny_model_dir
     assert client.get("/health").status_code == 200
 
 
-def test_oversized_bodies_are_refused_before_they_are_read(home: Home, tiny_model_dir: Path, monkeypatch) -> None:
-    monkeypatch.setattr("dualbrain.serve.app.MAX_REQUEST_BYTES", 100)
+def test_bodies_are_read_only_within_their_routes_limit_and_the_keys_scope(home: Home, tiny_model_dir: Path,
+                                                                             monkeypatch) -> None:
+    monkeypatch.setattr("dualbrain.serve.app.MAX_JSON_BYTES", 100)
+    monkeypatch.setattr("dualbrain.serve.routes.knowledge_bases.MAX_UPLOAD_BYTES", 1000)
+    parsed = []
+    parse = MultiPartParser.parse
+    monkeypatch.setattr(MultiPartParser, "parse", lambda self: parsed.append(1) or parse(self))
     client = TestClient(create_app(home, tiny_model_dir, worker=False))
-    files = [("files", ("big.txt", b"word " * 100, "text/plain"))]
-    assert client.post("/v1/kbs/acme/documents", files=files, headers=bearer(home, "write", "acme")).status_code == 413
+    chat = {"model": "dualbrain/acme", "messages": [{"role": "user", "content": "x" * 100}]}
+    reply = client.post("/v1/chat/completions", json=chat, headers=bearer(home, "read"))
+    assert reply.status_code == 413 and reply.json()["error"]["message"] == "request bodies are limited to 100 bytes"
+    big = [("files", ("big.txt", b"word " * 300, "text/plain"))]
+    # A key that may not upload here is refused before the body is read, whatever its size.
+    assert client.post("/v1/kbs/acme/documents", files=big, headers=bearer(home, "read", "acme")).status_code == 403
+    assert client.post("/v1/kbs/acme/documents", files=big, headers=bearer(home, "write", "other")).status_code == 404
+    assert not parsed
+    reply = client.post("/v1/kbs/acme/documents", files=big, headers=bearer(home, "write", "acme"))
+    assert reply.status_code == 413 and reply.json()["error"]["message"] == "an upload is limited to 1,000 bytes" and not parsed
+    small = [("files", ("small.txt", b"Edda Vrankel flies gliders.", "text/plain"))]
+    assert client.post("/v1/kbs/acme/documents", files=small, headers=bearer(home, "write", "acme")).status_code == 202
+    assert parsed
+
+
+def test_a_long_upload_name_is_cut_by_its_bytes_and_keeps_its_type(client: TestClient, home: Home) -> None:
+    files = [("files", ("é" * 150 + ".md", "Gliders are flown by Edda Vrankel.".encode(), "text/markdown"))]
+    reply = client.post("/v1/kbs/acme/documents", files=files, headers=bearer(home, "write", "acme"))
+    assert reply.status_code == 202, reply.json()
+    name = reply.json()["added"][0]["source_name"]
+    assert name.endswith(".md") and len(name.encode()) <= 200 and name == "é" * 98 + ".md"
 
 
 def test_deleting_a_knowledge_base_ends_its_keys_and_queue(client: TestClient, home: Home) -> None:

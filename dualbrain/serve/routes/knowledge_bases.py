@@ -4,15 +4,18 @@ list and roll back versions. Learning and forgetting are queued for the worker p
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import tempfile
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Annotated
 
-from fastapi import APIRouter, File, HTTPException, Request, UploadFile
+from fastapi import APIRouter, HTTPException, Request
 from fastapi import Path as PathParam
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dualbrain.api import DualBrain
 from dualbrain.errors import DualBrainError, KnowledgeBaseExists
@@ -24,10 +27,19 @@ from dualbrain.serve.services import Services, ServicesParam
 from dualbrain.store.queue import WorkRequest
 
 MAX_UPLOAD_FILES = 32
+MAX_UPLOAD_BYTES = 256 << 20  # one upload's files together; each file also ≤ MAX_DOCUMENT_BYTES
+# Uploads being received at once, over every knowledge base: each may spool up to MAX_UPLOAD_BYTES to disk.
+MAX_CONCURRENT_UPLOADS = 2
 _CHUNK = 1 << 20
 _SQLITE_MAX_INT = (1 << 63) - 1
+_MAX_NAME_BYTES = 200  # of a stored upload's name: room under the 255 of most file systems
 
 router = APIRouter(prefix="/v1/kbs")
+_UPLOAD_SLOTS = asyncio.Semaphore(MAX_CONCURRENT_UPLOADS)
+# The upload route reads its multipart body itself; this describes it to OpenAPI as a File(...) parameter would.
+_MULTIPART_FILES = {"requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["files"],
+    "properties": {"files": {"type": "array", "items": {"type": "string", "format": "binary"}}}}}}}}
 
 
 @router.get("")
@@ -65,21 +77,35 @@ def documents(request: Request, name: str, services: ServicesParam) -> dict:
     return {"data": services.library.open(name).document_views()}
 
 
-@router.post("/{name}/documents", status_code=202)
-async def upload(request: Request, name: str, services: ServicesParam, files: list[UploadFile] = File(...)) -> dict:
-    """Add documents and queue their learning; per-file problems come back, the rest goes in."""
+@router.post("/{name}/documents", status_code=202, openapi_extra=_MULTIPART_FILES)
+async def upload(request: Request, name: str, services: ServicesParam) -> dict:
+    """Add documents (multipart ``files``) and queue their learning; per-file problems come back, the rest goes in.
+
+    The body is read here, not by FastAPI before the route runs: only once the key may write to this knowledge
+    base, the base exists, the declared size is within the limit and an upload slot is free."""
     authorize(request, "write", name)
+    if int(request.headers.get("content-length") or 0) > MAX_UPLOAD_BYTES:  # a number: the body limit checked it
+        raise HTTPException(413, f"an upload is limited to {MAX_UPLOAD_BYTES:,} bytes")
     brain = services.library.open(name)
-    if len(files) > MAX_UPLOAD_FILES:
-        raise HTTPException(413, f"at most {MAX_UPLOAD_FILES} files per upload")
-    staging = services.library.home.uploads_dir
-    staging.mkdir(parents=True, exist_ok=True)
-    folder = Path(tempfile.mkdtemp(dir=staging))
-    try:
-        paths, too_large = await _save_uploads(files, folder)
-        report = await run_in_threadpool(brain.add, paths) if paths else None
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    if _UPLOAD_SLOTS.locked():
+        raise HTTPException(429, "too many uploads at once; retry in a moment")
+    async with _UPLOAD_SLOTS:
+        try:
+            form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=0)
+        except StarletteHTTPException as error:  # the multipart parser's refusals: too many files, malformed parts
+            raise HTTPException(400, str(error.detail)) from error
+        staging = services.library.home.uploads_dir
+        staging.mkdir(parents=True, exist_ok=True)
+        folder = Path(tempfile.mkdtemp(dir=staging))
+        try:
+            files = [part for part in form.getlist("files") if isinstance(part, UploadFile)]
+            if not files:
+                raise HTTPException(422, "invalid request: body.files: send the documents as multipart 'files'")
+            paths, too_large = await _save_uploads(files, folder)
+            report = await run_in_threadpool(brain.add, paths) if paths else None
+        finally:
+            await form.close()  # the parser's spooled copies
+            shutil.rmtree(folder, ignore_errors=True)
     problems = [{"file": name_, "reason": f"larger than {MAX_DOCUMENT_BYTES // (1 << 20)} MB"} for name_ in too_large]
     # Sources may be our temporary paths: only the file's name goes back to the client.
     problems += [{"file": Path(p.source).name, "reason": p.reason} for p in (report.problems if report else [])]
@@ -88,6 +114,9 @@ async def upload(request: Request, name: str, services: ServicesParam, files: li
         raise HTTPException(400, "no document was added: " + "; ".join(f"{p['file']}: {p['reason']}" for p in problems))
     work = services.queue.enqueue(name, "learn")
     return {"added": added, "problems": problems, "replaced": report.replaced, "request": _request_view(services, work)}
+
+
+UPLOAD_ROUTES = [route for route in router.routes if getattr(route, "endpoint", None) is upload]
 
 
 @router.delete("/{name}/documents/{document_id}", status_code=202)
@@ -175,4 +204,9 @@ def _safe_name(filename: str, index: int) -> str:
     """The last component of a client's file name (either slash), without control characters or leading dots."""
     base = PureWindowsPath(PurePosixPath(filename).name).name
     base = re.sub(r"[\x00-\x1f\x7f]", "", base).lstrip(".").strip()
-    return base[:200] or f"upload-{index}"
+    if len(base.encode()) > _MAX_NAME_BYTES:  # file systems count a name's bytes (255), not its characters
+        suffix = PurePosixPath(base).suffix
+        suffix = suffix if len(suffix.encode()) < _MAX_NAME_BYTES // 2 else ""  # the type the reader goes by
+        stem = base[: len(base) - len(suffix)].encode()[: _MAX_NAME_BYTES - len(suffix.encode())]
+        base = stem.decode(errors="ignore").strip() + suffix  # a character cut in half is dropped
+    return base or f"upload-{index}"

@@ -14,6 +14,7 @@ import json
 from fastapi import APIRouter, HTTPException, Request
 from sse_starlette.sse import EventSourceResponse
 
+from dualbrain.errors import DualBrainError
 from dualbrain.reasoning.generate import Generation
 from dualbrain.serve.answering import BASE_MODEL_ID, KB_MODEL_PREFIX
 from dualbrain.serve.auth import authorize
@@ -98,7 +99,11 @@ async def _stream(services: Services, kb: str | None, text: str, max_new_tokens:
         yield json.dumps(chunk(request_id, model, {"role": "assistant", "content": ""}))
     while (piece := await pieces.get()) is not None:
         yield json.dumps(chunk(request_id, model, {"content": piece}))
-    generation = await worker  # re-raises a generation error, which ends the stream without [DONE]
+    try:
+        generation = await worker
+    except DualBrainError as error:  # the user's mistake (a question too long for the window): said in the stream
+        yield json.dumps({"error": {"message": str(error), "type": "invalid_request_error"}})
+        return  # without [DONE], as OpenAI ends a failed stream; anything else ends it so too, unexplained
     services.metrics.observe_answer(kb is not None, generation.total_seconds, generation.completion_tokens)
     yield json.dumps(chunk(request_id, model, {}, finish_reason(generation, max_new_tokens), generation))
     yield "[DONE]"
