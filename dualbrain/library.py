@@ -51,8 +51,8 @@ class Library:
     def delete(self, name: str) -> None:
         """Delete knowledge base ``name`` with everything it learned, the keys bound to it and its queued work."""
         with self._lock:
+            self.home.delete_kb(name)  # refused while a job runs on it: then it stays open here as it was
             self._brains.pop(name, None)
-            self.home.delete_kb(name)
 
     def latest_report(self) -> Path | None:
         """The folder of the newest ``dualbrain bench`` report published into this home."""

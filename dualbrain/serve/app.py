@@ -7,6 +7,7 @@ never a 500.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -27,13 +28,14 @@ from dualbrain.serve.cores import CoreBudget
 from dualbrain.serve.metrics import CountRequests, ServerMetrics
 from dualbrain.serve.routes import knowledge_bases, openai, reports
 from dualbrain.serve.services import Services
-from dualbrain.serve.worker import start_worker_process
+from dualbrain.serve.worker import WorkerSupervisor, start_worker_process
 from dualbrain.store import Home
 
 # Every body but an upload's: a chat, a new knowledge base, a rollback. Checked before anything reads it; the
 # upload route checks its own, larger limit once the key's scope allows the upload (knowledge_bases.py).
 MAX_JSON_BYTES = 1 << 20
 UI_DIR = Path(__file__).parent / "ui"
+WORKER_CHECK_SECONDS = 5.0  # how soon a dead learning worker is started again
 AREAS = (openai, knowledge_bases, reports)
 
 
@@ -49,11 +51,14 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True, w
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         shutil.rmtree(home.uploads_dir, ignore_errors=True)  # what a crash left mid-upload was never added
-        process = start_worker_process(home, model, learn_config, consolidate, cores) if worker else None
+        if not worker:
+            yield
+            return
+        supervisor = WorkerSupervisor(lambda: start_worker_process(home, model, learn_config, consolidate, cores))
+        watching = asyncio.create_task(supervisor.watch(WORKER_CHECK_SECONDS))
         yield
-        if process is not None:
-            process.terminate()  # an interrupted learn publishes nothing; its request is queued again next start
-            process.join(timeout=10)
+        watching.cancel()
+        supervisor.stop()
 
     app = FastAPI(title="dualbrain", version="0.1", docs_url=None, redoc_url=None, lifespan=lifespan)
     library = Library(home, model)

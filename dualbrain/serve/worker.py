@@ -9,6 +9,7 @@ makes a second one exit at once. The worker trains on the cores the server's ans
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import logging
 import multiprocessing
@@ -68,7 +69,9 @@ def _serve_queue(home: Home, model: str | Path | None, learn_config: LearnConfig
             log.warning("another learning worker serves %s; this one exits", home.root)
             return
         queue = home.queue()
+        home.sweep()
         queue.requeue_running()
+        _requeue_unfinished_forgets(home, queue)
         library = Library(home, model)  # the base model loads when a request first needs it
         to_consolidate: list[str] = []  # knowledge bases that learned something since they were consolidated
         while True:
@@ -129,12 +132,51 @@ def consolidate_until_preempted(library: Library, kb: str, queue: WorkQueue, lea
     return True
 
 
+def _requeue_unfinished_forgets(home: Home, queue: WorkQueue) -> None:
+    """Queue a forget again for every document whose forget began but never finished (its worker died, or it
+    failed): withdrawn, it answers nothing, but its text and what was learned from it are still on disk."""
+    for name in home.list_kbs():
+        waiting = {work.params.get("document_id") for work in queue.list(name)
+                   if work.kind == "forget" and work.status in ("queued", "running")}
+        for doc in home.open_kb(name).catalog.documents("forgetting"):
+            if doc.id not in waiting:
+                queue.enqueue(name, "forget", {"document_id": doc.id})
+
+
 def _run(brain: DualBrain, request: WorkRequest, learn_config: LearnConfig | None,
          on_progress: Callable[[LearnProgress], None]) -> None:
     if request.kind == "learn":
         brain.learn(config=learn_config, on_progress=on_progress, request=request.id)
     elif request.kind == "forget":
-        brain.forget(request.params["document_id"], request=request.id)
+        doc_id = request.params["document_id"]
+        if any(doc.id == doc_id for doc in brain.kb.documents()):  # else a request before this one forgot it
+            brain.forget(doc_id, request=request.id)
+
+
+class WorkerSupervisor:
+    """Keeps the server's learning worker running: starts it, and starts it again when it dies (a crash, the
+    out-of-memory killer, a disk that filled up); its request runs again in the new one. A worker that ended
+    by itself (exit code 0: another worker serves this home) is left ended."""
+
+    def __init__(self, start: Callable[[], multiprocessing.Process]):
+        self._start = start
+        self.process = start()
+        self.restarts = 0
+
+    def check(self) -> None:
+        if not self.process.is_alive() and self.process.exitcode != 0:
+            log.warning("the learning worker died (exit code %s); starting it again", self.process.exitcode)
+            self.process = self._start()
+            self.restarts += 1
+
+    async def watch(self, every_seconds: float) -> None:
+        while True:
+            await asyncio.sleep(every_seconds)
+            self.check()
+
+    def stop(self) -> None:
+        self.process.terminate()  # an interrupted learn publishes nothing; its request is queued again next start
+        self.process.join(timeout=10)
 
 
 def start_worker_process(home: Home, model: str | Path | None = None, learn_config: LearnConfig | None = None,

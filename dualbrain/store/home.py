@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from pathlib import Path
 
@@ -35,6 +36,9 @@ from dualbrain.store.queue import WorkQueue
 
 # A name is a directory name, so it must not be able to point elsewhere ('..', '/'), hide ('.x') or clash by case.
 _NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+# Hidden names of a knowledge base being created or deleted (a valid name starts with a letter or digit).
+_BEING_CREATED, _DELETED = ".new-", ".deleted-"
+_CREATE_SECONDS = 3600  # a ".new-" directory older than this was left by a create that died
 _NAME_RULE = "1-63 characters: lowercase letters, digits, '-' and '_', starting with a letter or digit"
 
 
@@ -68,7 +72,7 @@ class Home:
         if final.exists():
             raise KnowledgeBaseExists(f"knowledge base '{name}' already exists")
         self._kbs_dir.mkdir(parents=True, exist_ok=True)
-        building = Path(tempfile.mkdtemp(prefix=f".new-{name}-", dir=self._kbs_dir))
+        building = Path(tempfile.mkdtemp(prefix=f"{_BEING_CREATED}{name}-", dir=self._kbs_dir))
         try:
             KnowledgeBase.initialise(building)
             # Fails when a concurrent create got there first: renaming onto a non-empty directory is refused.
@@ -110,14 +114,31 @@ class Home:
         return sorted(p.name for p in self._kbs_dir.iterdir() if p.is_dir() and not p.name.startswith("."))
 
     def delete_kb(self, name: str) -> None:
-        """Delete a knowledge base; it disappears from view in one rename, then its files are removed, and
-        with them the keys bound to it and its queued work: a base created later under the same name is a
-        new one, which no old key may reach."""
-        tombstone = self._kbs_dir / f".deleted-{name}-{uuid.uuid4().hex[:8]}"
-        os.replace(self._existing(name), tombstone)
-        shutil.rmtree(tombstone)
+        """Delete a knowledge base; it disappears from view in one rename, then the keys bound to it and its
+        queued work go, then its files: a base created later under the same name is a new one, which no old key
+        may reach. Refused (:class:`JobRunning`) while a job runs on it, which would write into it again; a job
+        waiting to start finds it gone."""
+        kb = self.open_kb(name)
+        tombstone = self._kbs_dir / f"{_DELETED}{name}-{uuid.uuid4().hex[:8]}"
+        with kb.job_lock(wait=False):
+            os.replace(kb.root, tombstone)
+        # Before the files: if removing them fails (what is left is swept at the next start), no old key works.
         self.keys().revoke_kb(name)
         self.queue().drop_kb(name)
+        shutil.rmtree(tombstone, ignore_errors=True)
+
+    def sweep(self) -> None:
+        """Remove what interrupted deletes and creates left behind (hidden, never listed), and each knowledge
+        base's leftovers of interrupted jobs. Run when the learning worker starts."""
+        if not self._kbs_dir.is_dir():
+            return
+        for path in self._kbs_dir.iterdir():
+            # A create takes a moment, so only an old one was interrupted; a delete's rename ends its life.
+            abandoned = path.name.startswith(_BEING_CREATED) and time.time() - path.stat().st_mtime > _CREATE_SECONDS
+            if path.name.startswith(_DELETED) or abandoned:
+                shutil.rmtree(path, ignore_errors=True)
+        for name in self.list_kbs():
+            self.open_kb(name).sweep_leftovers()
 
     def kb_identity(self, name: str) -> int:
         """Tells this knowledge base from a deleted one of the same name (raises UnknownKnowledgeBase)."""

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from dualbrain.errors import DualBrainError, JobRunning
+from dualbrain.errors import DualBrainError, JobRunning, UnknownKnowledgeBase
 from dualbrain.store.atomic import atomic_write_text, fsync_dir
 from dualbrain.store.catalog import Catalog
 from dualbrain.store.records import DocumentRecord, VersionRecord
@@ -48,6 +48,8 @@ class KnowledgeBase:
     def __init__(self, name: str, root: Path):
         self.name = name
         self.root = Path(root)
+        # Which directory this is: a job checks it still is the one at ``root`` (not deleted, nor a namesake).
+        self._identity = self.root.stat().st_ino
         self.catalog = Catalog(self.root / "catalog.sqlite3")
         self._documents_dir = self.root / "documents"
         self._derived_root = self.root / "derived"
@@ -147,9 +149,13 @@ class KnowledgeBase:
                                 unless="forgetting")
 
     def rollback(self, version_id: str) -> VersionRecord:
-        """Serve the kept version ``version_id`` again; documents outside it become 'pending'."""
+        """Serve the kept version ``version_id`` again; documents outside it become 'pending'. Refused for a version
+        that holds a document being forgotten (a forget that failed is finished by forgetting it again)."""
         with self._lock():
             version = self.catalog.get_version(version_id)
+            if leaving := sorted({doc.id for doc in self.catalog.documents("forgetting")} & set(version.document_ids)):
+                raise DualBrainError(f"version {version.id} holds {len(leaving)} document(s) being forgotten "
+                                     f"({', '.join(leaving)}); roll back to a version without them")
             atomic_write_text(self._current_file, version.id + "\n")
             learned = {doc.id for doc in self.catalog.documents("learned")}
             self.catalog.set_status(learned - set(version.document_ids), "pending")
@@ -208,16 +214,38 @@ class KnowledgeBase:
         """Held for a whole learn, forget or consolidation: plans are made from the current version and must
         still hold when they are published, and staged work must not be swept away by another process.
         ``wait=False`` raises :class:`JobRunning` instead of waiting for a running job."""
-        fd = os.open(self.root / ".job-lock", os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(self.root / ".job-lock", os.O_RDWR | os.O_CREAT, 0o666)
+        except FileNotFoundError:
+            raise UnknownKnowledgeBase(f"knowledge base '{self.name}' was deleted") from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
             except BlockingIOError:
                 raise JobRunning(f"knowledge base '{self.name}' is learning, forgetting or consolidating; "
                                  "try again when it has finished") from None
+            # Deleted while this waited (the lock file went with it), perhaps made again under the same name: a
+            # job must not write into a base that is gone, nor into its namesake.
+            if not self.is_present():
+                raise UnknownKnowledgeBase(f"knowledge base '{self.name}' was deleted")
             yield
         finally:
             os.close(fd)
+
+    def is_present(self) -> bool:
+        """Whether this knowledge base's directory is still the one at its path."""
+        try:
+            return self.root.stat().st_ino == self._identity
+        except FileNotFoundError:
+            return False
+
+    def sweep_leftovers(self) -> None:
+        """Remove what interrupted jobs left (staged shards and the like, see :meth:`_sweep`), unless a job runs."""
+        try:
+            with self.job_lock(wait=False), self._lock():
+                self._sweep()
+        except JobRunning:
+            pass  # that job's staging is its own; the next start sweeps what it leaves
 
     def _delete_versions(self, version_ids: list[str]) -> None:
         """Drop versions, then every shard no remaining version names (rows, then directories); lock held."""

@@ -351,6 +351,15 @@ def test_deleting_a_knowledge_base_ends_its_keys_and_queue(client: TestClient, h
     assert refused.status_code == 400 and "not learned anything" in refused.json()["error"]["message"]
 
 
+def test_deleting_a_knowledge_base_is_refused_while_a_job_runs_on_it(client: TestClient, home: Home) -> None:
+    admin = bearer(home, "admin")
+    with home.open_kb("other").job_lock():  # the worker is learning it
+        reply = client.delete("/v1/kbs/other", headers=admin)
+    assert reply.status_code == 409 and reply.json()["error"]["type"] == "conflict"
+    assert client.get("/v1/kbs/other", headers=admin).status_code == 200
+    assert client.delete("/v1/kbs/other", headers=admin).status_code == 200
+
+
 def test_rollback_is_refused_while_a_job_holds_the_knowledge_base(client: TestClient, home: Home, tmp_path: Path,
                                                                   tiny_model_dir: Path) -> None:
     kb = home.open_kb("acme")

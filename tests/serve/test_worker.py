@@ -4,7 +4,7 @@ from pathlib import Path
 
 from dualbrain.api import DualBrain
 from dualbrain.library import Library
-from dualbrain.serve.worker import consolidate_until_preempted, run_worker
+from dualbrain.serve.worker import WorkerSupervisor, consolidate_until_preempted, run_worker
 from dualbrain.store import Home
 from tests.settings import FAST
 
@@ -52,3 +52,50 @@ def test_the_worker_does_not_consolidate_by_default(home: Home, tiny_model_dir: 
     _queue_related_document(home, tiny_model_dir, tmp_path)
     run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)
     assert [job.kind for job in home.open_kb("acme").catalog.jobs()][-1] == "learn"
+
+
+def test_a_forget_that_never_finished_is_run_again_when_the_worker_starts(home: Home, tiny_model_dir: Path) -> None:
+    kb = home.open_kb("acme")
+    [doc] = kb.documents()
+    DualBrain.open("acme", home=home, model=tiny_model_dir).withdraw(doc.id)  # its forget began, then died or failed
+    run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)
+    assert kb.documents() == [] and not any((kb.root / "documents").iterdir())
+    assert [(r.kind, r.status) for r in home.queue().list("acme")] == [("forget", "done")]
+
+
+def test_forgetting_a_document_twice_is_done_twice(home: Home, tiny_model_dir: Path) -> None:
+    [doc] = home.open_kb("acme").documents()
+    for _ in range(2):  # the user pressed Forget again while the first one waited
+        home.queue().enqueue("acme", "forget", {"document_id": doc.id})
+    run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)
+    assert [(r.status, r.error) for r in home.queue().list("acme")] == [("done", None), ("done", None)]
+
+
+class _FakeProcess:
+    def __init__(self, exitcode: int | None = None):
+        self.exitcode = exitcode
+        self.stopped = False
+
+    def is_alive(self) -> bool:
+        return self.exitcode is None
+
+    def terminate(self) -> None:
+        self.stopped = True
+
+    def join(self, timeout: float) -> None:
+        pass
+
+
+def test_a_worker_that_died_is_started_again_and_one_that_ended_by_itself_is_not() -> None:
+    started: list[_FakeProcess] = []
+    supervisor = WorkerSupervisor(lambda: started.append(_FakeProcess()) or started[-1])
+    supervisor.check()
+    assert len(started) == 1  # alive: left alone
+    started[0].exitcode = -9  # SIGKILL, the out-of-memory killer
+    supervisor.check()
+    assert len(started) == 2 and supervisor.process is started[1] and supervisor.restarts == 1
+    started[1].exitcode = 0  # another worker serves this home
+    supervisor.check()
+    assert len(started) == 2
+    supervisor.stop()
+    assert started[1].stopped

@@ -2,7 +2,7 @@ import os
 
 import pytest
 
-from dualbrain.errors import InvalidName, KnowledgeBaseExists, UnknownKnowledgeBase
+from dualbrain.errors import InvalidName, JobRunning, KnowledgeBaseExists, UnknownKnowledgeBase
 from dualbrain.store import Home, KnowledgeBase, default_home
 
 
@@ -113,3 +113,53 @@ def test_unknown_kb_message(tmp_path):
     assert str(raised.value) == message
     with pytest.raises(UnknownKnowledgeBase):
         home.delete_kb("nope")
+
+
+def test_a_knowledge_base_is_not_deleted_under_a_running_job(tmp_path):
+    home = Home(tmp_path)
+    kb = home.create_kb("beta")
+    with kb.job_lock():
+        with pytest.raises(JobRunning):
+            home.delete_kb("beta")
+    assert home.list_kbs() == ["beta"]
+
+
+def test_a_job_waiting_on_a_deleted_knowledge_base_never_runs_there_nor_in_its_namesake(tmp_path):
+    home = Home(tmp_path)
+    deleted = home.open_kb(home.create_kb("beta").name)
+    home.delete_kb("beta")
+    with pytest.raises(UnknownKnowledgeBase, match="'beta' was deleted"):
+        with deleted.job_lock():
+            pass
+    home.create_kb("beta")
+    with pytest.raises(UnknownKnowledgeBase, match="'beta' was deleted"):
+        with deleted.job_lock():
+            pass
+    with home.open_kb("beta").job_lock():  # the namesake itself works
+        pass
+
+
+def test_keys_are_revoked_even_when_the_files_cannot_be_removed_and_the_rest_is_swept_later(tmp_path, monkeypatch):
+    home = Home(tmp_path)
+    home.create_kb("beta")
+    key_id, token = home.keys().create("read", "beta")
+    monkeypatch.setattr("dualbrain.store.home.shutil.rmtree", lambda *args, **kwargs: None)  # a disk that fails
+    home.delete_kb("beta")
+    assert home.keys().authenticate(token) is None
+    [tombstone] = os.listdir(tmp_path / "kbs")
+    assert tombstone.startswith(".deleted-beta-")
+    monkeypatch.undo()
+    home.sweep()
+    assert os.listdir(tmp_path / "kbs") == []
+
+
+def test_the_sweep_removes_abandoned_creates_and_job_leftovers_but_not_a_create_under_way(tmp_path):
+    home = Home(tmp_path)
+    kb = home.create_kb("beta")
+    old, recent = tmp_path / "kbs" / ".new-gamma-x1", tmp_path / "kbs" / ".new-delta-x2"
+    old.mkdir(), recent.mkdir()
+    os.utime(old, (0, 0))
+    leftover = kb.root / "staging" / "tmp-dead-run"
+    leftover.mkdir(parents=True)
+    home.sweep()
+    assert sorted(os.listdir(tmp_path / "kbs")) == [".new-delta-x2", "beta"] and not leftover.exists()

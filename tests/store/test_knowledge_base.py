@@ -214,6 +214,16 @@ def test_rollback(kb):
     assert kb.current_version().id == "v0002"
 
 
+def test_rollback_to_a_version_holding_a_document_being_forgotten_is_refused(kb):
+    first, second = add_text(kb, "first"), add_text(kb, "second")
+    publish(kb, first.id)
+    publish(kb, second.id)  # v0002 holds only the second: as if a forget of the first had retrained its shard, then failed
+    kb.catalog.set_status([first.id], "forgetting")
+    with pytest.raises(DualBrainError, match=f"version v0001 holds 1 document\\(s\\) being forgotten \\({first.id}\\)"):
+        kb.rollback("v0001")
+    assert kb.current_version().id == "v0002"
+
+
 def test_prune_keeps_newest_current_and_shared_shards(kb):
     docs = [add_text(kb, f"doc {n}").id for n in range(3)]
     publish(kb, docs[0])                                  # v0001: s0001

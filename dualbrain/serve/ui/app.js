@@ -158,7 +158,9 @@ function schedulePolling() {
 async function refreshDocuments() {
   const { data } = await api(kbPath("/documents"));
   $("documents").replaceChildren(...data.map((d) => {
-    const forget = el("button", { className: "secondary", textContent: "Forget", disabled: !allows("write") || d.status === "forgetting" });
+    // A forget that failed leaves its document "forgetting": it can be asked for again.
+    const forget = el("button", { className: "secondary", textContent: d.status === "forgetting" ? "Forget again" : "Forget",
+                                  disabled: !allows("write") });
     forget.addEventListener("click", async () => {
       if (!confirm(`Forget ${d.source_name}? What was learned from it is removed by retraining its shard.`)) return;
       try { await api(kbPath(`/documents/${encodeURIComponent(d.id)}`), { method: "DELETE" }); await refreshRequests(); }
