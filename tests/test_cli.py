@@ -2,10 +2,17 @@
 
 import io
 import json
+import os
+import shutil
+import socket
+import ssl
+import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from dualbrain import cli
@@ -238,3 +245,51 @@ def test_keys_create_list_revoke(run, tmp_path: Path) -> None:
 
 def test_serve_refuses_no_auth_off_loopback(run, tmp_path: Path) -> None:
     assert_one_line_error(run("serve", "--no-auth", "--host", "0.0.0.0", home=tmp_path), "only allowed on a loopback address")
+
+
+def test_serve_passes_its_certificate_to_uvicorn_and_warns_of_keys_in_clear_text(run, tmp_path: Path, monkeypatch) -> None:
+    served = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **options: served.append(options))
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.write_text("certificate"), key.write_text("key")
+    assert_one_line_error(run("serve", "--tls-cert", str(cert), home=tmp_path), "--tls-cert and --tls-key go together")
+    assert_one_line_error(run("serve", "--tls-cert", str(cert), "--tls-key", str(tmp_path / "nope.pem"), home=tmp_path),
+                          "no such file")
+    plain = run("serve", "--host", "0.0.0.0", home=tmp_path)
+    assert plain.returncode == 0 and "serving 0.0.0.0 over plain HTTP" in plain.stderr
+    secure = run("serve", "--host", "0.0.0.0", "--tls-cert", str(cert), "--tls-key", str(key), home=tmp_path)
+    assert secure.returncode == 0 and "plain HTTP" not in secure.stderr
+    assert [(o["ssl_certfile"], o["ssl_keyfile"]) for o in served] == [(None, None), (cert, key)]
+    assert all(o["log_config"]["handlers"]["access"]["filters"] == ["without_document_ids"] for o in served)
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl to make a certificate")
+def test_serve_speaks_https_and_its_access_log_names_no_document(tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=localhost", "-days", "1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "dualbrain", "serve", "--no-auth", "--port", str(port),
+                               "--tls-cert", str(cert), "--tls-key", str(key)],
+                              env=os.environ | {"DUALBRAIN_HOME": str(tmp_path / "home")},
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url, trusted = f"https://127.0.0.1:{port}", ssl.create_default_context(cafile=str(cert))
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                assert httpx.get(f"{url}/health", verify=trusted).json() == {"status": "ok"}
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
+                time.sleep(0.5)
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"http://127.0.0.1:{port}/health")  # no plain HTTP beside it
+        assert httpx.delete(f"{url}/v1/kbs/acme/documents/dsecret0123", verify=trusted).status_code == 404
+    finally:
+        server.terminate()
+        log = server.communicate(timeout=60)[0]
+    assert "DELETE /v1/kbs/acme/documents/… HTTP/1.1\" 404" in log and "dsecret0123" not in log

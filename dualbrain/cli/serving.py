@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import asdict
 from enum import Enum
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -31,21 +32,34 @@ def serve(
     model: ModelOption = None,
     engine: EngineOption = Engine.torch,
     no_short_term: NoShortTermOption = False,
+    tls_cert: Annotated[Optional[Path], typer.Option("--tls-cert", help="Serve HTTPS with this certificate (PEM; "
+                                                     "with --tls-key).")] = None,
+    tls_key: Annotated[Optional[Path], typer.Option("--tls-key", help="The certificate's private key (PEM).")] = None,
 ) -> None:
     """Serve the OpenAI-compatible API (/v1/chat/completions, /v1/models) and knowledge-base routes."""
     import uvicorn
 
+    from dualbrain.serve.access_log import log_config
     from dualbrain.serve.app import create_app
 
     if no_auth and not _is_loopback(host):
         raise DualBrainError(f"--no-auth is only allowed on a loopback address, not {host}")
+    if (tls_cert is None) != (tls_key is None):
+        raise DualBrainError("--tls-cert and --tls-key go together")
+    for path in (tls_cert, tls_key):
+        if path is not None and not path.is_file():
+            raise DualBrainError(f"no such file: {path}")
     if no_auth:
         err.print("warning: --no-auth: anyone on this machine can read and change every knowledge base")
     elif not Home(home).keys().list():
         err.print("warning: no API keys yet; create one with: dualbrain keys create --scope admin")
+    if not no_auth and tls_cert is None and not _is_loopback(host):
+        err.print(f"warning: serving {host} over plain HTTP: API keys and documents cross the network readable; "
+                  "pass --tls-cert/--tls-key, or put a TLS proxy in front")
     app = create_app(Home(home), model, auth=not no_auth, consolidate=consolidate, engine=engine.value,
                      short_term=not no_short_term)
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    uvicorn.run(app, host=host, port=port, log_level="info", log_config=log_config(),
+                ssl_certfile=tls_cert, ssl_keyfile=tls_key)
 
 
 def _is_loopback(host: str) -> bool:
