@@ -99,6 +99,8 @@ def _serve_queue(home: Home, model: str | Path | None, learn_config: LearnConfig
                 queue.finish(request.id, f"{type(error).__name__}: {error}")
             else:
                 queue.finish(request.id)
+                if request.kind == "forget":
+                    queue.scrub(request.params["document_id"])
                 if request.kind == "learn" and request.kb not in to_consolidate:
                     to_consolidate.append(request.kb)
 

@@ -238,8 +238,9 @@ class Catalog:
             self._conn.execute("DELETE FROM supersessions WHERE old_id = ? OR new_id = ?", (doc_id, doc_id))
             self._conn.executemany("UPDATE documents SET status = 'pending' WHERE id = ?", [(old,) for old in restored])
             self._conn.execute(
-                "UPDATE jobs SET params = replace(params, :id, 'forgotten'), progress = replace(progress, :id, 'forgotten')"
-                " WHERE instr(params, :id) > 0 OR instr(progress, :id) > 0",
+                "UPDATE jobs SET params = replace(params, :id, 'forgotten'), progress = replace(progress, :id, 'forgotten'),"
+                " error = replace(error, :id, 'forgotten')"
+                " WHERE instr(params, :id) > 0 OR instr(progress, :id) > 0 OR instr(error, :id) > 0",
                 {"id": doc_id},
             )
             self._conn.execute("INSERT INTO forgotten (forgotten_at) VALUES (?)", (_now(),))

@@ -157,10 +157,14 @@ class KnowledgeBase:
                 raise DualBrainError(f"version {version.id} holds {len(leaving)} document(s) being forgotten "
                                      f"({', '.join(leaving)}); roll back to a version without them")
             atomic_write_text(self._current_file, version.id + "\n")
-            learned = {doc.id for doc in self.catalog.documents("learned")}
-            self.catalog.set_status(learned - set(version.document_ids), "pending")
-            self._mark_learned(version)
+            self._statuses_follow(version)
         return version
+
+    def _statuses_follow(self, version: VersionRecord) -> None:
+        """Documents' statuses as ``version`` serving makes them: those outside it 'pending', those in it 'learned'."""
+        learned = {doc.id for doc in self.catalog.documents("learned")}
+        self.catalog.set_status(learned - set(version.document_ids), "pending")
+        self._mark_learned(version)
 
     def prune(self, keep: int) -> list[str]:
         """Delete all but the newest ``keep`` versions (never the current one); returns the deleted ids."""
@@ -240,10 +244,13 @@ class KnowledgeBase:
             return False
 
     def sweep_leftovers(self) -> None:
-        """Remove what interrupted jobs left (staged shards and the like, see :meth:`_sweep`), unless a job runs."""
+        """Remove what interrupted jobs left (staged shards and the like, see :meth:`_sweep`), and set the
+        documents' statuses a publish or rollback that died after switching ``CURRENT`` did not; unless a job runs."""
         try:
             with self.job_lock(wait=False), self._lock():
                 self._sweep()
+                if (current := self.current_version()) is not None:
+                    self._statuses_follow(current)
         except JobRunning:
             pass  # that job's staging is its own; the next start sweeps what it leaves
 

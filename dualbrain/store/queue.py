@@ -90,6 +90,15 @@ class WorkQueue:
                 (status, error, _now(), request_id),
             )
 
+    def scrub(self, doc_id: str) -> None:
+        """Remove every mention of a forgotten document's id (a failed request's error may name it), also from
+        the write-ahead log."""
+        with self._lock:
+            self._connection.execute(
+                "UPDATE requests SET error = replace(error, :id, 'forgotten'), params = replace(params, :id, 'forgotten')"
+                " WHERE instr(error, :id) > 0 OR instr(params, :id) > 0", {"id": doc_id})
+            self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def requeue_running(self) -> int:
         """Queue again what a worker that died left running; returns how many."""
         with self._lock:

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from dualbrain.api import DualBrain
+from dualbrain.errors import DualBrainError
 from dualbrain.library import Library
 from dualbrain.serve.worker import WorkerSupervisor, consolidate_until_preempted, run_worker
 from dualbrain.store import Home
@@ -99,3 +100,29 @@ def test_a_worker_that_died_is_started_again_and_one_that_ended_by_itself_is_not
     assert len(started) == 2
     supervisor.stop()
     assert started[1].stopped
+
+
+def test_a_forget_that_failed_then_succeeded_leaves_no_trace_anywhere_under_the_home(home: Home, tiny_model_dir: Path,
+                                                                                       tmp_path: Path, monkeypatch) -> None:
+    folder = tmp_path / "beta"
+    folder.mkdir()
+    (folder / "secret.md").write_text("The vault code of Quillfeather Aeronautics is ZX-4471.\n")
+    (folder / "kept.md").write_text("The Brannock Dairy opened a shop in Lunderby.\n")
+    learned = DualBrain.open("beta", home=home, model=tiny_model_dir, create=True).learn([folder], FAST)
+    doc = next(d for d in learned.ingest.added if d.source_name == "secret.md")  # one shard holds both: it is retrained
+    home.queue().enqueue("beta", "forget", {"document_id": doc.id})
+    failures = []
+
+    def fail_once(*args, **kwargs):
+        failures.append(1)
+        raise DualBrainError(f"disk full while retraining without {doc.id}")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("dualbrain.learning.publishing.learn_documents", fail_once)
+        run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)
+    assert failures and doc.id in home.queue().list("beta")[0].error  # the failure names it, for now
+    assert doc.id in home.open_kb("beta").catalog.jobs()[-1].error
+    run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)  # the next start forgets it again
+    assert [d.source_name for d in home.open_kb("beta").documents()] == ["kept.md"]
+    for trace in (doc.id, "ZX-4471", "secret.md"):
+        assert not [f for f in home.root.rglob("*") if f.is_file() and trace.encode() in f.read_bytes()], trace

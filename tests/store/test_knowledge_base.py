@@ -224,6 +224,18 @@ def test_rollback_to_a_version_holding_a_document_being_forgotten_is_refused(kb)
     assert kb.current_version().id == "v0002"
 
 
+def test_statuses_a_publish_or_rollback_died_before_setting_are_set_by_the_sweep(kb):
+    first, second = add_text(kb, "first"), add_text(kb, "second")
+    publish(kb, first.id)
+    publish(kb, second.id, kept=["s0001"])
+    kb.catalog.set_status([second.id], "pending")  # CURRENT switched to v0002, then the process died
+    kb.sweep_leftovers()
+    assert [d.status for d in kb.documents()] == ["learned", "learned"]
+    (kb.root / "CURRENT").write_text("v0001\n")  # a rollback that died after switching
+    kb.sweep_leftovers()
+    assert [(d.id, d.status) for d in kb.documents()] == [(first.id, "learned"), (second.id, "pending")]
+
+
 def test_prune_keeps_newest_current_and_shared_shards(kb):
     docs = [add_text(kb, f"doc {n}").id for n in range(3)]
     publish(kb, docs[0])                                  # v0001: s0001
