@@ -17,6 +17,7 @@ from pathlib import Path
 
 from dualbrain.answering import Engine
 from dualbrain.api import DualBrain
+from dualbrain.errors import UnknownKnowledgeBase
 from dualbrain.store import Home
 from dualbrain.store.reports import PUBLISHED_SUFFIXES, latest_report
 
@@ -47,6 +48,18 @@ class Library:
             if cached is None or cached[0] != identity:
                 cached = self._brains[name] = (identity, DualBrain(self.home.open_kb(name), self.home, engine=self.engine))
             return cached[1]
+
+    def opened(self) -> list[DualBrain]:
+        """The knowledge bases opened so far that still exist; one deleted meanwhile (by the CLI, say) is let go."""
+        with self._lock:
+            for name, (identity, _) in list(self._brains.items()):
+                try:
+                    present = self.home.kb_identity(name) == identity
+                except UnknownKnowledgeBase:
+                    present = False
+                if not present:
+                    del self._brains[name]
+            return [brain for _, brain in self._brains.values()]
 
     def delete(self, name: str) -> None:
         """Delete knowledge base ``name`` with everything it learned, the keys bound to it and its queued work."""

@@ -134,6 +134,15 @@ class Answers:
             self._router = (key, ShardRouter(documents, self.routing, passage_vectors=self._passage_vectors))
         return self._router[1].route(question)
 
+    def drop_stale(self) -> None:
+        """Drop from memory every passage, vector and router made from a document no longer in force, now rather
+        than at the next question: a forgotten document's text must not stay in a serving process."""
+        in_force = {doc.id for doc in self.kb.documents() if doc.in_force}
+        if self._router is not None and not set(self._router[0][3]) <= in_force:
+            self._router = None
+            self._passage_vectors.clear()  # keyed by passage text; the next router embeds what is in force again
+        self.passages.drop_stale(in_force)
+
     def answerable_version(self, short_term: bool = False) -> VersionRecord | None:
         """The current version; None where nothing is published yet but, with ``short_term``, documents answer from
         the short-term memory; an error where nothing can answer. Reads only: callers outside the answer lock may

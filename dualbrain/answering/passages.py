@@ -52,6 +52,16 @@ class Passages:
         """The texts of the documents in force, the most relevant to ``question`` (BM25) first."""
         return [self.kb.document_text(doc_id) for doc_id in documents_by_relevance(self.retriever(), question)]
 
+    def drop_stale(self, in_force: set[str]) -> None:
+        """Drop what was cut or indexed from any document no longer in force (forgotten, withdrawn, superseded)."""
+        def stale(key: tuple) -> bool:
+            return not set(key[0]) <= in_force
+
+        self._cut = {view: cut for view, cut in self._cut.items() if not stale(cut[0])}
+        self._retrievers = {name: index for name, index in self._retrievers.items() if not stale(index[0])}
+        if self._support is not None and stale(self._support[0]):
+            self._support = None
+
     def _index(self, kind: str, view: str, version: VersionRecord | None) -> Retriever:
         key, passages = self._passages(view, version)
         if not passages:

@@ -85,6 +85,8 @@ class AttachedShards:
         stale = self._attached - shard_ids
         for key in [key for key in self._merged if key & stale]:
             del self._merged[key]
+        if self._previous & stale:
+            self._previous = frozenset()
         if stale and stale == self._attached:
             self.detach()
             return

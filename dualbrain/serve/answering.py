@@ -72,6 +72,20 @@ class Answerer:
                 self._last = None
             self.library.delete(kb)
 
+    def drop_stale(self) -> None:
+        """Let go, between answers, of what the server holds of documents no longer in force and of versions no
+        longer serving: passages, vectors, routers, and shards on the model (merged copies, llama.cpp instances)."""
+        with self._lock:
+            opened = self.library.opened()
+            for brain in opened:
+                brain.answers.drop_stale()
+            if self._last is not None and self._last not in opened:  # deleted meanwhile
+                self._last.release()
+                self._last = None
+            if self._last is not None:
+                version = self._last.kb.current_version()
+                self._last.engine.keep_only(set(version.shard_ids) if version else set())
+
     def require_answerable(self, kb: str, short_term: bool = True) -> None:
         """Fail now, before a response starts, where knowledge base ``kb`` cannot answer: unknown (404), or nothing
         learned and, where the short-term memory may answer, nothing added either (400). Reads only: no lock."""

@@ -8,6 +8,7 @@ never a 500.
 from __future__ import annotations
 
 import asyncio
+import logging
 import shutil
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,8 +35,9 @@ from dualbrain.store import Home
 # Every body but an upload's: a chat, a new knowledge base, a rollback. Checked before anything reads it; the
 # upload route checks its own, larger limit once the key's scope allows the upload (knowledge_bases.py).
 MAX_JSON_BYTES = 1 << 20
+log = logging.getLogger(__name__)
 UI_DIR = Path(__file__).parent / "ui"
-WORKER_CHECK_SECONDS = 5.0  # how soon a dead learning worker is started again
+HOUSEKEEPING_SECONDS = 5.0  # how soon a dead learning worker is started again, and forgotten text let go
 AREAS = (openai, knowledge_bases, reports)
 
 
@@ -51,14 +53,13 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True, w
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         shutil.rmtree(home.uploads_dir, ignore_errors=True)  # what a crash left mid-upload was never added
-        if not worker:
-            yield
-            return
-        supervisor = WorkerSupervisor(lambda: start_worker_process(home, model, learn_config, consolidate, cores))
-        watching = asyncio.create_task(supervisor.watch(WORKER_CHECK_SECONDS))
+        supervisor = WorkerSupervisor(lambda: start_worker_process(home, model, learn_config, consolidate, cores)) \
+            if worker else None
+        chores = asyncio.create_task(_housekeeping(supervisor, app.state.services.answerer))
         yield
-        watching.cancel()
-        supervisor.stop()
+        chores.cancel()
+        if supervisor is not None:
+            supervisor.stop()
 
     app = FastAPI(title="dualbrain", version="0.1", docs_url=None, redoc_url=None, lifespan=lifespan)
     library = Library(home, model)
@@ -134,6 +135,19 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True, w
     routes = [route for area in AREAS for route in area.router.routes] + app.router.routes
     app.add_middleware(CountRequests, metrics=metrics, routes=routes)
     return app
+
+
+async def _housekeeping(supervisor: WorkerSupervisor | None, answerer: Answerer) -> None:
+    """Every few seconds: start a learning worker that died again, and let go of what the server holds of
+    documents no longer in force (a forget the worker finished must not wait for a question to leave memory)."""
+    while True:
+        await asyncio.sleep(HOUSEKEEPING_SECONDS)
+        try:
+            if supervisor is not None:
+                supervisor.check()
+            await asyncio.to_thread(answerer.drop_stale)
+        except Exception:  # a full disk, a locked database: try again at the next round
+            log.exception("housekeeping failed")
 
 
 def _is_upload(request: Request) -> bool:

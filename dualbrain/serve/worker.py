@@ -9,7 +9,6 @@ makes a second one exit at once. The worker trains on the cores the server's ans
 
 from __future__ import annotations
 
-import asyncio
 import fcntl
 import logging
 import multiprocessing
@@ -170,11 +169,6 @@ class WorkerSupervisor:
             log.warning("the learning worker died (exit code %s); starting it again", self.process.exitcode)
             self.process = self._start()
             self.restarts += 1
-
-    async def watch(self, every_seconds: float) -> None:
-        while True:
-            await asyncio.sleep(every_seconds)
-            self.check()
 
     def stop(self) -> None:
         self.process.terminate()  # an interrupted learn publishes nothing; its request is queued again next start

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from openai import OpenAI
 from starlette.formparsers import MultiPartParser
@@ -411,3 +412,44 @@ def test_a_knowledge_base_that_learned_nothing_yet_answers_from_its_uploads(clie
     assert reply["memory"] == "short-term" and reply["system_fingerprint"] is None
     refused = client.post("/v1/chat/completions", json=chat | {"short_term": False}, headers=admin)
     assert refused.status_code == 400 and "not learned anything" in refused.json()["error"]["message"]
+
+
+def _reachable_strings(root: object) -> set[str]:
+    """Every string held by ``root``'s objects (dicts, sequences, attributes), models and tensors aside."""
+    seen, found, todo = set(), set(), [root]
+    while todo:
+        item = todo.pop()
+        if id(item) in seen or isinstance(item, (torch.nn.Module, torch.Tensor, type)):
+            continue
+        seen.add(id(item))
+        if isinstance(item, str):
+            found.add(item)
+        elif isinstance(item, dict):
+            todo += [*item.keys(), *item.values()]
+        elif isinstance(item, (list, tuple, set, frozenset)):
+            todo += list(item)
+        elif hasattr(item, "__dict__"):
+            todo += list(vars(item).values())
+        elif hasattr(item, "__slots__"):
+            todo += [getattr(item, name) for name in item.__slots__ if hasattr(item, name)]
+    return found
+
+
+def test_a_forgotten_document_leaves_the_servers_memory_without_a_further_question(home: Home, tiny_model_dir: Path,
+                                                                                   tmp_path: Path) -> None:
+    secret = tmp_path / "vault.md"
+    secret.write_text("The vault code of Quillfeather Aeronautics is ZX-4471.\n")
+    brain = DualBrain.open("acme", home=home, model=tiny_model_dir)
+    doc_id = brain.learn([secret], FAST).ingest.added[0].id
+    app = create_app(home, tiny_model_dir, worker=False)
+    answerer = app.state.services.answerer
+    chat = {"model": "dualbrain/acme", "messages": [{"role": "user", "content": "What is the vault code of Quillfeather?"}],
+            "max_tokens": 3}
+    assert TestClient(app).post("/v1/chat/completions", json=chat, headers=bearer(home, "read")).status_code == 200
+    shard_id = home.open_kb("acme").current_version().shard_ids[-1]  # the vault document's own shard
+    held = lambda: any("ZX-4471" in text or doc_id in text for text in _reachable_strings(answerer))  # noqa: E731
+    assert held() and shard_id in _reachable_strings(answerer)  # its shard is on the model
+    brain.forget(doc_id)  # as the worker does, in its own process
+    answerer.drop_stale()
+    assert not held() and shard_id not in _reachable_strings(answerer)
+    assert answerer.library.open("acme").ask("What is the vault code of Quillfeather?", max_new_tokens=3) is not None
