@@ -33,7 +33,7 @@ from dualbrain.learning.publishing import train_and_publish
 from dualbrain.learning.reports import ConsolidateReport, ForgetReport, LearnReport
 from dualbrain.reasoning.generate import Generation
 from dualbrain.reasoning.loader import ReasoningNetwork
-from dualbrain.store import DocumentRecord, Home, KnowledgeBase, VersionRecord, views
+from dualbrain.store import DocumentRecord, Home, KnowledgeBase, Quotas, VersionRecord, views
 
 DEFAULT_KEEP_VERSIONS = 5
 
@@ -88,16 +88,16 @@ class DualBrain:
         """Every document as the CLI and the server list it, with the memory that answers for it (``store/views.py``)."""
         return views.document_views(self.kb)
 
-    def add(self, paths: Iterable[str | Path], *, supersedes: str | None = None) -> IngestReport:
-        """Ingest files and folders into the knowledge base (not learned yet); bad files are reported, and which
-        earlier document each new one supersedes (``learning/intake.py``). Under torchrun / accelerate launch only
-        the main process ingests; the others wait for it and get an empty report."""
+    def add(self, paths: Iterable[str | Path], *, supersedes: str | None = None, quotas: Quotas | None = None) -> IngestReport:
+        """Ingest files and folders into the knowledge base (not learned yet); bad files (and, with ``quotas``, files
+        over one) are reported, and which earlier document each new one supersedes (``learning/intake.py``). Under
+        torchrun / accelerate launch only the main process ingests; the others wait for it and get an empty report."""
         launched = processes()
         if not launched.is_main_process:
             launched.wait_for_everyone()
             return IngestReport()
         try:
-            return ingest(self.kb, paths, supersedes)
+            return ingest(self.kb, paths, supersedes, quotas)
         finally:
             launched.wait_for_everyone()
 

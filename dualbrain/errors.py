@@ -31,6 +31,15 @@ class IngestError(DualBrainError):
         self.reason = reason
 
 
+class OverQuota(IngestError):
+    """A file that would take its knowledge base past a quota (``store/quotas.py``); ``retry_after``: the seconds
+    until it would fit a rate quota (None: it never fits as it is)."""
+
+    def __init__(self, source: str, reason: str, retry_after: int | None = None):
+        super().__init__(source, reason)
+        self.retry_after = retry_after
+
+
 class DuplicateDocument(IngestError):
     """The knowledge base already holds a document with the same content."""
 

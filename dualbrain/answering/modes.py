@@ -209,7 +209,8 @@ class Answers:
             retriever = self.passages.short_term_retriever(config.retriever, version)
         else:
             retriever = self.passages.retriever(config.retriever, learned_by=version)
-        return prompts.with_passages(question, retriever.retrieve(question, config.top_k))
+        return prompts.with_passages(question, retriever.retrieve(question, config.top_k), self.engine.reasoning,
+                                     config.max_new_tokens)
 
     def _answer(self, question: str, asked: str, mode: str, version: VersionRecord | None, shards: ShardSet,
                 config: AnswerConfig, on_text: Callable[[str], None] | None, hold_declines: bool = False) -> _Answer:

@@ -18,13 +18,22 @@ def chat_prompt(reasoning: ReasoningNetwork, asked: str) -> str:
     return question_prompt(reasoning.tokenizer, asked)
 
 
-def with_passages(question: str, passages: list[Chunk]) -> str:
-    """``question`` after the retrieved ``passages``."""
-    return grounded_question(question, [passage.text for passage in passages])
+def with_passages(question: str, passages: list[Chunk], reasoning: ReasoningNetwork, max_new_tokens: int) -> str:
+    """``question`` after the retrieved ``passages``, as many as fit the model's window (all, on a real model's)."""
+    return with_documents(question, [passage.text for passage in passages], reasoning, max_new_tokens)
 
 
 def with_documents(question: str, texts: list[str], reasoning: ReasoningNetwork, max_new_tokens: int) -> str:
     """``question`` after the leading ``texts`` that fit the model's window beside the question and the answer."""
     tokenizer = reasoning.tokenizer
-    framing = len(tokenizer(question_prompt(tokenizer, grounded_question(question, [])))["input_ids"])
-    return grounded_question(question, fit_to_budget(texts, tokenizer, reasoning.context_window - framing - max_new_tokens))
+
+    def prompt_tokens(kept: list[str]) -> int:
+        return len(tokenizer(chat_prompt(reasoning, grounded_question(question, kept)), add_special_tokens=False)["input_ids"])
+
+    budget = reasoning.context_window - max_new_tokens
+    # Each text also costs the blank line between texts (a token or two), and a text cut to fit may tokenise
+    # longer in the whole prompt: fitted with room for both, then checked whole.
+    kept = fit_to_budget(texts, tokenizer, budget - prompt_tokens([]) - 2 * len(texts))
+    while kept and prompt_tokens(kept) > budget:
+        kept.pop()
+    return grounded_question(question, kept)

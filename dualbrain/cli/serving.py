@@ -14,7 +14,7 @@ from dualbrain.cli.common import (
     Engine, EngineOption, HomeOption, JsonOption, ModelOption, NoShortTermOption, err, out, print_rows,
 )
 from dualbrain.errors import DualBrainError
-from dualbrain.store import Home
+from dualbrain.store import Home, Quotas
 from dualbrain.store.keys import SCOPES
 
 keys_app = typer.Typer(help="API keys for the server: create (shown once), list, revoke.", no_args_is_help=True)
@@ -35,6 +35,11 @@ def serve(
     tls_cert: Annotated[Optional[Path], typer.Option("--tls-cert", help="Serve HTTPS with this certificate (PEM; "
                                                      "with --tls-key).")] = None,
     tls_key: Annotated[Optional[Path], typer.Option("--tls-key", help="The certificate's private key (PEM).")] = None,
+    kb_max_chars: Annotated[int, typer.Option("--kb-max-chars", min=0, help="Characters one knowledge base may hold "
+                                              "(0: no limit).")] = Quotas.max_chars,
+    kb_chars_per_hour: Annotated[int, typer.Option("--kb-chars-per-hour", min=0, help="Characters one knowledge base "
+                                                   "may take in per hour, each learned by the one worker (0: no limit).")
+                                 ] = Quotas.chars_per_hour,
 ) -> None:
     """Serve the OpenAI-compatible API (/v1/chat/completions, /v1/models) and knowledge-base routes."""
     import uvicorn
@@ -57,7 +62,7 @@ def serve(
         err.print(f"warning: serving {host} over plain HTTP: API keys and documents cross the network readable; "
                   "pass --tls-cert/--tls-key, or put a TLS proxy in front")
     app = create_app(Home(home), model, auth=not no_auth, consolidate=consolidate, engine=engine.value,
-                     short_term=not no_short_term)
+                     short_term=not no_short_term, quotas=Quotas(kb_max_chars or None, kb_chars_per_hour or None))
     uvicorn.run(app, host=host, port=port, log_level="info", log_config=log_config(),
                 ssl_certfile=tls_cert, ssl_keyfile=tls_key)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from dualbrain.errors import DualBrainError, IngestError
 from dualbrain.ingest import collect_files, extract
-from dualbrain.store import DocumentRecord, KnowledgeBase
+from dualbrain.store import DocumentRecord, KnowledgeBase, Quotas
 
 
 @dataclass
@@ -26,8 +26,10 @@ class IngestReport:
     replaced: dict[str, str] = field(default_factory=dict)  # new document id → the id it superseded
 
 
-def ingest(kb: KnowledgeBase, paths: Iterable[str | Path], supersedes: str | None = None) -> IngestReport:
-    """Add the files and folders ``paths`` to ``kb``; a file that cannot be read is reported, not added."""
+def ingest(kb: KnowledgeBase, paths: Iterable[str | Path], supersedes: str | None = None,
+           quotas: Quotas | None = None) -> IngestReport:
+    """Add the files and folders ``paths`` to ``kb``; a file that cannot be read, or (with ``quotas``) would take
+    ``kb`` past one, is reported, not added."""
     if supersedes is not None:
         kb.catalog.get_document(supersedes)  # unknown ids fail before anything is ingested
     files, problems = collect_files(Path(p) for p in paths)
@@ -43,6 +45,8 @@ def ingest(kb: KnowledgeBase, paths: Iterable[str | Path], supersedes: str | Non
     for path in files:
         try:
             document = extract(path)
+            if quotas is not None:
+                quotas.check(kb.documents(), len(document.text), document.source_name)
             report.added.append(
                 kb.add_document(document.source_name, document.format, document.text, document.sha256, document.size_bytes)
             )

@@ -30,7 +30,7 @@ from dualbrain.serve.metrics import CountRequests, ServerMetrics
 from dualbrain.serve.routes import knowledge_bases, openai, reports
 from dualbrain.serve.services import Services
 from dualbrain.serve.worker import WorkerSupervisor, start_worker_process
-from dualbrain.store import Home
+from dualbrain.store import Home, Quotas
 
 # Every body but an upload's: a chat, a new knowledge base, a rollback. Checked before anything reads it; the
 # upload route checks its own, larger limit once the key's scope allows the upload (knowledge_bases.py).
@@ -43,12 +43,13 @@ AREAS = (openai, knowledge_bases, reports)
 
 def create_app(home: Home, model: str | Path | None = None, auth: bool = True, worker: bool = True,
                learn_config: LearnConfig | None = None, consolidate: bool = False, engine: str = "torch",
-               short_term: bool = True) -> FastAPI:
+               short_term: bool = True, quotas: Quotas | None = None) -> FastAPI:
     """The server for ``home``'s knowledge bases; ``auth=False`` (loopback only, see the CLI) opens every
     route; ``worker`` starts the learning worker process with the server (tests may run the queue
     themselves), which learns with ``learn_config`` (default: the recipe's) and, with ``consolidate``,
     consolidates what it taught when idle. ``engine`` computes the answers (torch or llama.cpp); ``short_term``
-    False answers from the weights alone, never from the passages of documents not learned yet."""
+    False answers from the weights alone, never from the passages of documents not learned yet. ``quotas``: what
+    each knowledge base may hold and take in (default: :class:`Quotas`' defaults)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -66,14 +67,15 @@ def create_app(home: Home, model: str | Path | None = None, auth: bool = True, w
     cores = CoreBudget.create()  # shared with the worker: answers and learning split the cores between them
     queue = home.queue()
     metrics = ServerMetrics(library, queue)
-    app.state.services = Services(library, Answerer(library, AnswerConfig(engine=engine, short_term=short_term), cores), queue, metrics)
+    answerer = Answerer(library, AnswerConfig(engine=engine, short_term=short_term), cores)
+    app.state.services = Services(library, answerer, queue, metrics, quotas or Quotas())
     for area in AREAS:
         app.include_router(area.router)
     app.mount("/static", StaticFiles(directory=UI_DIR), name="static")
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, error: HTTPException) -> JSONResponse:
-        return _error(error.status_code, str(error.detail), "invalid_request_error")
+        return _error(error.status_code, str(error.detail), "invalid_request_error", error.headers)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -155,6 +157,6 @@ def _is_upload(request: Request) -> bool:
     return any(route.matches(request.scope)[0] == Match.FULL for route in knowledge_bases.UPLOAD_ROUTES)
 
 
-def _error(status: int, message: str, kind: str) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status)
+def _error(status: int, message: str, kind: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind}}, status_code=status, headers=headers)
 

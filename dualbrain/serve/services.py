@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from dualbrain.library import Library
 from dualbrain.serve.answering import Answerer
 from dualbrain.serve.metrics import ServerMetrics
+from dualbrain.store import Quotas
 from dualbrain.store.queue import WorkQueue
 
 
@@ -19,6 +20,7 @@ class Services:
     answerer: Answerer
     queue: WorkQueue
     metrics: ServerMetrics
+    quotas: Quotas  # what each knowledge base may hold and take in
 
 
 def _services(request: Request) -> Services:

@@ -10,6 +10,7 @@ from dualbrain.store.catalog import Catalog
 from dualbrain.store.records import DocumentRecord, JobRecord, VersionRecord
 from dualbrain.store.home import Home, default_home
 from dualbrain.store.knowledge_base import KnowledgeBase
+from dualbrain.store.quotas import Quotas
 
 __all__ = [
     "Catalog",
@@ -17,6 +18,7 @@ __all__ = [
     "Home",
     "JobRecord",
     "KnowledgeBase",
+    "Quotas",
     "VersionRecord",
     "atomic_write_bytes",
     "atomic_write_text",

@@ -12,7 +12,7 @@ from starlette.formparsers import MultiPartParser
 from dualbrain.api import DualBrain
 from dualbrain.serve.app import create_app
 from dualbrain.serve.worker import run_worker
-from dualbrain.store import Home
+from dualbrain.store import Home, Quotas
 from dualbrain.store.reports import publish_report
 from tests.serve.conftest import basic, bearer
 from tests.settings import FAST
@@ -330,6 +330,23 @@ def test_bodies_are_read_only_within_their_routes_limit_and_the_keys_scope(home:
     small = [("files", ("small.txt", b"Edda Vrankel flies gliders.", "text/plain"))]
     assert client.post("/v1/kbs/acme/documents", files=small, headers=bearer(home, "write", "acme")).status_code == 202
     assert parsed
+
+
+def test_uploads_past_a_knowledge_bases_quota_are_refused_with_a_clear_status(home: Home, tiny_model_dir: Path) -> None:
+    writer = bearer(home, "write", "acme")
+    held = sum(doc.chars for doc in home.open_kb("acme").documents())
+    text = "Edda Vrankel flies gliders over Marrowgate."
+    stored = TestClient(create_app(home, tiny_model_dir, worker=False, quotas=Quotas(held + len(text), None)))
+    files = [("files", ("a.md", text.encode(), "text/markdown")), ("files", ("b.md", b"Orla Quennet builds kites.", "text/markdown"))]
+    reply = stored.post("/v1/kbs/acme/documents", files=files, headers=writer)
+    assert reply.status_code == 202 and [d["source_name"] for d in reply.json()["added"]] == ["a.md"]
+    assert "would pass its quota" in reply.json()["problems"][0]["reason"]  # the second file, reported
+    reply = stored.post("/v1/kbs/acme/documents", files=files[1:], headers=writer)
+    assert reply.status_code == 413 and "would pass its quota" in reply.json()["error"]["message"]
+    hourly = TestClient(create_app(home, tiny_model_dir, worker=False, quotas=Quotas(None, len(text) + 5)))
+    reply = hourly.post("/v1/kbs/acme/documents", files=files[1:], headers=writer)  # a.md was added a moment ago
+    assert reply.status_code == 429 and 3500 < int(reply.headers["retry-after"]) <= 3601
+    assert "characters were added in the last hour" in reply.json()["error"]["message"]
 
 
 def test_a_long_upload_name_is_cut_by_its_bytes_and_keeps_its_type(client: TestClient, home: Home) -> None:

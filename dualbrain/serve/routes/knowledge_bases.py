@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from dualbrain.api import DualBrain
-from dualbrain.errors import DualBrainError, KnowledgeBaseExists
+from dualbrain.errors import DualBrainError, KnowledgeBaseExists, OverQuota
 from dualbrain.ingest.readers import MAX_DOCUMENT_BYTES
 from dualbrain.serve.answering import KB_MODEL_PREFIX
 from dualbrain.serve.auth import authorize
@@ -102,7 +102,7 @@ async def upload(request: Request, name: str, services: ServicesParam) -> dict:
             if not files:
                 raise HTTPException(422, "invalid request: body.files: send the documents as multipart 'files'")
             paths, too_large = await _save_uploads(files, folder)
-            report = await run_in_threadpool(brain.add, paths) if paths else None
+            report = await run_in_threadpool(lambda: brain.add(paths, quotas=services.quotas)) if paths else None
         finally:
             await form.close()  # the parser's spooled copies
             shutil.rmtree(folder, ignore_errors=True)
@@ -111,9 +111,20 @@ async def upload(request: Request, name: str, services: ServicesParam) -> dict:
     problems += [{"file": Path(p.source).name, "reason": p.reason} for p in (report.problems if report else [])]
     added = [{"id": d.id, "source_name": d.source_name, "chars": d.chars} for d in (report.added if report else [])]
     if not added:
-        raise HTTPException(400, "no document was added: " + "; ".join(f"{p['file']}: {p['reason']}" for p in problems))
+        raise _nothing_added(problems, [p for p in (report.problems if report else []) if isinstance(p, OverQuota)])
     work = services.queue.enqueue(name, "learn")
     return {"added": added, "problems": problems, "replaced": report.replaced, "request": _request_view(services, work)}
+
+
+def _nothing_added(problems: list[dict], over_quota: list[OverQuota]) -> HTTPException:
+    """Why an upload added nothing: 400, or where files passed a quota 413 (a size), or 429 with Retry-After where
+    every one of them fits once the hour makes room."""
+    message = "no document was added: " + "; ".join(f"{p['file']}: {p['reason']}" for p in problems)
+    if not over_quota:
+        return HTTPException(400, message)
+    if all(error.retry_after is not None for error in over_quota):
+        return HTTPException(429, message, headers={"Retry-After": str(max(e.retry_after for e in over_quota))})
+    return HTTPException(413, message)
 
 
 UPLOAD_ROUTES = [route for route in router.routes if getattr(route, "endpoint", None) is upload]
