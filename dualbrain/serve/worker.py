@@ -9,10 +9,13 @@ makes a second one exit at once. The worker trains on the cores the server's ans
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import multiprocessing
 import os
+import shutil
+import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -20,7 +23,7 @@ from pathlib import Path
 
 from dualbrain.api import DualBrain
 from dualbrain.library import Library
-from dualbrain.errors import DualBrainError, UnknownKnowledgeBase
+from dualbrain.errors import DiskFull, DualBrainError, UnknownKnowledgeBase
 from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.quiet import quiet_libraries
@@ -29,6 +32,9 @@ from dualbrain.store import Home
 from dualbrain.store.queue import WorkQueue, WorkRequest
 
 log = logging.getLogger(__name__)
+MAX_RESTART_DELAY = 300.0
+_HEALTHY_SECONDS = 60.0  # a worker that lived this long died of something new: it is started again at once
+_FULL_BYTES = 1 << 20
 
 
 class _ServerGone(BaseException):
@@ -50,6 +56,23 @@ def run_worker(home_root: Path, models_dir: Path | None = None, model: str | Pat
                      cores)
     except _ServerGone:
         log.warning("the server is gone; the learning worker stops (its request runs again with the next worker)")
+    except (OSError, sqlite3.Error) as error:
+        if not _disk_is_full(error, home_root):
+            raise
+        raise DiskFull(f"the disk holding {home_root} is full ({shutil.disk_usage(home_root).free:,} bytes free): make "
+                       f"room; the request runs again when the worker restarts ({type(error).__name__}: {error})") from error
+
+
+def _disk_is_full(error: Exception, home_root: Path) -> bool:
+    """Whether ``error`` came of a full disk: the system says so, SQLite does, or hardly a byte is left."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
+        return True
+    try:
+        return shutil.disk_usage(home_root).free < _FULL_BYTES
+    except OSError:
+        return False
 
 
 def _serve_queue(home: Home, model: str | Path | None, learn_config: LearnConfig | None, poll_seconds: float,
@@ -156,18 +179,27 @@ def _run(brain: DualBrain, request: WorkRequest, learn_config: LearnConfig | Non
 
 class WorkerSupervisor:
     """Keeps the server's learning worker running: starts it, and starts it again when it dies (a crash, the
-    out-of-memory killer, a disk that filled up); its request runs again in the new one. A worker that ended
-    by itself (exit code 0: another worker serves this home) is left ended."""
+    out-of-memory killer, a disk that filled up); its request runs again in the new one. One that keeps dying
+    at once (a full disk) is started again less and less often, up to every ``MAX_RESTART_DELAY`` seconds: each
+    start loads the base model. A worker that ended by itself (exit code 0: another worker serves this home) is
+    left ended."""
 
-    def __init__(self, start: Callable[[], multiprocessing.Process]):
-        self._start = start
-        self.process = start()
-        self.restarts = 0
+    def __init__(self, start: Callable[[], multiprocessing.Process], clock: Callable[[], float] = time.monotonic):
+        self._start, self._clock = start, clock
+        self.process, self._started_at = start(), clock()
+        self.restarts, self._delay, self._died_at = 0, 0.0, None
 
     def check(self) -> None:
-        if not self.process.is_alive() and self.process.exitcode != 0:
+        if self.process.is_alive() or self.process.exitcode == 0:
+            return
+        now = self._clock()
+        if self._died_at is None:
             log.warning("the learning worker died (exit code %s); starting it again", self.process.exitcode)
-            self.process = self._start()
+            lived = now - self._started_at
+            self._delay = 0.0 if lived >= _HEALTHY_SECONDS else min(max(2 * self._delay, 5.0), MAX_RESTART_DELAY)
+            self._died_at = now
+        if now - self._died_at >= self._delay:
+            self.process, self._started_at, self._died_at = self._start(), now, None
             self.restarts += 1
 
     def stop(self) -> None:

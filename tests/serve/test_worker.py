@@ -87,19 +87,38 @@ class _FakeProcess:
         pass
 
 
-def test_a_worker_that_died_is_started_again_and_one_that_ended_by_itself_is_not() -> None:
+def test_a_worker_that_died_is_started_again_less_often_while_it_keeps_dying_and_one_that_ended_is_not() -> None:
     started: list[_FakeProcess] = []
-    supervisor = WorkerSupervisor(lambda: started.append(_FakeProcess()) or started[-1])
+    now = [0.0]
+    supervisor = WorkerSupervisor(lambda: started.append(_FakeProcess()) or started[-1], clock=lambda: now[0])
+
+    def dies_at(moment: float, exitcode: int = 1) -> None:
+        now[0] = moment
+        started[-1].exitcode = exitcode
+        supervisor.check()
+
     supervisor.check()
     assert len(started) == 1  # alive: left alone
-    started[0].exitcode = -9  # SIGKILL, the out-of-memory killer
-    supervisor.check()
+    dies_at(100.0, -9)  # SIGKILL, the out-of-memory killer, after a long life: started again at once
     assert len(started) == 2 and supervisor.process is started[1] and supervisor.restarts == 1
-    started[1].exitcode = 0  # another worker serves this home
-    supervisor.check()
+    dies_at(101.0)  # at once again (a full disk): 5 s later, then 10 s
     assert len(started) == 2
+    now[0] = 106.0
+    supervisor.check()
+    assert len(started) == 3
+    dies_at(107.0)
+    now[0] = 116.0
+    supervisor.check()
+    assert len(started) == 3
+    now[0] = 117.0
+    supervisor.check()
+    assert len(started) == 4
+    dies_at(500.0, 0)  # another worker serves this home
+    now[0] = 1000.0
+    supervisor.check()
+    assert len(started) == 4
     supervisor.stop()
-    assert started[1].stopped
+    assert started[-1].stopped
 
 
 def test_a_forget_that_failed_then_succeeded_leaves_no_trace_anywhere_under_the_home(home: Home, tiny_model_dir: Path,
