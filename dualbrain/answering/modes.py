@@ -17,6 +17,7 @@ from (``Generation.memory``).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -73,6 +74,7 @@ class Answers:
         # (version id, routing settings, short-term memory or not, documents in force) → router over what answers.
         self._router: tuple[tuple, ShardRouter] | None = None
         self._passage_vectors: dict[str, torch.Tensor] = {}  # routers of later versions reuse these
+        self._routing_lock = threading.Lock()  # the router and its vectors are built by one thread at a time
 
     def generate(self, question: str, config: AnswerConfig, documents: list[str] | None = None,
                  on_text: Callable[[str], None] | None = None) -> Generation:
@@ -120,6 +122,18 @@ class Answers:
         """The shards of ``version`` that answer ``question`` (see ``answering/routing.py``), and :data:`SHORT_TERM`
         where, with ``short_term``, the documents ``version`` has not learned answer it. Only documents in force
         route: a question on a superseded or forgotten document's facts is not sent to the shard still holding them."""
+        with self._routing_lock:
+            return self._router_for(version, short_term).route(question)
+
+    def prepare_routing(self, short_term: bool = False) -> None:
+        """Build the router of the version serving now (every passage embedded: long, for a big knowledge base), so
+        that routing a question finds it ready. A server calls this before it takes the one answer lock that all
+        knowledge bases share, so that one tenant's new documents do not hold up the others' answers."""
+        with self._routing_lock:
+            self._router_for(self.kb.current_version(), short_term)
+
+    def _router_for(self, version: VersionRecord | None, short_term: bool) -> ShardRouter:
+        """The router over what answers with ``version`` now, built if what answers has changed; routing lock held."""
         in_force = [doc.id for doc in self.kb.documents() if doc.in_force]
         key = (version.id if version else None, self.routing, short_term, tuple(in_force))
         if self._router is None or self._router[0] != key:
@@ -132,15 +146,16 @@ class Answers:
             documents = {route: [(doc_id, self.kb.document_text(doc_id)) for doc_id in doc_ids]
                          for route, doc_ids in routes.items() if doc_ids}
             self._router = (key, ShardRouter(documents, self.routing, passage_vectors=self._passage_vectors))
-        return self._router[1].route(question)
+        return self._router[1]
 
     def drop_stale(self) -> None:
         """Drop from memory every passage, vector and router made from a document no longer in force, now rather
         than at the next question: a forgotten document's text must not stay in a serving process."""
         in_force = {doc.id for doc in self.kb.documents() if doc.in_force}
-        if self._router is not None and not set(self._router[0][3]) <= in_force:
-            self._router = None
-            self._passage_vectors.clear()  # keyed by passage text; the next router embeds what is in force again
+        with self._routing_lock:
+            if self._router is not None and not set(self._router[0][3]) <= in_force:
+                self._router = None
+                self._passage_vectors.clear()  # keyed by passage text; the next router embeds what is in force again
         self.passages.drop_stale(in_force)
 
     def answerable_version(self, short_term: bool = False) -> VersionRecord | None:

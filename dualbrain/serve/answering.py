@@ -100,12 +100,15 @@ class Answerer:
         """Answer with knowledge base ``kb``'s knowledge, or with the plain model (``kb`` None): ``text`` is
         the user's question (``chat``) or raw text to continue (OpenAI's legacy completions); ``short_term``
         False answers from the weights alone."""
+        brain = self.library.open(kb) if kb is not None else None
+        short_term = self._short_term(short_term)
+        if brain is not None and self.settings.uses_knowledge:
+            brain.answers.prepare_routing(short_term)  # outside the lock every knowledge base's answers share
         with self._lock, self.cores.answering_now() if self.cores else nullcontext():
-            brain = self.library.open(kb) if kb is not None else None
             if self._last is not None and self._last is not brain:
                 self._last.release()
             self._last = brain
-            settings = replace(self.settings, max_new_tokens=max_new_tokens, short_term=self._short_term(short_term))
+            settings = replace(self.settings, max_new_tokens=max_new_tokens, short_term=short_term)
             if brain is not None:
                 if chat:
                     return brain.generate(text, settings, on_text=on_text)

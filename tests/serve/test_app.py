@@ -9,6 +9,7 @@ from fastapi.testclient import TestClient
 from openai import OpenAI
 from starlette.formparsers import MultiPartParser
 
+from dualbrain.answering import modes
 from dualbrain.api import DualBrain
 from dualbrain.serve.app import create_app
 from dualbrain.serve.worker import run_worker
@@ -470,3 +471,19 @@ def test_a_forgotten_document_leaves_the_servers_memory_without_a_further_questi
     answerer.drop_stale()
     assert not held() and shard_id not in _reachable_strings(answerer)
     assert answerer.library.open("acme").ask("What is the vault code of Quillfeather?", max_new_tokens=3) is not None
+
+
+def test_a_knowledge_bases_router_is_built_outside_the_answer_lock_all_bases_share(home: Home, tiny_model_dir: Path,
+                                                                                    monkeypatch) -> None:
+    app = create_app(home, tiny_model_dir, worker=False)
+    answerer, built = app.state.services.answerer, []
+    router = modes.ShardRouter
+
+    def checked_router(*args, **kwargs):
+        built.append(answerer._lock.locked())  # embedding every passage must not hold up other bases' answers
+        return router(*args, **kwargs)
+
+    monkeypatch.setattr(modes, "ShardRouter", checked_router)
+    chat = {"model": "dualbrain/acme", "messages": [{"role": "user", "content": "Who founded Quillfeather?"}], "max_tokens": 2}
+    assert TestClient(app).post("/v1/chat/completions", json=chat, headers=bearer(home, "read")).status_code == 200
+    assert built == [False]
