@@ -1,5 +1,6 @@
 """The server on a tiny model: deny by default, per-key isolation, OpenAI shapes (the official client too)."""
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -348,6 +349,16 @@ def test_uploads_past_a_knowledge_bases_quota_are_refused_with_a_clear_status(ho
     reply = hourly.post("/v1/kbs/acme/documents", files=files[1:], headers=writer)  # a.md was added a moment ago
     assert reply.status_code == 429 and 3500 < int(reply.headers["retry-after"]) <= 3601
     assert "characters were added in the last hour" in reply.json()["error"]["message"]
+
+
+def test_uploads_beyond_those_received_at_once_are_refused_before_they_are_read(home: Home, tiny_model_dir: Path,
+                                                                                 monkeypatch) -> None:
+    monkeypatch.setattr("dualbrain.serve.routes.knowledge_bases._UPLOAD_SLOTS", asyncio.Semaphore(0))  # all taken
+    files = [("files", ("a.md", b"Orla Quennet builds kites.", "text/markdown"))]
+    reply = TestClient(create_app(home, tiny_model_dir, worker=False)).post(
+        "/v1/kbs/acme/documents", files=files, headers=bearer(home, "write", "acme"))
+    assert reply.status_code == 429 and reply.json()["error"]["message"] == "too many uploads at once; retry in a moment"
+    assert not (home.root / "uploads").exists() or not any((home.root / "uploads").iterdir())
 
 
 def test_a_long_upload_name_is_cut_by_its_bytes_and_keeps_its_type(client: TestClient, home: Home) -> None:
