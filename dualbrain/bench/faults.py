@@ -196,7 +196,8 @@ def _disk_full(template: Home, folder: Path, free: int, models_dir: Path, model:
     """Run ``job`` on a copy of ``template`` on a tmpfs with ``free`` bytes left; then make room and restart."""
     folder.mkdir(parents=True)
     size = sum(p.stat().st_size for p in template.root.rglob("*") if p.is_file())
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size + free + (8 << 20)}", "tmpfs", str(folder)],
+    # Room for the copy, the bytes left free, and (once the filler goes) the job's new shard and what it rewrites.
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={2 * size + free + (64 << 20)}", "tmpfs", str(folder)],
                              capture_output=True, text=True)
     if mounted.returncode != 0:
         return {"job": job, "free": free, "skipped": f"cannot mount a tmpfs: {mounted.stderr.strip() or 'not root?'}"}

@@ -56,7 +56,7 @@ def run_worker(home_root: Path, models_dir: Path | None = None, model: str | Pat
                      cores)
     except _ServerGone:
         log.warning("the server is gone; the learning worker stops (its request runs again with the next worker)")
-    except (OSError, sqlite3.Error) as error:
+    except Exception as error:
         if not _disk_is_full(error, home_root):
             raise
         raise DiskFull(f"the disk holding {home_root} is full ({shutil.disk_usage(home_root).free:,} bytes free): make "
@@ -68,6 +68,8 @@ def _disk_is_full(error: Exception, home_root: Path) -> bool:
     if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
         return True
     if isinstance(error, sqlite3.OperationalError) and "full" in str(error):
+        return True
+    if "No space left on device" in str(error):  # safetensors' writer (Rust) says so in its own words
         return True
     try:
         return shutil.disk_usage(home_root).free < _FULL_BYTES
@@ -114,11 +116,12 @@ def _serve_queue(home: Home, model: str | Path | None, learn_config: LearnConfig
             try:
                 with cores.learning_now() if cores else nullcontext():
                     _run(library.open(request.kb), request, learn_config, between_steps)
-            except DualBrainError as error:
-                queue.finish(request.id, str(error))
-            except Exception as error:  # a bug: keep serving the queue, but say what happened
-                log.exception("request %s failed", request.id)
-                queue.finish(request.id, f"{type(error).__name__}: {error}")
+            except Exception as error:
+                if _disk_is_full(error, home.root):
+                    raise  # the request stays running: it runs again when a worker starts with room to write
+                if not isinstance(error, DualBrainError):  # a bug: keep serving the queue, but say what happened
+                    log.exception("request %s failed", request.id)
+                queue.finish(request.id, str(error) if isinstance(error, DualBrainError) else f"{type(error).__name__}: {error}")
             else:
                 queue.finish(request.id)
                 if request.kind == "forget":

@@ -1,9 +1,12 @@
 """The learning worker: consolidation when the queue is idle, and never in the way of a waiting request."""
 
+import errno
 from pathlib import Path
 
+import pytest
+
 from dualbrain.api import DualBrain
-from dualbrain.errors import DualBrainError
+from dualbrain.errors import DiskFull, DualBrainError
 from dualbrain.library import Library
 from dualbrain.serve.worker import WorkerSupervisor, consolidate_until_preempted, run_worker
 from dualbrain.store import Home
@@ -145,3 +148,19 @@ def test_a_forget_that_failed_then_succeeded_leaves_no_trace_anywhere_under_the_
     assert [d.source_name for d in home.open_kb("beta").documents()] == ["kept.md"]
     for trace in (doc.id, "ZX-4471", "secret.md"):
         assert not [f for f in home.root.rglob("*") if f.is_file() and trace.encode() in f.read_bytes()], trace
+
+
+def test_a_request_the_full_disk_stopped_is_left_to_run_again_once_there_is_room(home: Home, tiny_model_dir: Path,
+                                                                                tmp_path: Path, monkeypatch) -> None:
+    _queue_related_document(home, tiny_model_dir, tmp_path)
+
+    def no_room(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("dualbrain.learning.publishing.learn_documents", no_room)
+        with pytest.raises(DiskFull, match="is full .* make room; the request runs again when the worker restarts"):
+            run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)
+    assert [r.status for r in home.queue().list("acme")] == ["running"]  # not failed: nothing was wrong with it
+    run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)
+    assert [(r.status, r.error) for r in home.queue().list("acme")] == [("done", None)]
