@@ -78,7 +78,7 @@ def run_faults(config: FaultConfig, out_dir: Path, model: str | Path | None, lea
             exit_code = _run_counted(home, models_dir, model, learn_config, job, kill_at=point)
             run = {"job": job, "point": point, "steps": steps, "killed": exit_code == -signal.SIGKILL,
                    "answers_after_kill": _answers(home, model)}
-            run_worker(home.root, models_dir, model, learn_config, until_idle=True, consolidate=job == "consolidate")
+            _work(home.root, models_dir, model, learn_config, job)
             runs.append(run | _check(home, job, model))
             shutil.rmtree(home.root)
             if on_point:
@@ -142,9 +142,15 @@ def _worker_counting_steps(home_root: Path, models_dir: Path, model: str | Path 
 
     threading.setprofile(count)
     sys.setprofile(count)
-    run_worker(home_root, models_dir, model, learn_config, until_idle=True, consolidate=job == "consolidate")
+    _work(home_root, models_dir, model, learn_config, job)
     sys.setprofile(None)
     counted.write_text(str(steps))
+
+
+def _work(home_root: Path, models_dir: Path, model: str | Path | None, learn_config: LearnConfig, job: str) -> None:
+    """A learning worker's run over ``home_root``'s queue until it is empty, consolidating after a learn for the
+    consolidate job."""
+    run_worker(home_root, models_dir, model, learn_config, until_idle=True, consolidate=job == "consolidate")
 
 
 def _answers(home: Home, model: str | Path | None) -> bool:
@@ -208,23 +214,22 @@ def _disk_full(template: Home, folder: Path, free: int, models_dir: Path, model:
         serving = DualBrain.open(_KB, home=home, model=model)
         held = lambda: {doc.source_name for doc in serving.docs()}  # noqa: E731
         before = held()
-        serving.ask("Who founded Quillfeather Aeronautics?", max_new_tokens=2)
+        _answers_with(serving)  # loads what answering needs while there is room
         filler = folder / "filler"
         room = shutil.disk_usage(folder).free - free
         with open(filler, "wb") as out:
-            out.truncate(0)
             for _ in range(max(room, 0) >> 20):
                 out.write(bytes(1 << 20))
             out.write(bytes(max(room, 0) & ((1 << 20) - 1)))
         try:
-            run_worker(home.root, models_dir, model, learn_config, until_idle=True, consolidate=job == "consolidate")
+            _work(home.root, models_dir, model, learn_config, job)
             error = next((work.error for work in home.queue().list(_KB) if work.error), None)
         except Exception as failure:  # noqa: BLE001 — the worker itself could not write: a server restarts it
             error = f"{type(failure).__name__}: {failure}"
         after_failure = {"error": error, "answers_when_full": _answers_with(serving),
                          "lost_when_full": sorted(before - held() - (before - _expected(job)))}
         filler.unlink()
-        run_worker(home.root, models_dir, model, learn_config, until_idle=True, consolidate=job == "consolidate")
+        _work(home.root, models_dir, model, learn_config, job)
         return {"job": job, "free": free} | after_failure | _check(home, job, model)
     finally:
         subprocess.run(["umount", "-l", str(folder)], capture_output=True)

@@ -119,9 +119,11 @@ def _serve_queue(home: Home, model: str | Path | None, learn_config: LearnConfig
             except Exception as error:
                 if _disk_is_full(error, home.root):
                     raise  # the request stays running: it runs again when a worker starts with room to write
-                if not isinstance(error, DualBrainError):  # a bug: keep serving the queue, but say what happened
+                if isinstance(error, DualBrainError):
+                    queue.finish(request.id, str(error))
+                else:  # a bug: keep serving the queue, but say what happened
                     log.exception("request %s failed", request.id)
-                queue.finish(request.id, str(error) if isinstance(error, DualBrainError) else f"{type(error).__name__}: {error}")
+                    queue.finish(request.id, f"{type(error).__name__}: {error}")
             else:
                 queue.finish(request.id)
                 if request.kind == "forget":
