@@ -103,8 +103,8 @@ class DualBrain:
 
     def learn(self, paths: Iterable[str | Path] = (), config: LearnConfig | None = None,
               on_progress: Callable[[LearnProgress], None] | None = None, on_epoch_end: EpochHook | None = None, *,
-              supersedes: str | None = None, keep_versions: int = DEFAULT_KEEP_VERSIONS, request: int | None = None
-              ) -> LearnReport:
+              supersedes: str | None = None, keep_versions: int = DEFAULT_KEEP_VERSIONS, request: int | None = None,
+              yield_now: Callable[[], bool] | None = None) -> LearnReport:
         """Ingest ``paths`` and learn every document the current version does not hold yet.
 
         Only new shards are trained: earlier shards keep serving untouched. A document that supersedes
@@ -112,7 +112,9 @@ class DualBrain:
         If training fails or is interrupted, nothing is published: the previous version keeps serving
         and the new documents stay 'pending' for the next run.
         ``on_epoch_end(epoch, model)`` sees the knowledge being learned after every epoch. ``request``: the
-        queued request this learn runs for (see :meth:`progress`).
+        queued request this learn runs for (see :meth:`progress`). Where ``yield_now()`` is true between two
+        shards, the learn stops there with :class:`~dualbrain.learning.publishing.Yielded`, and its next run takes
+        up the shards trained so far (the server's worker lets other knowledge bases' requests go first this way).
         """
         report = self.add(paths, supersedes=supersedes)
         # Under torchrun / accelerate launch every process runs this; the main process alone changes the
@@ -124,7 +126,8 @@ class DualBrain:
             plan = plan_learning(self.kb, current, config or LearnConfig())
             if plan is None:
                 return LearnReport(report, current, {})
-            version, metrics = self._train_and_publish("learn", plan, on_progress, on_epoch_end, keep_versions, request)
+            version, metrics = self._train_and_publish("learn", plan, on_progress, on_epoch_end, keep_versions, request,
+                                                       yield_now)
         return LearnReport(report, version, metrics)
 
     def forget(self, doc_id: str, *, keep_versions: int = DEFAULT_KEEP_VERSIONS, request: int | None = None) -> ForgetReport:
@@ -172,10 +175,11 @@ class DualBrain:
         return current
 
     def _train_and_publish(self, kind: str, plan: Plan, on_progress: Callable[[LearnProgress], None] | None,
-                           on_epoch_end: EpochHook | None, keep_versions: int, request: int | None = None
-                           ) -> tuple[VersionRecord | None, dict]:
+                           on_epoch_end: EpochHook | None, keep_versions: int, request: int | None = None,
+                           yield_now: Callable[[], bool] | None = None) -> tuple[VersionRecord | None, dict]:
         self.release()  # training attaches its own fresh knowledge network to the base
-        return train_and_publish(self.kb, self.reasoning, kind, plan, on_progress, on_epoch_end, keep_versions, request)
+        return train_and_publish(self.kb, self.reasoning, kind, plan, on_progress, on_epoch_end, keep_versions, request,
+                                 yield_now)
 
     def progress(self, request: int) -> dict | None:
         """The live training progress of the queued ``request`` while its job runs, else None."""

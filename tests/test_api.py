@@ -10,6 +10,7 @@ import pytest
 from dualbrain.api import DualBrain
 from dualbrain.errors import DualBrainError, NothingToLearn, UnknownKnowledgeBase
 from dualbrain.knowledge.support import MIN_FACT_CONFIDENCE, not_stated_answer, unknown_code_answer
+from dualbrain.learning.publishing import Yielded
 from dualbrain.reasoning.generate import Generation
 from dualbrain.reasoning.prompting import question_prompt
 from tests.settings import FAST_SELF_STUDY
@@ -342,3 +343,50 @@ def test_progress_is_found_by_the_request_a_learn_runs_for(brain: DualBrain, cor
     assert seen and all(progress is not None for progress in seen) and seen[-1]["shards"] == 1
     assert brain.progress(7) is None  # done: nothing live to show
     assert brain.progress(8) is None  # another request's job, or none
+
+
+def _long_document(tmp_path: Path) -> tuple[Path, str]:
+    text = "\n\n".join(f"Depot {n} of Quillfeather stores {n * 7} gliders in Tollan-{n}." for n in range(24))
+    return _write(tmp_path / "long", "depots.md", text), text
+
+
+def test_a_document_longer_than_a_shard_is_learned_in_pieces_and_forgotten_whole(brain: DualBrain, tmp_path: Path) -> None:
+    path, text = _long_document(tmp_path)
+    config = replace(FAST_SELF_STUDY, shard_chars=400)
+    report = brain.learn([path], config)
+    doc_id = report.ingest.added[0].id
+    pieces = [piece for held in brain.kb.shard_documents(report.version).values() for piece in held]
+    assert report.version.document_ids == (doc_id,) and len(pieces) == len(report.version.shard_ids) > 2
+    assert "".join(brain.kb.piece_texts(pieces).values()) == text  # every character learned, once
+    assert all(shard["characters"] <= 400 for shard in report.metrics["shards"])
+    assert brain.docs()[0].status == "learned"
+    # A question routes to the shard that learned its piece, not to the document's first shard.
+    last_shard = report.version.shard_ids[-1]
+    assert brain.route("How many gliders does Depot 23 of Quillfeather store in Tollan-23?") == [last_shard]
+    assert len(list(brain.kb.derived_dir(doc_id).iterdir())) == len(pieces)  # each piece has its own drafts
+    brain.forget(doc_id)
+    assert brain.kb.current_version().shard_ids == ()
+    assert not [f for f in brain.kb.root.rglob("*") if f.is_file() and b"Tollan-23" in f.read_bytes()]
+
+
+def test_a_learn_that_yields_between_shards_goes_on_from_the_shards_it_trained(brain: DualBrain, tmp_path: Path) -> None:
+    path, _ = _long_document(tmp_path)
+    config = replace(FAST_SELF_STUDY, shard_chars=400)
+    brain.learn([_write(tmp_path / "first", "a.md", "Quillfeather was founded by Edda Vrankel.\n")], config)
+    serving = brain.kb.current_version()
+    trained: list[int] = []
+
+    def count(update) -> None:
+        if update.phase == "training" and update.step == 1:
+            trained.append(update.shard)
+
+    with pytest.raises(Yielded):
+        brain.learn([path], config, on_progress=count, request=7, yield_now=lambda: True)
+    assert trained == [1] and brain.kb.current_version() == serving  # one shard, then it gave way; nothing published
+    assert brain.kb.catalog.latest_job(7).status == "queued"
+    report = brain.learn(config=config, on_progress=count, request=7)
+    shards = len(report.version.shard_ids) - 1
+    assert trained == list(range(1, shards + 1)) and shards > 2  # the first shard was not trained again
+    assert report.metrics["shards_trained"] == shards and brain.docs()[-1].status == "learned"
+    assert [job.status for job in brain.kb.catalog.jobs() if job.params.get("request") == 7] == ["done"]  # one job
+    assert not (brain.kb.root / "trained").exists()

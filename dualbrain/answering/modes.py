@@ -35,6 +35,7 @@ from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.support import CheckedAnswer
 from dualbrain.reasoning.generate import Generation, TokenTrace
 from dualbrain.store import KnowledgeBase, VersionRecord
+from dualbrain.store.pieces import document_of
 
 # What a second opinion on an unsure answer generates: enough for its leading claim (knowledge/support.py).
 SECOND_OPINION_TOKENS = 32
@@ -138,13 +139,12 @@ class Answers:
         key = (version.id if version else None, self.routing, short_term, tuple(in_force))
         if self._router is None or self._router[0] != key:
             answering = set(in_force)
-            routes = {shard_id: [doc_id for doc_id in doc_ids if doc_id in answering]
-                      for shard_id, doc_ids in self.kb.shard_documents(version).items()}
+            routes = {shard_id: [piece for piece in pieces if document_of(piece) in answering]
+                      for shard_id, pieces in self.kb.shard_documents(version).items()}
             if short_term:
                 held = set(version.document_ids) if version else set()
                 routes[SHORT_TERM] = [doc_id for doc_id in in_force if doc_id not in held]
-            documents = {route: [(doc_id, self.kb.document_text(doc_id)) for doc_id in doc_ids]
-                         for route, doc_ids in routes.items() if doc_ids}
+            documents = {route: list(self.kb.piece_texts(pieces).items()) for route, pieces in routes.items() if pieces}
             self._router = (key, ShardRouter(documents, self.routing, passage_vectors=self._passage_vectors))
         return self._router[1]
 

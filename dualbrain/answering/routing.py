@@ -67,7 +67,8 @@ class RoutingSettings:
 
 
 class ShardRouter:
-    """Routes questions to the shards of one version, given each shard's documents as (id, text)."""
+    """Routes questions to the shards of one version, given each shard's documents, or pieces of them, as (name,
+    text); no name is in two shards."""
 
     def __init__(
         self,

@@ -42,6 +42,7 @@ from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.progress import LearnProgress
 from dualbrain.reasoning.prompting import question_prompt
 from dualbrain.store import Home
+from dualbrain.store.pieces import document_of
 
 _FORGOTTEN = "faq.md"
 _UPDATED = {"0", "3", "8", "11"}  # questions on the chief executive or head count (see fictional._questions)
@@ -250,8 +251,8 @@ def _never_saw(brain: DualBrain, out_dir: Path, home: Home, model, learn_config:
     in the same order, from the same files — one that never saw the forgotten document."""
     files = {_sha256(path): path for folder in ("base", "editions", "added") for path in (out_dir / folder).iterdir()}
     reference = DualBrain.open("never-saw", home=home, model=model, create=True)
-    for doc_ids in brain.kb.shard_documents(brain.kb.current_version()).values():
-        documents = [brain.kb.catalog.get_document(doc_id) for doc_id in doc_ids]
+    for pieces in brain.kb.shard_documents(brain.kb.current_version()).values():
+        documents = [brain.kb.catalog.get_document(doc_id) for doc_id in dict.fromkeys(map(document_of, pieces))]
         reference.learn([files[doc.sha256] for doc in documents], learn_config)
     victim = earlier[0]
     texts = corpora[victim["slug"]].documents[f"{victim['slug']}-{_FORGOTTEN}"], list(corpora[never["slug"]].documents.values())

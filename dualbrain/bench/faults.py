@@ -178,6 +178,7 @@ def _check(home: Home, job: str, model: str | Path | None) -> dict:
     orphans = [f"staging/{p.name}" for p in (kb.root / "staging").iterdir()]
     orphans += [f"shards/{p.name}" for p in (kb.root / "shards").iterdir() if p.name not in shards]
     orphans += [f"derived/{p.name}" for p in (kb.root / "derived").iterdir() if p.name not in ids]
+    orphans += [f"trained/{p.name}" for p in (kb.root / "trained").glob("*")]  # the publish takes or clears them
     orphans += [f"documents/{p.name}" for p in (kb.root / "documents").iterdir() if p.stem not in ids]
     orphans += [f"kbs/{p.name}" for p in (home.root / "kbs").iterdir() if p.name.startswith(".")]
     return {

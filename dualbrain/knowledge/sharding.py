@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import combinations
 
+from dualbrain.store.pieces import document_of
+
 
 @dataclass(frozen=True)
 class ShardPlan:
@@ -47,18 +49,21 @@ def plan_shards(
     max_chars: int,
 ) -> ShardPlan:
     """The shards to keep and to train when ``add`` joins and ``remove`` leaves the shards ``current``
-    (shard id → document ids). A document in ``replaces`` (new id → old id) is trained into the shard
-    of the document it replaces, next to the facts it updates; other new documents get new shards."""
+    (shard id → documents, or pieces of them: store/pieces.py). ``add`` and ``sizes`` name pieces, ``remove`` and
+    ``replaces`` documents. A document in ``replaces`` (new id → old id) that is learned whole is trained into the
+    (first) shard of the document it replaces, next to the facts it updates; other new documents and pieces get
+    new shards."""
     keep: list[str] = []
     build: list[list[str]] = []
     placed: set[str] = set()
-    for shard_id, documents in current.items():
-        if not remove & set(documents):
+    for shard_id, pieces in current.items():
+        documents = {document_of(piece) for piece in pieces}
+        if not remove & documents:
             keep.append(shard_id)
             continue
-        editions = [new for new, old in replaces.items() if old in documents and new in add]
+        editions = [new for new, old in replaces.items() if old in documents and new in add and new not in placed]
         placed.update(editions)
-        remaining = [doc_id for doc_id in documents if doc_id not in remove] + editions
+        remaining = [piece for piece in pieces if document_of(piece) not in remove] + editions
         if remaining:
             build.append(remaining)
     unplaced = [doc_id for doc_id in add if doc_id not in placed]

@@ -1,6 +1,7 @@
 """What a change to a knowledge base trains: the shards to build, each with its configuration, and the shards kept.
 
-Learning trains new documents into new shards (a new edition into the shard of the one it replaces); forgetting
+Learning trains new documents into new shards (a new edition into the shard of the one it replaces; a document
+longer than a shard in pieces, a shard each: store/pieces.py); forgetting
 retrains the shards that held the document from their other documents, each with the configuration it was
 trained with; consolidating retrains shards that name the same things as one. How documents group into shards
 is ``knowledge/sharding.py``'s; this module reads the knowledge base to ask it.
@@ -15,6 +16,7 @@ from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.shard_format import shard_config
 from dualbrain.knowledge.sharding import plan_consolidation, plan_shards
 from dualbrain.store import KnowledgeBase, VersionRecord
+from dualbrain.store.pieces import document_of, piece_text, split_document
 
 
 @dataclass(frozen=True)
@@ -33,10 +35,12 @@ def plan_learning(kb: KnowledgeBase, current: VersionRecord | None, config: Lear
     new = [doc.id for doc in records if doc.id not in held and doc.id not in leaving]
     if not new and not held & leaving:
         return None
+    texts = kb.piece_texts(new)
+    pieces = [piece for doc_id in new for piece in split_document(doc_id, texts[doc_id], config.shard_chars)]
     plan = plan_shards(
         kb.shard_documents(current),
-        {doc.id: doc.chars for doc in records},
-        add=new,
+        {piece: len(piece_text(texts[document_of(piece)], piece)) for piece in pieces},
+        add=pieces,
         remove=held & leaving,
         replaces={new_id: old_id for old_id, new_id in kb.catalog.supersessions().items()},
         max_chars=config.shard_chars,
@@ -49,10 +53,10 @@ def plan_forgetting(kb: KnowledgeBase, current: VersionRecord | None, doc_id: st
     if current is None or doc_id not in current.document_ids:
         return None
     builds, kept = [], []
-    for shard_id, doc_ids in kb.shard_documents(current).items():
-        if doc_id not in doc_ids:
+    for shard_id, pieces in kb.shard_documents(current).items():
+        if doc_id not in map(document_of, pieces):
             kept.append(shard_id)
-        elif remaining := [other for other in doc_ids if other != doc_id]:
+        elif remaining := [piece for piece in pieces if document_of(piece) != doc_id]:
             # Rebuilt exactly as the original was trained: with its own recorded configuration.
             builds.append((remaining, shard_config(kb.shard_dir(shard_id))))
     return Plan(builds, kept)
@@ -64,9 +68,9 @@ def plan_consolidating(kb: KnowledgeBase, current: VersionRecord | None, config:
     if current is None:
         return None
     shards = kb.shard_documents(current)
-    documents = {doc.id: doc for doc in kb.documents()}
-    names = {doc_id: document_names(kb.document_text(doc_id)) for doc_id in current.document_ids}
-    groups = plan_consolidation(shards, {d: documents[d].chars for d in names}, names, config.shard_chars)
+    texts = kb.piece_texts(piece for pieces in shards.values() for piece in pieces)
+    names = {piece: document_names(text) for piece, text in texts.items()}
+    groups = plan_consolidation(shards, {piece: len(text) for piece, text in texts.items()}, names, config.shard_chars)
     if not groups:
         return None
     merged = {shard_id for group in groups for shard_id in group}

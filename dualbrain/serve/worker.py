@@ -5,6 +5,10 @@ from the published version while the worker trains, and switch to the new versio
 (the server reads each knowledge base's ``CURRENT`` pointer per answer). One worker per home: a file lock
 makes a second one exit at once. The worker trains on the cores the server's answers leave it
 (``serve/cores.py``), re-counted at every training step.
+
+Knowledge bases take turns (``store/queue.py``): a learn stops between two shards when another knowledge base's
+request waits, and runs on in its next turn from the shards it trained. A shard learns at most ``shard_chars``
+characters (longer documents are learned in pieces), so another tenant waits at most about one shard's training.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from dualbrain.library import Library
 from dualbrain.errors import DiskFull, DualBrainError, UnknownKnowledgeBase
 from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.progress import LearnProgress
+from dualbrain.learning.publishing import Yielded
 from dualbrain.quiet import quiet_libraries
 from dualbrain.serve.cores import CoreBudget, use_threads
 from dualbrain.store import Home
@@ -115,7 +120,11 @@ def _serve_queue(home: Home, model: str | Path | None, learn_config: LearnConfig
                 continue
             try:
                 with cores.learning_now() if cores else nullcontext():
-                    _run(library.open(request.kb), request, learn_config, between_steps)
+                    _run(library.open(request.kb), request, learn_config, between_steps,
+                         lambda: queue.others_waiting(request.kb))
+            except Yielded:
+                log.info("request %s yielded to another knowledge base's request; it runs on in its next turn", request.id)
+                queue.requeue(request.id)
             except Exception as error:
                 if _disk_is_full(error, home.root):
                     raise  # the request stays running: it runs again when a worker starts with room to write
@@ -173,9 +182,9 @@ def _requeue_unfinished_forgets(home: Home, queue: WorkQueue) -> None:
 
 
 def _run(brain: DualBrain, request: WorkRequest, learn_config: LearnConfig | None,
-         on_progress: Callable[[LearnProgress], None]) -> None:
+         on_progress: Callable[[LearnProgress], None], others_waiting: Callable[[], bool]) -> None:
     if request.kind == "learn":
-        brain.learn(config=learn_config, on_progress=on_progress, request=request.id)
+        brain.learn(config=learn_config, on_progress=on_progress, request=request.id, yield_now=others_waiting)
     elif request.kind == "forget":
         doc_id = request.params["document_id"]
         if any(doc.id == doc_id for doc in brain.kb.documents()):  # else a request before this one forgot it

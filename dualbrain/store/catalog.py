@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from dualbrain.errors import DualBrainError, DuplicateDocument
+from dualbrain.store.pieces import document_of
 from dualbrain.store.records import (
     DOCUMENT_STATUSES, DocumentRecord, JobRecord, ShardRecord, VersionRecord, document_from_row, job_from_row, shard_from_row,
     version_from_row,
@@ -286,11 +287,11 @@ class Catalog:
         return self._next_id("s")
 
     def add_shard(self, shard_id: str, base_identity: str, document_ids: Iterable[str], metrics: dict) -> ShardRecord:
-        """Record a trained shard; every document it names must be in the catalog."""
+        """Record a trained shard; every document it names (whole, or a piece of it) must be in the catalog."""
         ids_json, metrics_json = json.dumps(list(document_ids)), json.dumps(metrics)
         record = ShardRecord(shard_id, _now(), base_identity, tuple(json.loads(ids_json)), json.loads(metrics_json))
         with self._lock, self._conn:
-            missing = self._missing_documents(ids_json)
+            missing = self._missing_documents(json.dumps([document_of(piece) for piece in record.document_ids]))
             if missing:
                 raise DualBrainError(f"shard {shard_id} names unknown documents: {', '.join(missing)}")
             self._conn.execute(
@@ -314,7 +315,7 @@ class Catalog:
     def add_version(
         self, version_id: str, base_identity: str, shard_ids: Iterable[str], metrics: dict
     ) -> VersionRecord:
-        """Record a published version made of existing shards; its documents are theirs."""
+        """Record a published version made of existing shards; its documents are those their pieces come from."""
         shard_ids = tuple(shard_ids)
         with self._lock, self._conn:
             document_ids: list[str] = []
@@ -322,7 +323,8 @@ class Catalog:
                 row = self._conn.execute("SELECT document_ids FROM shards WHERE id = ?", (shard_id,)).fetchone()
                 if row is None:
                     raise DualBrainError(f"version {version_id} names unknown shard '{shard_id}'")
-                document_ids += json.loads(row[0])
+                document_ids += [document_of(piece) for piece in json.loads(row[0])]
+            document_ids = list(dict.fromkeys(document_ids))
             metrics_json = json.dumps(metrics)
             # The record holds what a later get_version reads back (JSON turns tuples into lists, and so on).
             record = VersionRecord(

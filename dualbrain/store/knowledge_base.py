@@ -4,8 +4,11 @@ Layout of ``root``::
 
     catalog.sqlite3      documents, shards, versions, jobs
     documents/<id>.txt   extracted text of each document
-    derived/<id>/        training material made from one document (cached self-study questions)
+    derived/<id>/        training material made from one document (cached self-study questions); that of a
+                         piece of a long document (store/pieces.py) in derived/<id>/<start>-<end>/
     staging/<tmp>/       a shard being trained (same filesystem as shards/, so publishing is a rename)
+    trained/<key>/       a shard of a learn that has not published yet (it yielded to another knowledge base's
+                         request, or its worker died): its next run takes it instead of training it again
     shards/<sid>/        trained knowledge shards, never changed after publishing
     CURRENT              id of the version that answers questions
     .lock                held while publishing, rolling back or purging
@@ -19,10 +22,11 @@ the new complete version, never a half-written one. Shards no kept version names
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +34,7 @@ from pathlib import Path
 from dualbrain.errors import DualBrainError, JobRunning, UnknownKnowledgeBase
 from dualbrain.store.atomic import atomic_write_text, fsync_dir
 from dualbrain.store.catalog import Catalog
+from dualbrain.store.pieces import document_of, piece_text
 from dualbrain.store.records import DocumentRecord, VersionRecord
 
 
@@ -54,6 +59,7 @@ class KnowledgeBase:
         self._documents_dir = self.root / "documents"
         self._derived_root = self.root / "derived"
         self._staging_root = self.root / "staging"
+        self._trained_root = self.root / "trained"
         self._shards_dir = self.root / "shards"
         self._current_file = self.root / "CURRENT"
         # A schema-1 layout kept one adapter per version in versions/; its presence, not the catalog's
@@ -103,9 +109,16 @@ class KnowledgeBase:
     def _document_path(self, doc_id: str) -> Path:
         return self._documents_dir / f"{doc_id}.txt"
 
-    def derived_dir(self, doc_id: str) -> Path:
-        """Where material derived from one document is cached; purged with the document."""
-        return self._derived_root / doc_id
+    def piece_texts(self, pieces: Iterable[str]) -> dict[str, str]:
+        """The text of each document, or of the piece of one, that ``pieces`` name (each document read once)."""
+        pieces = list(pieces)
+        texts = {doc_id: self.document_text(doc_id) for doc_id in dict.fromkeys(map(document_of, pieces))}
+        return {piece: piece_text(texts[document_of(piece)], piece) for piece in pieces}
+
+    def derived_dir(self, piece: str) -> Path:
+        """Where material derived from one document, or from a piece of one, is cached; purged with the document."""
+        doc_id = document_of(piece)
+        return self._derived_root / doc_id / piece.removeprefix(doc_id).lstrip("@")
 
     # Shards and versions
 
@@ -118,6 +131,26 @@ class KnowledgeBase:
         finally:
             # ignore_errors: failing to clean up must not hide the exception that brought us here.
             shutil.rmtree(staged, ignore_errors=True)
+
+    def set_aside(self, staged: StagedShard, key: str) -> StagedShard:
+        """Keep a trained shard that is not published yet under ``key`` (what it was trained from), where a later
+        run of the same learn finds it (:meth:`set_aside_shard`); the next publish, or a purge, removes what is left."""
+        self._trained_root.mkdir(exist_ok=True)
+        target = self._trained_root / key
+        shutil.rmtree(target, ignore_errors=True)
+        atomic_write_text(self._trained_root / f"{key}.json",
+                          json.dumps({"document_ids": list(staged.document_ids), "metrics": staged.metrics}))
+        os.rename(staged.path, target)
+        fsync_dir(self._trained_root)
+        return StagedShard(target, staged.document_ids, staged.metrics)
+
+    def set_aside_shard(self, key: str) -> StagedShard | None:
+        """The shard set aside under ``key``, if one is."""
+        path, record = self._trained_root / key, self._trained_root / f"{key}.json"
+        if not (path.is_dir() and record.is_file()):
+            return None
+        kept = json.loads(record.read_text(encoding="utf-8"))
+        return StagedShard(path, tuple(kept["document_ids"]), kept["metrics"])
 
     def publish(
         self, new_shards: list[StagedShard], *, kept_shard_ids: list[str], base_identity: str, metrics: dict
@@ -136,6 +169,7 @@ class KnowledgeBase:
                 fsync_dir(self._shards_dir)
                 self.catalog.add_shard(shard_id, base_identity, staged.document_ids, staged.metrics)
                 shard_ids.append(shard_id)
+            shutil.rmtree(self._trained_root, ignore_errors=True)  # what a change set aside is published or stale
             # A failure from here on leaves the new shards unreferenced; the next collection removes them.
             version = self.catalog.add_version(self.catalog.next_version_id(), base_identity, shard_ids, metrics)
             atomic_write_text(self._current_file, version.id + "\n")
@@ -190,6 +224,7 @@ class KnowledgeBase:
                 raise DualBrainError(f"document {doc_id} is still in the current version {current.id}")
             doomed = [v.id for v in self.catalog.versions() if doc_id in v.document_ids]
             shutil.rmtree(self.derived_dir(doc_id), ignore_errors=True)
+            shutil.rmtree(self._trained_root, ignore_errors=True)  # shards set aside may hold it
             self._document_path(doc_id).unlink(missing_ok=True)
             self._delete_versions(doomed)
             restored = self.catalog.forget_document(doc_id)
@@ -200,8 +235,9 @@ class KnowledgeBase:
 
     def _sweep(self) -> None:
         """Remove files no catalog row accounts for: staged shards of dead runs, shard directories of a
-        publish that died before recording them, derived material of deleted documents. The caller holds
-        the job lock (these are written only under it; document text is not, so it is not swept)."""
+        publish that died before recording them, derived material of deleted documents. Shards set aside stay for
+        the learn that resumes, unless a document they learned is gone. The caller holds the job lock (these are written only under it; document text is
+        not, so it is not swept)."""
         documents = {doc.id for doc in self.catalog.documents()}
         shards = {shard.id for shard in self.catalog.shards()}
         for staged in self._staging_root.iterdir():
@@ -212,6 +248,11 @@ class KnowledgeBase:
         for path in self._derived_root.iterdir():
             if path.name not in documents:
                 shutil.rmtree(path, ignore_errors=True)
+        for path in self._trained_root.glob("*.json"):
+            kept = self.set_aside_shard(path.stem)
+            if kept is None or not {document_of(piece) for piece in kept.document_ids} <= documents:
+                shutil.rmtree(path.with_suffix(""), ignore_errors=True)
+                path.unlink(missing_ok=True)
 
     @contextmanager
     def job_lock(self, wait: bool = True) -> Iterator[None]:
@@ -285,8 +326,8 @@ class KnowledgeBase:
         return self.catalog.get_version(version_id) if version_id else None
 
     def shard_documents(self, version: VersionRecord | None) -> dict[str, list[str]]:
-        """Shard id → the ids of the documents it learned, in the order it learned them, for each shard of
-        ``version`` (none for no version)."""
+        """Shard id → the documents it learned (ids, or pieces of long ones: store/pieces.py), in the order it
+        learned them, for each shard of ``version`` (none for no version)."""
         if version is None:
             return {}
         return {shard_id: list(self.catalog.get_shard(shard_id).document_ids) for shard_id in version.shard_ids}

@@ -1,7 +1,9 @@
 """The machine's queue of learning work: uploads waiting to be learned, documents waiting to be forgotten.
 
-The server enqueues and answers at once; one worker process takes the oldest request and runs it (one
-heavy job per machine: training uses every core). Requests live in SQLite (``$DUALBRAIN_HOME/queue.sqlite3``),
+The server enqueues and answers at once; one worker process runs one request at a time (one heavy job per
+machine: training uses every core), taking turns between knowledge bases: the next request is the oldest of the
+knowledge base whose turn came longest ago, so one tenant's long queue or long document does not hold up the
+others (a learn yields between two shards when another knowledge base waits). Requests live in SQLite (``$DUALBRAIN_HOME/queue.sqlite3``),
 so a restart resumes the queue; a request that a dead worker left ``running`` is queued again when the next
 worker starts, which is safe: interrupted learning publishes nothing, and forget finishes what it began.
 Live training progress is in the knowledge base's own catalog (its jobs table), not here.
@@ -30,6 +32,10 @@ CREATE TABLE IF NOT EXISTS requests (
     error      TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS turns (  -- when each knowledge base's request was last taken
+    kb       TEXT PRIMARY KEY,
+    taken_at TEXT NOT NULL
 );"""
 
 
@@ -66,13 +72,18 @@ class WorkQueue:
         return self.get(int(cursor.lastrowid))
 
     def claim(self) -> WorkRequest | None:
-        """The oldest queued request, now marked running (atomic: two claimers never get the same one)."""
+        """The next queued request, now marked running (atomic: two claimers never get the same one): the oldest of
+        the knowledge base whose turn came longest ago (one that never had one first)."""
         with self._lock:
             self._connection.execute("BEGIN IMMEDIATE")
             try:
-                row = self._connection.execute("SELECT id FROM requests WHERE status = 'queued' ORDER BY id LIMIT 1").fetchone()
+                row = self._connection.execute(
+                    "SELECT id, requests.kb FROM requests LEFT JOIN turns ON turns.kb = requests.kb "
+                    "WHERE status = 'queued' ORDER BY taken_at IS NOT NULL, taken_at, id LIMIT 1").fetchone()
                 if row is not None:
-                    self._connection.execute("UPDATE requests SET status = 'running', updated_at = ? WHERE id = ?", (_now(), row[0]))
+                    now = _now()
+                    self._connection.execute("UPDATE requests SET status = 'running', updated_at = ? WHERE id = ?", (now, row[0]))
+                    self._connection.execute("INSERT OR REPLACE INTO turns VALUES (?, ?)", (row[1], now))
                 self._connection.execute("COMMIT")
             except BaseException:
                 self._connection.execute("ROLLBACK")
@@ -98,6 +109,18 @@ class WorkQueue:
                 "UPDATE requests SET error = replace(error, :id, 'forgotten'), params = replace(params, :id, 'forgotten')"
                 " WHERE instr(error, :id) > 0 OR instr(params, :id) > 0", {"id": doc_id})
             self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def requeue(self, request_id: int) -> None:
+        """Queue a running request again: it stopped to let other knowledge bases go first, and resumes in its turn."""
+        with self._lock:
+            self._connection.execute("UPDATE requests SET status = 'queued', updated_at = ? WHERE id = ? AND status = 'running'",
+                                     (_now(), request_id))
+
+    def others_waiting(self, kb: str) -> bool:
+        """Whether a request of a knowledge base other than ``kb`` is queued."""
+        with self._lock:
+            return self._connection.execute(
+                "SELECT 1 FROM requests WHERE status = 'queued' AND kb != ? LIMIT 1", (kb,)).fetchone() is not None
 
     def requeue_running(self) -> int:
         """Queue again what a worker that died left running; returns how many."""
@@ -125,6 +148,7 @@ class WorkQueue:
         """Remove a deleted knowledge base's requests (a running one finishes into nothing)."""
         with self._lock:
             self._connection.execute("DELETE FROM requests WHERE kb = ?", (kb,))
+            self._connection.execute("DELETE FROM turns WHERE kb = ?", (kb,))
 
     def counts(self) -> dict[str, int]:
         """How many requests are in each status."""

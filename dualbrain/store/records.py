@@ -38,7 +38,7 @@ class ShardRecord:
     id: str
     created_at: str
     base_identity: str
-    document_ids: tuple[str, ...]
+    document_ids: tuple[str, ...]  # what it learned: whole documents' ids, or pieces of long ones (store/pieces.py)
     metrics: dict
 
 

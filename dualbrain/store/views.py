@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dualbrain.store.records import DocumentRecord
 from dualbrain.store.knowledge_base import KnowledgeBase
+from dualbrain.store.pieces import document_of
 
 MEMORY_COUNTS = {"short-term": "short_term", "learning": "learning", "weights": "in_weights"}  # memory → summary field
 _PROGRESS_SHOWN = ("phase", "step", "total_steps", "shard", "shards", "eta_seconds")  # of a learning document's job
@@ -35,7 +36,7 @@ def document_views(kb: KnowledgeBase) -> list[dict]:
     version = kb.current_version()
     held = set(version.document_ids) if version else set()
     job = kb.catalog.latest_job()  # the one a running worker is on
-    training = {doc_id for shard in job.params.get("shards", []) for doc_id in shard["documents"]} \
+    training = {document_of(piece) for shard in job.params.get("shards", []) for piece in shard["documents"]} \
         if job is not None and job.status == "running" else set()
     views = []
     for document in kb.documents():

@@ -47,3 +47,14 @@ def test_parallel_shards_go_largest_first_to_the_least_loaded_worker() -> None:
     loads = [sum(size for size, owner in zip([5, 3, 3, 2, 1], owners) if owner == worker) for worker in range(2)]
     assert loads == [7, 7]
     assert sorted(assign_shards([4, 4, 4], 3)) == [0, 1, 2]  # as many shards as workers: one each
+
+
+def test_pieces_of_a_long_document_leave_together_and_a_new_edition_goes_to_its_first_shard() -> None:
+    current = {"s1": ["a@0-500", "b"], "s2": ["a@500-900"], "s3": ["c"]}
+    gone = plan_shards(current, {}, add=[], remove={"a"}, replaces={}, max_chars=600)
+    assert gone.keep == ["s3"] and gone.build == [["b"]]  # every piece of "a" goes; s2 held nothing else
+    edition = plan_shards(current, {"a2": 300}, add=["a2"], remove={"a"}, replaces={"a2": "a"}, max_chars=600)
+    assert edition.build == [["b", "a2"]]  # learned once, next to what it updates
+    long_edition = plan_shards(current, {"a2@0-500": 500, "a2@500-800": 300}, add=["a2@0-500", "a2@500-800"],
+                               remove={"a"}, replaces={"a2": "a"}, max_chars=600)
+    assert long_edition.build == [["b"], ["a2@0-500"], ["a2@500-800"]]  # in pieces, a shard each

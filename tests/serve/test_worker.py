@@ -1,6 +1,7 @@
 """The learning worker: consolidation when the queue is idle, and never in the way of a waiting request."""
 
 import errno
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -164,3 +165,22 @@ def test_a_request_the_full_disk_stopped_is_left_to_run_again_once_there_is_room
     assert [r.status for r in home.queue().list("acme")] == ["running"]  # not failed: nothing was wrong with it
     run_worker(home.root, home.models_dir, tiny_model_dir, FAST, until_idle=True)
     assert [(r.status, r.error) for r in home.queue().list("acme")] == [("done", None)]
+
+
+def test_a_long_learn_gives_way_between_shards_to_another_knowledge_bases_request(home: Home, tiny_model_dir: Path,
+                                                                                   tmp_path: Path) -> None:
+    long = tmp_path / "depots.md"
+    long.write_text("\n\n".join(f"Depot {n} of Quillfeather stores {n * 7} gliders." for n in range(20)))
+    DualBrain.open("acme", home=home, model=tiny_model_dir).add([long])
+    short = tmp_path / "goats.md"
+    short.write_text("The Brannock Dairy also keeps goats.\n")
+    DualBrain.open("other", home=home, model=tiny_model_dir).add([short])
+    queue = home.queue()
+    big, small = queue.enqueue("acme", "learn"), queue.enqueue("other", "learn")
+    run_worker(home.root, home.models_dir, tiny_model_dir, replace(FAST, shard_chars=300), until_idle=True)
+    acme, other = home.open_kb("acme"), home.open_kb("other")
+    assert [r.status for r in (queue.get(big.id), queue.get(small.id))] == ["done", "done"]
+    (job,) = [job for job in acme.catalog.jobs() if job.params.get("request") == big.id]
+    # acme's learn began first, other's was learned while it waited, then acme's went on to publish.
+    assert job.created_at < other.current_version().created_at < acme.current_version().created_at
+    assert len(acme.current_version().shard_ids) > 3 and not (acme.root / "trained").exists()

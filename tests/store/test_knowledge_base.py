@@ -343,3 +343,21 @@ def test_rollback_leaves_supersessions_consistent(kb):
     publish(kb, new.id)                                 # v0002: s0002 holds the new edition only
     kb.rollback("v0001")
     assert consistent_supersessions(kb)
+
+
+def test_shards_set_aside_wait_for_the_next_publish_unless_what_they_learned_is_gone(kb):
+    long, other = add_text(kb, "a long document " * 10), add_text(kb, "another")
+    for key, pieces in (("first", (f"{long.id}@0-80",)), ("second", (f"{long.id}@80-160",)), ("other", (other.id,))):
+        with kb.staging_dir() as staged:
+            kept = kb.set_aside(stage(staged, key, *pieces, steps=1), key)
+        assert kb.set_aside_shard(key) == kept and kept.metrics == {"steps": 1}
+    kb.purge_document(other.id)  # forgotten: nothing learned from it is kept, set aside or not
+    assert kb.set_aside_shard("other") is None and kb.set_aside_shard("first") is None
+    with kb.staging_dir() as staged:
+        kb.set_aside(stage(staged, "first", f"{long.id}@0-80"), "first")
+    (kb.root / "trained" / "half.json").write_text("{}")  # a set-aside that died before its folder was moved
+    kb.sweep_leftovers()  # a worker starting again keeps what its learn trained
+    assert kb.set_aside_shard("first") is not None and not (kb.root / "trained" / "half.json").exists()
+    version = kb.publish([kb.set_aside_shard("first")], kept_shard_ids=[], base_identity="base", metrics={})
+    assert version.document_ids == (long.id,) and kb.catalog.get_shard("s0001").document_ids == (f"{long.id}@0-80",)
+    assert adapter(kb, "s0001") == "first" and not (kb.root / "trained").exists()
