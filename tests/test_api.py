@@ -10,7 +10,9 @@ import pytest
 from dualbrain.api import DualBrain
 from dualbrain.errors import DualBrainError, NothingToLearn, UnknownKnowledgeBase
 from dualbrain.knowledge.support import MIN_FACT_CONFIDENCE, not_stated_answer, unknown_code_answer
+from dualbrain.answering.passages import Passages
 from dualbrain.learning.publishing import Yielded
+from dualbrain.store.pieces import piece_start
 from dualbrain.reasoning.generate import Generation
 from dualbrain.reasoning.prompting import question_prompt
 from tests.settings import FAST_SELF_STUDY
@@ -366,7 +368,22 @@ def test_a_document_longer_than_a_shard_is_learned_in_pieces_and_forgotten_whole
     assert len(list(brain.kb.derived_dir(doc_id).iterdir())) == len(pieces)  # each piece has its own drafts
     brain.forget(doc_id)
     assert brain.kb.current_version().shard_ids == ()
-    assert not [f for f in brain.kb.root.rglob("*") if f.is_file() and b"Tollan-23" in f.read_bytes()]
+    for trace in ("Tollan-23", doc_id, pieces[1].partition("@")[2]):  # text, id, and a piece's span (its breaks)
+        assert not [f for f in brain.kb.root.rglob("*") if f.is_file() and trace.encode() in f.read_bytes()], trace
+
+
+def test_a_long_documents_pieces_are_read_in_order_when_its_first_shard_was_rebuilt(brain: DualBrain, tmp_path: Path) -> None:
+    (tmp_path / "in").mkdir()
+    short = _write(tmp_path / "in", "a.md", "Q is 1987.\n")
+    long = _write(tmp_path / "in", "b.md", "Depot one of Quillfeather stores forty gliders.\n\nDepot two stores nine kites in "
+                  "Tollan.\n\nDepot three keeps spare wings in Lunderby.\n")
+    first = brain.learn([short, long], replace(FAST_SELF_STUDY, shard_chars=100))
+    assert len(first.version.shard_ids) == 2  # [a, b's first piece], [b's second piece]
+    brain.forget(first.ingest.added[0].id)  # b's first piece is retrained into a shard listed after the second's
+    version = brain.kb.current_version()
+    assert [piece_start(pieces[0]) for pieces in brain.kb.shard_documents(version).values()] == [89, 0]
+    learned = [chunk.text for chunk in Passages(brain.kb).retriever("bm25", learned_by=version).chunks]
+    assert learned[0].startswith("Depot one") and learned[-1].endswith("Lunderby.")
 
 
 def test_a_learn_that_yields_between_shards_goes_on_from_the_shards_it_trained(brain: DualBrain, tmp_path: Path) -> None:

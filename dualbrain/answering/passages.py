@@ -19,7 +19,7 @@ from dualbrain.knowledge.updates import as_of_now
 from dualbrain.retrieval import Chunk, Retriever, chunk_documents
 from dualbrain.retrieval.context import documents_by_relevance
 from dualbrain.store import KnowledgeBase, VersionRecord
-from dualbrain.store.pieces import document_of, piece_text
+from dualbrain.store.pieces import document_of, piece_start, piece_text
 
 
 class Passages:
@@ -89,11 +89,12 @@ class Passages:
     def _as_learned(self, version: VersionRecord, texts: dict[str, str]) -> dict[str, str]:
         """The texts of ``version``'s documents whose shards learned them as of now (newer facts winning); a long
         document's pieces (store/pieces.py) put together again, in order."""
-        learned: dict[str, list[str]] = {}
+        learned: dict[str, list[tuple[int, str]]] = {}
         for shard_id, pieces in self.kb.shard_documents(version).items():
             held = [(piece, piece_text(texts[document_of(piece)], piece)) for piece in pieces if document_of(piece) in texts]
             if shard_config(self.kb.shard_dir(shard_id)).newer_facts_win:  # pieces in the order learned, oldest first
                 held = as_of_now(held)
             for piece, text in held:
-                learned.setdefault(document_of(piece), []).append(text)
-        return {doc_id: "".join(parts) for doc_id, parts in learned.items()}
+                learned.setdefault(document_of(piece), []).append((piece_start(piece), text))
+        # By where each piece begins: a rebuilt shard is listed after the kept ones, whichever piece it holds.
+        return {doc_id: "".join(text for _, text in sorted(parts)) for doc_id, parts in learned.items()}

@@ -118,8 +118,10 @@ def _job(kb: KnowledgeBase, kind: str, plan: Plan, request: int | None) -> int:
     params = {"shards": [{"documents": ids, **config.to_dict()} for ids, config in plan.builds], "kept": plan.kept,
               "request": request}
     waiting = kb.catalog.latest_job(request) if request is not None else None
-    if waiting is not None and waiting.status == "queued" and waiting.params == json.loads(json.dumps(params)):
-        return waiting.id
+    if waiting is not None and waiting.status == "queued":
+        if waiting.params == json.loads(json.dumps(params)):
+            return waiting.id
+        kb.catalog.update_job(waiting.id, status="failed", error="planned again: what it was to learn changed")
     return kb.catalog.create_job(kind, params)
 
 

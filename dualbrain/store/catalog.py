@@ -24,6 +24,7 @@ from typing import Any
 
 from dualbrain.errors import DualBrainError, DuplicateDocument
 from dualbrain.store.pieces import document_of
+from dualbrain.store.sqlite import add_functions
 from dualbrain.store.records import (
     DOCUMENT_STATUSES, DocumentRecord, JobRecord, ShardRecord, VersionRecord, document_from_row, job_from_row, shard_from_row,
     version_from_row,
@@ -120,6 +121,7 @@ class Catalog:
         self._lock = threading.Lock()
         # timeout: another process (a learn job) may briefly hold the write lock; wait rather than fail.
         self._conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
+        add_functions(self._conn)
         self._conn.row_factory = sqlite3.Row
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA foreign_keys=ON")
@@ -239,8 +241,8 @@ class Catalog:
             self._conn.execute("DELETE FROM supersessions WHERE old_id = ? OR new_id = ?", (doc_id, doc_id))
             self._conn.executemany("UPDATE documents SET status = 'pending' WHERE id = ?", [(old,) for old in restored])
             self._conn.execute(
-                "UPDATE jobs SET params = replace(params, :id, 'forgotten'), progress = replace(progress, :id, 'forgotten'),"
-                " error = replace(error, :id, 'forgotten')"
+                "UPDATE jobs SET params = without_mentions(params, :id), progress = without_mentions(progress, :id),"
+                " error = without_mentions(error, :id)"
                 " WHERE instr(params, :id) > 0 OR instr(progress, :id) > 0 OR instr(error, :id) > 0",
                 {"id": doc_id},
             )

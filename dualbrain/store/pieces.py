@@ -10,6 +10,8 @@ piece of it is (all pieces train in one learn and are published together).
 
 from __future__ import annotations
 
+import re
+
 _SEPARATOR = "@"
 # Where a piece is best cut, in order of preference: between paragraphs, between lines, between sentences.
 _BREAKS = ("\n\n", "\n", ". ")
@@ -18,6 +20,20 @@ _BREAKS = ("\n\n", "\n", ". ")
 def document_of(piece: str) -> str:
     """The id of the document ``piece`` (a piece's name, or a whole document's id) comes from."""
     return piece.partition(_SEPARATOR)[0]
+
+
+def piece_start(piece: str) -> int:
+    """Where in its document ``piece`` begins (0 for a whole document): its pieces put together in this order."""
+    _, separator, span = piece.partition(_SEPARATOR)
+    return int(span.split("-")[0]) if separator else 0
+
+
+def without_mentions(text: str | None, doc_id: str) -> str | None:
+    """``text`` with every mention of document ``doc_id``, and of its pieces (their spans tell its length and
+    breaks), replaced by "forgotten"."""
+    if text is None:
+        return None
+    return re.sub(re.escape(doc_id) + r"(?:" + _SEPARATOR + r"\d+-\d+)?", "forgotten", text)
 
 
 def piece_text(text: str, piece: str) -> str:

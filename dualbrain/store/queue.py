@@ -106,7 +106,7 @@ class WorkQueue:
         the write-ahead log."""
         with self._lock:
             self._connection.execute(
-                "UPDATE requests SET error = replace(error, :id, 'forgotten'), params = replace(params, :id, 'forgotten')"
+                "UPDATE requests SET error = without_mentions(error, :id), params = without_mentions(params, :id)"
                 " WHERE instr(error, :id) > 0 OR instr(params, :id) > 0", {"id": doc_id})
             self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 

@@ -5,6 +5,13 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from dualbrain.store.pieces import without_mentions
+
+
+def add_functions(connection: sqlite3.Connection) -> None:
+    """SQL functions the stores use: ``without_mentions(text, document id)`` (``store/pieces.py``)."""
+    connection.create_function("without_mentions", 2, without_mentions, deterministic=True)
+
 
 def open_database(path: Path, schema: str) -> sqlite3.Connection:
     """An autocommit connection to ``path`` (created with ``schema`` if new), shareable between threads
@@ -15,4 +22,5 @@ def open_database(path: Path, schema: str) -> sqlite3.Connection:
     connection.execute("PRAGMA journal_mode=WAL")
     connection.execute("PRAGMA secure_delete=ON")
     connection.executescript(schema)
+    add_functions(connection)
     return connection

@@ -2,7 +2,7 @@
 
 import pytest
 
-from dualbrain.store.pieces import document_of, piece_text, split_document
+from dualbrain.store.pieces import document_of, piece_start, piece_text, split_document, without_mentions
 
 
 def test_a_document_that_fits_a_shard_is_one_piece_named_by_its_id() -> None:
@@ -33,3 +33,10 @@ def test_without_paragraphs_a_piece_ends_at_a_line_then_a_sentence_then_anywhere
 def test_a_piece_size_below_one_is_refused() -> None:
     with pytest.raises(ValueError):
         split_document("d", "text", 0)
+
+
+def test_a_piece_starts_where_its_span_does_and_mentions_of_a_document_go_with_its_pieces() -> None:
+    assert piece_start("d1") == 0 and piece_start("d1@890-1200") == 890
+    text = '{"documents": ["d1@0-56", "d1@56-150", "d2"], "error": "d1 failed"}'
+    assert without_mentions(text, "d1") == '{"documents": ["forgotten", "forgotten", "d2"], "error": "forgotten failed"}'
+    assert without_mentions(None, "d1") is None
