@@ -29,6 +29,7 @@ from __future__ import annotations
 import io
 import random
 import textwrap
+import zipfile
 from dataclasses import dataclass, field
 
 import docx
@@ -206,7 +207,19 @@ def _docx(title: str, paragraphs: list[str] = (), table: list[tuple[str, str]] =
             row.cells[0].text, row.cells[1].text = key, value
     buffer = io.BytesIO()
     document.save(buffer)
-    return buffer.getvalue()
+    return _undated(buffer.getvalue())
+
+
+def _undated(package: bytes) -> bytes:
+    """The zip ``package`` with every member dated 1980-01-01: python-docx dates them when it saves (to two
+    seconds), so the same seed gave different bytes, and different document ids, across a two-second tick."""
+    undated = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(package)) as source, zipfile.ZipFile(undated, "w") as target:
+        for member in source.infolist():
+            info = zipfile.ZipInfo(member.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            target.writestr(info, source.read(member))
+    return undated.getvalue()
 
 
 def _documents(o: VariedOrganisation, slug: str, rng: random.Random) -> dict[str, str]:
