@@ -3,10 +3,11 @@
 Nothing is published unless every shard trained: a failure or an interruption leaves the previous version
 serving, and the job record says why. A single process sets each shard aside as soon as it is trained, so a run
 that stops early (it yielded to another knowledge base's request, or its process died) is taken up where it
-stopped: the next run of the same plan finds those shards instead of training them again. Under torchrun / accelerate launch, with at least as many shards to
-train as processes, each process trains whole shards alone (shards are independent: no gradient traffic, and
-a shard's weights are those a single process trains); with fewer, all processes train each shard together
-(DDP). The main process alone writes the catalog (job records, publish, prune).
+stopped: the next run of the same plan finds those shards instead of training them again. Under torchrun /
+accelerate launch, with at least as many shards to train as processes, each process trains whole shards alone
+(shards are independent: no gradient traffic, and a shard's weights are those a single process trains); with
+fewer, all processes train each shard together (DDP). The main process alone writes the catalog (job records,
+publish, prune).
 """
 
 from __future__ import annotations
@@ -126,7 +127,8 @@ def _job(kb: KnowledgeBase, kind: str, plan: Plan, request: int | None) -> int:
 
 
 def _sources(kb: KnowledgeBase, pieces: list[str]) -> list[SourceDocument]:
-    """The documents, or pieces of them, that one shard learns (a piece goes by its own name: it has drafts of its own)."""
+    """The documents, or pieces of them, that one shard learns (a piece goes by its own name: it has drafts of its
+    own)."""
     return [SourceDocument(piece, doc.sha256, doc.source_name, text) for piece, text in kb.piece_texts(pieces).items()
             for doc in [kb.catalog.get_document(document_of(piece))]]
 

@@ -34,7 +34,7 @@ from pathlib import Path
 from dualbrain.errors import DualBrainError, JobRunning, UnknownKnowledgeBase
 from dualbrain.store.atomic import atomic_write_text, fsync_dir
 from dualbrain.store.catalog import Catalog
-from dualbrain.store.pieces import document_of, piece_text
+from dualbrain.store.pieces import document_of, piece_text, span_of
 from dualbrain.store.records import DocumentRecord, VersionRecord
 
 
@@ -117,8 +117,7 @@ class KnowledgeBase:
 
     def derived_dir(self, piece: str) -> Path:
         """Where material derived from one document, or from a piece of one, is cached; purged with the document."""
-        doc_id = document_of(piece)
-        return self._derived_root / doc_id / piece.removeprefix(doc_id).lstrip("@")
+        return self._derived_root / document_of(piece) / span_of(piece)
 
     # Shards and versions
 
@@ -236,8 +235,8 @@ class KnowledgeBase:
     def _sweep(self) -> None:
         """Remove files no catalog row accounts for: staged shards of dead runs, shard directories of a
         publish that died before recording them, derived material of deleted documents. Shards set aside stay for
-        the learn that resumes, unless a document they learned is gone. The caller holds the job lock (these are written only under it; document text is
-        not, so it is not swept)."""
+        the learn that resumes, unless a document they learned is gone. The caller holds the job lock (these are
+        written only under it; document text is not, so it is not swept)."""
         documents = {doc.id for doc in self.catalog.documents()}
         shards = {shard.id for shard in self.catalog.shards()}
         for staged in self._staging_root.iterdir():

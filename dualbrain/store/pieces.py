@@ -22,10 +22,21 @@ def document_of(piece: str) -> str:
     return piece.partition(_SEPARATOR)[0]
 
 
+def span_of(piece: str) -> str:
+    """The ``<start>-<end>`` of ``piece`` ("" for a whole document)."""
+    return piece.partition(_SEPARATOR)[2]
+
+
+def _bounds(piece: str) -> tuple[int, int] | None:
+    """Where ``piece`` begins and ends in its document; None for a whole document."""
+    span = span_of(piece)
+    return tuple(int(bound) for bound in span.split("-")) if span else None
+
+
 def piece_start(piece: str) -> int:
     """Where in its document ``piece`` begins (0 for a whole document): its pieces put together in this order."""
-    _, separator, span = piece.partition(_SEPARATOR)
-    return int(span.split("-")[0]) if separator else 0
+    bounds = _bounds(piece)
+    return bounds[0] if bounds else 0
 
 
 def without_mentions(text: str | None, doc_id: str) -> str | None:
@@ -38,11 +49,8 @@ def without_mentions(text: str | None, doc_id: str) -> str | None:
 
 def piece_text(text: str, piece: str) -> str:
     """The part of its document's ``text`` that ``piece`` names (all of it for a whole document)."""
-    _, separator, span = piece.partition(_SEPARATOR)
-    if not separator:
-        return text
-    start, end = (int(bound) for bound in span.split("-"))
-    return text[start:end]
+    bounds = _bounds(piece)
+    return text[bounds[0]:bounds[1]] if bounds else text
 
 
 def split_document(doc_id: str, text: str, max_chars: int) -> list[str]:
