@@ -208,10 +208,14 @@ def test_learn_records_the_recipe_options_it_was_given(run, tmp_path: Path, tiny
     learn = ("learn", "--kb", "acme", "--create", *model, "--epochs", "1", str(tmp_path / "a.md"))
     assert run(*learn, "--grounded-share", "1.5", home=home).returncode != 0
     assert run(*learn, "--abstention-share", "2", home=home).returncode != 0
-    assert run(*learn, "--grounded-share", "0", "--abstention-share", "0.5", "--newer-facts-win", home=home).returncode == 0
+    assert_one_line_error(run(*learn, "--grounded-epochs", "2", "--drop-known", home=home), "cannot be combined")
+    assert not (home / "kbs" / "acme").exists()  # refused options change nothing
+    assert run(*learn, "--grounded-share", "0", "--abstention-share", "0.5", "--newer-facts-win", "--grounded-epochs", "2",
+               home=home).returncode == 0
     [manifest] = (home / "kbs" / "acme" / "shards").glob("*/manifest.json")
     config = json.loads(manifest.read_text())["config"]
     assert (config["grounded_share"], config["abstention_share"], config["newer_facts_win"]) == (0.0, 0.5, True)
+    assert config["train"]["grounded_epochs"] == 2
 
 
 def test_bench_dataset_errors_are_one_clean_message(run, tmp_path: Path) -> None:

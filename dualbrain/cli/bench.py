@@ -19,8 +19,8 @@ import typer
 
 from dualbrain.bench.choices import DATASETS, DEFAULT_SYSTEMS, SYSTEMS
 from dualbrain.cli.common import (
-    AbstentionShareOption, DistillationOption, DropKnownOption, GroundedShareOption, HomeOption, LoraPlusOption,
-    ModelOption, NewerFactsWinOption, RelationWordingsOption, out, phase_bar, recipe, show_learning,
+    AbstentionShareOption, DistillationOption, DropKnownOption, GroundedEpochsOption, GroundedShareOption, HomeOption,
+    LoraPlusOption, ModelOption, NewerFactsWinOption, RelationWordingsOption, out, phase_bar, recipe, show_learning,
 )
 from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.network import LoraSettings
@@ -82,6 +82,7 @@ def bench(
     newer_facts_win: NewerFactsWinOption = LearnConfig.newer_facts_win,
     relation_wordings: RelationWordingsOption = LearnConfig.relation_wordings,
     drop_known: DropKnownOption = TrainSettings.drop_known,
+    grounded_epochs: GroundedEpochsOption = TrainSettings.grounded_epochs,
     distillation: DistillationOption = TrainSettings.distillation,
     lora_plus: LoraPlusOption = LoraSettings.b_lr_ratio,
     model: ModelOption = None,
@@ -97,7 +98,7 @@ def bench(
     for option in (option for option, was_given in given.items() if was_given and kind.value not in _TAKES[option]):
         raise DualBrainError(f"{option} is for `dualbrain bench {' / '.join(_TAKES[option])}`, not {kind.value}")
     learn_config = recipe(epochs, seed, lora_plus, distillation, grounded_share, abstention_share, newer_facts_win,
-                          relation_wordings, drop_known)
+                          relation_wordings, drop_known, grounded_epochs)
     models_dir = Home(home).models_dir
     try:
         if kind.value == "quality":

@@ -16,6 +16,7 @@ from rich.table import Table
 
 from dualbrain.answering.config import ANSWER_MODES, ENGINES, RETRIEVERS
 from dualbrain.api import DEFAULT_KEEP_VERSIONS, DualBrain
+from dualbrain.errors import DualBrainError
 from dualbrain.knowledge.network import LoraSettings
 from dualbrain.knowledge.config import LearnConfig
 from dualbrain.knowledge.progress import LearnProgress
@@ -89,12 +90,19 @@ DropKnownOption = Annotated[bool, typer.Option("--drop-known/--every-example-eve
                                                "train only the examples the network does not recite word for word yet: "
                                                "~15% faster, measured to answer a few questions fewer.")]
 
+GroundedEpochsOption = Annotated[int, typer.Option("--grounded-epochs", min=0, help="Train the questions with passages "
+                                                   "in the prompt (see --grounded-share) in the last this many epochs "
+                                                   "only; 0: in every epoch.")]
+
 
 def recipe(epochs: int, seed: int, lora_plus: float, distillation: float, grounded_share: float, abstention_share: float,
-            newer_facts_win: bool, relation_wordings: bool, drop_known: bool,
+            newer_facts_win: bool, relation_wordings: bool, drop_known: bool, grounded_epochs: int,
             shard_chars: int = LearnConfig.shard_chars) -> LearnConfig:
     """The learning recipe from the options ``learn`` and ``bench`` share."""
-    train = TrainSettings(epochs=epochs, seed=seed, distillation=distillation, drop_known=drop_known)
+    if grounded_epochs and drop_known:
+        raise DualBrainError("--grounded-epochs and --drop-known cannot be combined")
+    train = TrainSettings(epochs=epochs, seed=seed, distillation=distillation, drop_known=drop_known,
+                          grounded_epochs=grounded_epochs)
     return LearnConfig(LoraSettings(b_lr_ratio=lora_plus), train,
                        shard_chars=shard_chars, grounded_share=grounded_share, abstention_share=abstention_share,
                        newer_facts_win=newer_facts_win, relation_wordings=relation_wordings)

@@ -9,9 +9,9 @@ import typer
 
 from dualbrain.api import DEFAULT_KEEP_VERSIONS, DualBrain
 from dualbrain.cli.common import (
-    AbstentionShareOption, DistillationOption, DropKnownOption, GroundedShareOption, HomeOption, KbOption,
-    KeepVersionsOption, LoraPlusOption, ModelOption, NewerFactsWinOption, RelationWordingsOption, learn_with_progress,
-    open_brain, out, print_ingest, recipe,
+    AbstentionShareOption, DistillationOption, DropKnownOption, GroundedEpochsOption, GroundedShareOption, HomeOption,
+    KbOption, KeepVersionsOption, LoraPlusOption, ModelOption, NewerFactsWinOption, RelationWordingsOption,
+    learn_with_progress, open_brain, out, print_ingest, recipe,
 )
 from dualbrain.knowledge.network import LoraSettings
 from dualbrain.knowledge.config import LearnConfig
@@ -35,15 +35,16 @@ def learn(
     newer_facts_win: NewerFactsWinOption = LearnConfig.newer_facts_win,
     relation_wordings: RelationWordingsOption = LearnConfig.relation_wordings,
     drop_known: DropKnownOption = TrainSettings.drop_known,
+    grounded_epochs: GroundedEpochsOption = TrainSettings.grounded_epochs,
     distillation: DistillationOption = TrainSettings.distillation,
     lora_plus: LoraPlusOption = LoraSettings.b_lr_ratio,
     keep_versions: KeepVersionsOption = DEFAULT_KEEP_VERSIONS,
 ) -> None:
     """Add documents and learn what is new: new shards only; earlier knowledge keeps serving."""
+    config = recipe(epochs, seed, lora_plus, distillation, grounded_share, abstention_share, newer_facts_win,
+                     relation_wordings, drop_known, grounded_epochs, shard_chars)  # bad options change nothing
     brain = DualBrain.open(kb, home=home, model=model, create=create)
     print_ingest(brain.add(paths, supersedes=supersedes))  # before training, so skipped files are seen at once
-    config = recipe(epochs, seed, lora_plus, distillation, grounded_share, abstention_share, newer_facts_win,
-                     relation_wordings, drop_known, shard_chars)
     if not processes().is_main_process:  # under torchrun / accelerate launch the main process reports for all
         brain.learn([], config, keep_versions=keep_versions)
         return

@@ -76,10 +76,11 @@ class LearnConfig:
 
 # What a shard meant by a setting it did not record: it was trained before the option existed. Shards trained
 # before LoRA+ gave A and B one learning rate; those before the grounded view (and the other options) were
-# trained without it, and those before dropping known examples trained every example in every epoch.
+# trained without it, and those before dropping known examples or holding back the grounded view trained every
+# example in every epoch.
 _UNRECORDED = {
     "lora": {"b_lr_ratio": 1.0},
-    "train": {"drop_known": False},
+    "train": {"drop_known": False, "grounded_epochs": 0},
     "recipe": {"grounded_share": 0.0, "abstention_share": 0.0, "newer_facts_win": False, "relation_wordings": False},
 }
 

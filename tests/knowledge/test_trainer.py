@@ -66,6 +66,22 @@ def test_epoch_hook_sees_each_epoch_in_eval_mode(tiny_model_dir: Path) -> None:
     assert seen == [(1, False), (2, False)] and result.steps == 4
 
 
+def test_grounded_examples_join_only_the_last_epochs(tiny_model_dir: Path) -> None:
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    examples = [TrainingExample("question", "d", f"Which glider is number {n}?", f"Wrenlark {n}.") for n in range(6)]
+    examples += [TrainingExample("grounded", "d", f"Passages: ... Which glider is number {n}?", f"Wrenlark {n}.")
+                 for n in range(2)]
+    settings = TrainSettings(epochs=4, min_steps=0, batch_size=4, bf16=False, grounded_epochs=2)
+    _, result, _ = train_knowledge(model, tokenizer, LoraKnowledge(LoraSettings(rank=4)), examples, settings)
+    assert result.examples_by_epoch == [6, 6, 8, 8] and result.steps == 2 + 2 + 2 + 2
+    _, every_epoch, _ = train_knowledge(model, tokenizer, LoraKnowledge(LoraSettings(rank=4)), examples,
+                                        TrainSettings(epochs=4, min_steps=0, batch_size=4, bf16=False, grounded_epochs=0))
+    assert every_epoch.examples_by_epoch == [8] * 4 and every_epoch.tokens_trained > result.tokens_trained
+    with pytest.raises(ValueError):
+        TrainSettings(grounded_epochs=2, drop_known=True)
+
+
 def test_training_copy_is_faster_layout_of_the_same_function(tiny_model_dir: Path) -> None:
     """bf16 linear weights + eager attention give the bf16-autocast loss of the shared base, which stays fp32."""
     base = AutoModelForCausalLM.from_pretrained(tiny_model_dir).eval()
