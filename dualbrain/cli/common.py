@@ -99,10 +99,11 @@ def recipe(epochs: int, seed: int, lora_plus: float, distillation: float, ground
             newer_facts_win: bool, relation_wordings: bool, drop_known: bool, grounded_epochs: int,
             shard_chars: int = LearnConfig.shard_chars) -> LearnConfig:
     """The learning recipe from the options ``learn`` and ``bench`` share."""
-    if grounded_epochs and drop_known:
-        raise DualBrainError("--grounded-epochs and --drop-known cannot be combined")
-    train = TrainSettings(epochs=epochs, seed=seed, distillation=distillation, drop_known=drop_known,
-                          grounded_epochs=grounded_epochs)
+    try:
+        train = TrainSettings(epochs=epochs, seed=seed, distillation=distillation, drop_known=drop_known,
+                              grounded_epochs=grounded_epochs)
+    except ValueError as error:  # the settings' own check, as one clean line
+        raise DualBrainError(f"invalid training options: {error}") from None
     return LearnConfig(LoraSettings(b_lr_ratio=lora_plus), train,
                        shard_chars=shard_chars, grounded_share=grounded_share, abstention_share=abstention_share,
                        newer_facts_win=newer_facts_win, relation_wordings=relation_wordings)

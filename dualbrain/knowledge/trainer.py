@@ -87,8 +87,10 @@ class TrainSettings:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.min_steps < 0 or self.batch_size < 1 or self.max_tokens < 16 or self.logit_chunk < 0:
             raise ValueError(f"invalid training settings: {self}")
-        if self.grounded_epochs < 0 or (self.grounded_epochs and self.drop_known):
-            raise ValueError(f"invalid training settings (grounded_epochs goes without drop_known): {self}")
+        if self.grounded_epochs < 0:
+            raise ValueError(f"invalid training settings: {self}")
+        if self.grounded_epochs and self.drop_known:
+            raise ValueError("grounded epochs and dropping known examples cannot be combined")
         if not 0 < self.learning_rate < 1 or not 0 <= self.warmup_ratio < 1 or not 0 <= self.distillation <= 1:
             raise ValueError(f"invalid training settings: {self}")
 
@@ -315,9 +317,8 @@ def train_knowledge(
     loader = loader_of(kept)
     try:
         for epoch in range(epochs):
-            if rows_of(epoch) is not kept and not known:  # the grounded examples join
-                kept = rows_of(epoch)
-                loader = loader_of(kept)
+            if 0 < epoch == grounded_from:  # the grounded examples join (never with drop_known: see TrainSettings)
+                kept, loader = rows, loader_of(rows)
             examples_by_epoch.append(len(kept))
             for batch in loader:
                 batch = {name: tensor.to(accelerator.device) for name, tensor in batch.items()}

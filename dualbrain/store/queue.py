@@ -4,8 +4,9 @@ The server enqueues and answers at once; one worker process runs one request at 
 machine: training uses every core), taking turns between knowledge bases: the next request is the oldest of the
 knowledge base whose turn came longest ago, so one tenant's long queue or long document does not hold up the
 others (a learn yields between two shards when another knowledge base waits). Requests live in SQLite
-(``$DUALBRAIN_HOME/queue.sqlite3``), so a restart resumes the queue; a request that a dead worker left ``running`` is queued again when the next
-worker starts, which is safe: interrupted learning publishes nothing, and forget finishes what it began.
+(``$DUALBRAIN_HOME/queue.sqlite3``), so a restart resumes the queue; a request that a dead worker left
+``running`` is queued again when the next worker starts, which is safe: interrupted learning publishes nothing,
+and forget finishes what it began.
 Live training progress is in the knowledge base's own catalog (its jobs table), not here.
 """
 
