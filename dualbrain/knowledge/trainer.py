@@ -85,9 +85,8 @@ class TrainSettings:
     grounded_epochs: int = 0
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.min_steps < 0 or self.batch_size < 1 or self.max_tokens < 16 or self.logit_chunk < 0:
-            raise ValueError(f"invalid training settings: {self}")
-        if self.grounded_epochs < 0:
+        if (self.epochs < 1 or self.min_steps < 0 or self.batch_size < 1 or self.max_tokens < 16 or self.logit_chunk < 0
+                or self.grounded_epochs < 0):
             raise ValueError(f"invalid training settings: {self}")
         if self.grounded_epochs and self.drop_known:
             raise ValueError("grounded epochs and dropping known examples cannot be combined")
